@@ -1,0 +1,22 @@
+#!/bin/sh
+# db-copy JOB ARGS...: runs one pg_dump/psql job; its exit code is the container's.
+#   structure SOURCE_URL TABLE...   print the DDL of the given relations (pg_dump --schema-only)
+#   sql TARGET_URL                  run SQL from stdin with ON_ERROR_STOP
+set -eu
+job=${1:-}
+[ -n "$job" ] || { echo "usage: db-copy structure|sql ..." >&2; exit 64; }
+shift
+case "$job" in
+  structure)
+    source_url=$1; shift
+    args=""
+    for table in "$@"; do args="$args -t $table"; done
+    # shellcheck disable=SC2086
+    exec pg_dump --schema-only --no-owner --no-privileges $args "$source_url"
+    ;;
+  sql)
+    exec psql -v ON_ERROR_STOP=1 --quiet "$1"
+    ;;
+  *)
+    echo "db-copy: unknown job '$job'" >&2; exit 64 ;;
+esac

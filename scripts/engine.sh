@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Prepares what devdb's tests (and a machine without registry access) need, idempotently:
+#   - a Docker engine answering on /var/run/docker.sock (installed and started when none answers)
+#   - devdb-base:bookworm, a Postgres 15 base image made from this machine's own apt sources
+#   - devdb-postgres:15, an image that behaves like the official postgres image (same env contract)
+#   - a local registry on 127.0.0.1:5000 holding a copy of it, so the pull path is tested for real
+# Source it and call the functions you need; every step is skipped when its result already exists.
+set -euo pipefail
+
+DEVDB_BASE_IMAGE=${DEVDB_BASE_IMAGE:-devdb-base:bookworm}
+DEVDB_LOCAL_IMAGE=${DEVDB_LOCAL_IMAGE:-devdb-postgres:15}
+DEVDB_REGISTRY=${DEVDB_REGISTRY:-127.0.0.1:5000}
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_engine() {
+  if docker version >/dev/null 2>&1; then return 0; fi
+  apt_install docker.io
+  if ! docker version >/dev/null 2>&1; then
+    log "starting dockerd"
+    nohup dockerd >/var/log/devdb-dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+      docker version >/dev/null 2>&1 && break
+      sleep 1
+    done
+  fi
+  docker version >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/devdb-dockerd.log"; exit 1; }
+}
+
+ensure_base_image() {
+  docker image inspect "$DEVDB_BASE_IMAGE" >/dev/null 2>&1 && return 0
+  apt_install mmdebstrap
+  log "building $DEVDB_BASE_IMAGE from this machine's apt sources"
+  mmdebstrap --quiet --variant=apt --include=postgresql-15,postgresql-client-15 bookworm - \
+    | docker import - "$DEVDB_BASE_IMAGE" >/dev/null
+}
+
+ensure_local_postgres_image() {
+  ensure_base_image
+  docker image inspect "$DEVDB_LOCAL_IMAGE" >/dev/null 2>&1 && return 0
+  log "building $DEVDB_LOCAL_IMAGE"
+  docker build -q --build-arg "BASE_IMAGE=$DEVDB_BASE_IMAGE" -t "$DEVDB_LOCAL_IMAGE" \
+    "$repo_root/containers/postgres-local" >/dev/null
+}
+
+ensure_registry() {
+  if ! curl -fsS "http://$DEVDB_REGISTRY/v2/" >/dev/null 2>&1; then
+    apt_install docker-registry curl
+    local dir=/var/lib/devdb-registry
+    mkdir -p "$dir"
+    cat >"$dir/config.yml" <<CONF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: $DEVDB_REGISTRY
+CONF
+    log "starting a local registry on $DEVDB_REGISTRY"
+    nohup docker-registry serve "$dir/config.yml" >/var/log/devdb-registry.log 2>&1 &
+    for _ in $(seq 1 30); do
+      curl -fsS "http://$DEVDB_REGISTRY/v2/" >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+  fi
+  # The pull test pulls this reference after untagging it locally.
+  local ref="$DEVDB_REGISTRY/devdb/postgres:15"
+  if ! curl -fsS "http://$DEVDB_REGISTRY/v2/devdb/postgres/manifests/15" \
+       -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+    log "pushing $ref"
+    docker tag "$DEVDB_LOCAL_IMAGE" "$ref"
+    docker push -q "$ref" >/dev/null
+  fi
+}

@@ -1,0 +1,162 @@
+//! One thin function per subcommand: load what it needs, call the module that does the work,
+//! print the result.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::cli::{Cli, Command, DestroyArgs, JsonArg, LogsArgs, UpArgs};
+use crate::config::Config;
+use crate::docker::Engine;
+use crate::progress;
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::Up(args) => up(&config, args).await,
+        Command::Down => down(&config).await,
+        Command::Destroy(args) => destroy(&config, args).await,
+        Command::Status(args) => status(&config, args).await,
+        Command::Logs(args) => logs(&config, args).await,
+        Command::Url => url(&config).await,
+    }
+}
+
+fn load_config(cli: &Cli) -> Result<Config> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let path = Config::locate(cli.file.as_deref(), &cwd)?;
+    Ok(Config::load(&path, cli.project_name.as_deref())?)
+}
+
+async fn up(config: &Config, args: UpArgs) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let spinner = progress::spinner(format!("starting {}", config.project));
+    let report = engine.up(config, args.build).await;
+    spinner.finish_and_clear();
+    let report = report?;
+    if args.json {
+        let json = serde_json::json!({
+            "project": config.project,
+            "services": report.services,
+            "database": report.connection.database,
+            "database_created": report.database_created,
+            "url": report.connection.redacted_url(),
+            "changed": !report.changed_nothing(),
+        });
+        println!("{json}");
+        return Ok(());
+    }
+    for outcome in &report.services {
+        progress::note(format!(
+            "{:<10} {} ({})",
+            format!("{:?}", outcome.state).to_lowercase(),
+            outcome.container,
+            outcome.image
+        ));
+    }
+    if report.database_created {
+        progress::note(format!("created database {}", report.connection.database));
+    }
+    println!("{}", report.connection.redacted_url());
+    if std::io::stdout().is_terminal() {
+        progress::note("(`devdb url` prints it with the password)");
+    }
+    Ok(())
+}
+
+async fn down(config: &Config) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let stopped = engine.down(config).await?;
+    if stopped.is_empty() {
+        progress::note(format!("nothing running in project {}", config.project));
+    }
+    for name in stopped {
+        progress::note(format!("stopped {name}"));
+    }
+    Ok(())
+}
+
+async fn destroy(config: &Config, args: DestroyArgs) -> Result<()> {
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "destroy removes all local data of project {}; pass --yes to confirm",
+                config.project
+            );
+        }
+        eprint!(
+            "Remove the containers, network and volumes (all local data) of project {}? [y/N] ",
+            config.project
+        );
+        std::io::stderr().flush().ok();
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .context("reading the answer")?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("destroy cancelled; nothing was removed");
+        }
+    }
+    let engine = Engine::connect().await?;
+    let removed = engine.destroy(config).await?;
+    if removed.is_empty() {
+        progress::note(format!("nothing to remove in project {}", config.project));
+    }
+    for item in removed {
+        progress::note(format!("removed {item}"));
+    }
+    Ok(())
+}
+
+async fn status(config: &Config, args: JsonArg) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let rows = engine.status(config).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:<10} {:<10} {:<6} IMAGE",
+        "SERVICE", "STATE", "HEALTH", "PORT"
+    );
+    for row in rows {
+        println!(
+            "{:<12} {:<10} {:<10} {:<6} {}",
+            row.service,
+            row.state,
+            row.health.as_deref().unwrap_or("-"),
+            row.port
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".to_string()),
+            row.image.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+async fn logs(config: &Config, args: LogsArgs) -> Result<()> {
+    let service = args
+        .service
+        .unwrap_or_else(|| config.settings.service.clone());
+    if !config.services.contains_key(&service) {
+        let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
+        bail!(
+            "no service `{service}` in {}; services: {}",
+            config.file.display(),
+            known.join(", ")
+        );
+    }
+    let engine = Engine::connect().await?;
+    let mut stdout = std::io::stdout();
+    engine
+        .logs(config, &service, args.follow, args.tail, &mut stdout)
+        .await?;
+    Ok(())
+}
+
+async fn url(config: &Config) -> Result<()> {
+    let engine = Engine::connect().await?;
+    let info = engine.connection_info(config).await?;
+    println!("{}", info.url());
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Connecting to Postgres: connection details, URLs with the password redacted, readiness.
+
+use std::fmt;
+use std::time::Duration;
+
+use tokio_postgres::{Client, NoTls};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: String,
+        source: tokio_postgres::Error,
+    },
+    #[error("{action}: {source}")]
+    Query {
+        action: String,
+        source: tokio_postgres::Error,
+    },
+}
+
+/// Where a local Postgres listens and how to log in.
+#[derive(Clone)]
+pub struct ConnectionInfo {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+}
+
+impl fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted_url())
+    }
+}
+
+impl ConnectionInfo {
+    /// The full URL, password included: only for `devdb url`, which the user asks for.
+    pub fn url(&self) -> String {
+        format!(
+            "postgres://{}:{}@{}:{}/{}",
+            encode(&self.user),
+            encode(&self.password),
+            self.host,
+            self.port,
+            encode(&self.database)
+        )
+    }
+
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url())
+    }
+
+    pub fn with_database(&self, database: &str) -> ConnectionInfo {
+        ConnectionInfo {
+            database: database.to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub fn pg_config(&self) -> tokio_postgres::Config {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .password(&self.password)
+            .dbname(&self.database)
+            .application_name("devdb")
+            .connect_timeout(Duration::from_secs(5));
+        config
+    }
+
+    /// Connects without TLS: the local database is only reachable on 127.0.0.1.
+    pub async fn connect(&self) -> Result<Client, DbError> {
+        let (client, connection) =
+            self.pg_config()
+                .connect(NoTls)
+                .await
+                .map_err(|source| DbError::Connect {
+                    target: self.redacted_url(),
+                    source,
+                })?;
+        tokio::spawn(async move {
+            // The error surfaces on the next query; nothing to do with it here.
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+}
+
+/// Creates `database` when it does not exist.
+pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, DbError> {
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+        .await
+        .map_err(|source| DbError::Query {
+            action: format!("looking up database {database}"),
+            source,
+        })?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    client
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
+        .await
+        .map_err(|source| DbError::Query {
+            action: format!("creating database {database}"),
+            source,
+        })?;
+    Ok(true)
+}
+
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Replaces the password of a `scheme://user:password@host/...` URL (and any `password=`
+/// parameter) with `***`, so URLs can be printed and logged.
+pub fn redact_url(url: &str) -> String {
+    let mut redacted = match url.find("://") {
+        Some(scheme_end) => {
+            let authority_start = scheme_end + 3;
+            let authority_end = url[authority_start..]
+                .find(['/', '?'])
+                .map_or(url.len(), |i| authority_start + i);
+            match url[authority_start..authority_end].rfind('@') {
+                Some(at) => {
+                    let userinfo = &url[authority_start..authority_start + at];
+                    match userinfo.find(':') {
+                        Some(colon) => format!(
+                            "{}{}:***{}",
+                            &url[..authority_start],
+                            &userinfo[..colon],
+                            &url[authority_start + at..]
+                        ),
+                        None => url.to_string(),
+                    }
+                }
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    };
+    for key in ["password=", "sslpassword="] {
+        let mut search_from = 0;
+        while let Some(found) = redacted[search_from..].find(key) {
+            let start = search_from + found + key.len();
+            let end = redacted[start..]
+                .find(['&', ' '])
+                .map_or(redacted.len(), |i| start + i);
+            redacted.replace_range(start..end, "***");
+            search_from = start + 3;
+        }
+    }
+    redacted
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.example:5432/app"),
+            "postgres://app:***@db.example:5432/app"
+        );
+        assert_eq!(
+            redact_url("postgresql://app@db/app"),
+            "postgresql://app@db/app"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@h/d?sslmode=require"),
+            "postgres://u:***@h/d?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("host=db user=u password=hunter2 dbname=x"),
+            "host=db user=u password=*** dbname=x"
+        );
+        assert_eq!(
+            redact_url("postgres://h/d?password=abc&x=1"),
+            "postgres://h/d?password=***&x=1"
+        );
+    }
+
+    #[test]
+    fn url_encodes_and_redacts() {
+        let info = ConnectionInfo {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "app".into(),
+            password: "p@ss:w/rd".into(),
+            database: "app".into(),
+        };
+        assert_eq!(
+            info.url(),
+            "postgres://app:p%40ss%3Aw%2Frd@127.0.0.1:5432/app"
+        );
+        assert_eq!(info.redacted_url(), "postgres://app:***@127.0.0.1:5432/app");
+        assert!(!format!("{info:?}").contains("p%40ss"));
+    }
+}

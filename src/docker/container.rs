@@ -1,0 +1,307 @@
+//! One service's container: the desired configuration, its hash, and creating, starting and
+//! recreating it (volumes are never removed here, so data survives a recreate).
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, EndpointSettings, HealthConfig, HostConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use sha2::{Digest, Sha256};
+
+use super::names::{self, *};
+use super::{is_not_found, DockerError, Engine};
+use crate::config::{Config, Service, VolumeMount};
+
+/// What happened to a service's container during `up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceState {
+    Unchanged,
+    Started,
+    Created,
+    Recreated,
+}
+
+/// A hash of everything that shapes the container; the image id is part of it, so a rebuilt
+/// or re-pulled image also recreates the container.
+pub fn config_hash(service: &Service, image_id: &str) -> String {
+    let description = serde_json::json!({
+        "image_id": image_id,
+        "image": service.image,
+        "environment": service.environment,
+        "ports": service.ports,
+        "volumes": service.volumes,
+        "healthcheck": service.healthcheck,
+        "command": service.command,
+    });
+    super::connect::hex(&Sha256::digest(description.to_string().as_bytes()))
+}
+
+impl Engine {
+    /// The project's containers (any state), one API call.
+    pub async fn project_containers(
+        &self,
+        project: &str,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&names::project_filter(project))
+            .build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(DockerError::api(format!(
+                "listing containers of project {project}"
+            )))
+    }
+
+    /// Brings one service's container to the desired state; returns its name and what changed.
+    pub async fn ensure_container(
+        &self,
+        config: &Config,
+        service: &Service,
+        image_id: &str,
+        existing: Option<&ContainerSummary>,
+    ) -> Result<ServiceState, DockerError> {
+        let name = container_name(&config.project, &service.name);
+        let hash = config_hash(service, image_id);
+        let mut state = ServiceState::Created;
+        if let Some(container) = existing {
+            let same = container
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(CONFIG_HASH_LABEL))
+                .is_some_and(|h| *h == hash);
+            let running = container.state.map(|s| s.to_string()).as_deref() == Some("running");
+            if same && running {
+                return Ok(ServiceState::Unchanged);
+            }
+            if same {
+                self.start(config, service, &name).await?;
+                return Ok(ServiceState::Started);
+            }
+            self.remove_container(&name).await?;
+            state = ServiceState::Recreated;
+        }
+        self.ensure_network(&config.project).await?;
+        for mount in &service.volumes {
+            if let VolumeMount::Named { name: volume, .. } = mount {
+                self.ensure_volume(&config.project, volume).await?;
+            }
+        }
+        let body = container_body(config, service, &hash);
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(DockerError::api(format!("creating container {name}")))?;
+        self.start(config, service, &name).await?;
+        Ok(state)
+    }
+
+    async fn start(
+        &self,
+        config: &Config,
+        service: &Service,
+        name: &str,
+    ) -> Result<(), DockerError> {
+        match self.docker.start_container(name, None).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_port_conflict(&e) => {
+                let port = service.ports.iter().find_map(|p| p.host_port).unwrap_or(0);
+                Err(DockerError::PortInUse {
+                    port,
+                    service: service.name.clone(),
+                    file: config.file.display().to_string(),
+                    suggested: port.saturating_add(1),
+                })
+            }
+            Err(e) => Err(DockerError::api(format!("starting container {name}"))(e)),
+        }
+    }
+
+    /// Stops and removes a container, keeping its volumes.
+    pub async fn remove_container(&self, name: &str) -> Result<(), DockerError> {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(false)
+            .build();
+        match self.docker.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(DockerError::api(format!("removing container {name}"))(e)),
+        }
+    }
+
+    pub async fn stop_container(&self, name: &str) -> Result<(), DockerError> {
+        let options = StopContainerOptionsBuilder::default().t(10).build();
+        match self.docker.stop_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(DockerError::api(format!("stopping container {name}"))(e)),
+        }
+    }
+
+    async fn ensure_network(&self, project: &str) -> Result<(), DockerError> {
+        let name = network_name(project);
+        match self.docker.inspect_network(&name, None).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(DockerError::api(format!("inspecting network {name}"))(e)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".to_string()),
+            labels: Some(HashMap::from([
+                (PROJECT_LABEL.to_string(), project.to_string()),
+                (NETWORK_LABEL.to_string(), "default".to_string()),
+            ])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Another devdb (or compose) created it between our inspect and create.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(DockerError::api(format!("creating network {name}"))(e)),
+        }
+    }
+
+    async fn ensure_volume(&self, project: &str, volume: &str) -> Result<(), DockerError> {
+        let name = volume_name(project, volume);
+        match self.docker.inspect_volume(&name).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(DockerError::api(format!("inspecting volume {name}"))(e)),
+        }
+        let request = VolumeCreateRequest {
+            name: Some(name.clone()),
+            labels: Some(HashMap::from([
+                (PROJECT_LABEL.to_string(), project.to_string()),
+                (VOLUME_LABEL.to_string(), volume.to_string()),
+            ])),
+            ..Default::default()
+        };
+        self.docker
+            .create_volume(request)
+            .await
+            .map_err(DockerError::api(format!("creating volume {name}")))?;
+        Ok(())
+    }
+}
+
+fn is_port_conflict(error: &bollard::errors::Error) -> bool {
+    let text = error.to_string();
+    text.contains("address already in use") || text.contains("port is already allocated")
+}
+
+fn container_body(config: &Config, service: &Service, hash: &str) -> ContainerCreateBody {
+    let project = &config.project;
+    let labels = HashMap::from([
+        (PROJECT_LABEL.to_string(), project.clone()),
+        (SERVICE_LABEL.to_string(), service.name.clone()),
+        (ONEOFF_LABEL.to_string(), "False".to_string()),
+        (NUMBER_LABEL.to_string(), "1".to_string()),
+        (
+            CONFIG_FILES_LABEL.to_string(),
+            config.file.display().to_string(),
+        ),
+        (
+            WORKING_DIR_LABEL.to_string(),
+            config.dir().display().to_string(),
+        ),
+        (CONFIG_HASH_LABEL.to_string(), hash.to_string()),
+    ]);
+    let mut port_bindings = HashMap::new();
+    let mut exposed_ports = Vec::new();
+    for port in &service.ports {
+        let key = format!("{}/tcp", port.container_port);
+        exposed_ports.push(key.clone());
+        let binding = PortBinding {
+            // Never 0.0.0.0: the local database must not be reachable from the network.
+            host_ip: Some("127.0.0.1".to_string()),
+            host_port: Some(port.host_port.map(|p| p.to_string()).unwrap_or_default()),
+        };
+        port_bindings.insert(key, Some(vec![binding]));
+    }
+    let binds = service
+        .volumes
+        .iter()
+        .map(|mount| match mount {
+            VolumeMount::Named {
+                name,
+                target,
+                read_only,
+            } => {
+                format!(
+                    "{}:{target}{}",
+                    volume_name(project, name),
+                    if *read_only { ":ro" } else { "" }
+                )
+            }
+            VolumeMount::Bind {
+                source,
+                target,
+                read_only,
+            } => {
+                format!(
+                    "{}:{target}{}",
+                    source.display(),
+                    if *read_only { ":ro" } else { "" }
+                )
+            }
+        })
+        .collect();
+    let nanos = |d: Option<std::time::Duration>| d.map(|d| d.as_nanos() as i64);
+    let healthcheck = service.healthcheck.as_ref().map(|h| HealthConfig {
+        test: Some(if h.disable {
+            vec!["NONE".to_string()]
+        } else {
+            h.test.clone()
+        }),
+        interval: nanos(h.interval),
+        timeout: nanos(h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: nanos(h.start_period),
+        start_interval: None,
+    });
+    let network = network_name(project);
+    ContainerCreateBody {
+        image: service.image.clone(),
+        env: Some(
+            service
+                .environment
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
+        cmd: service.command.clone(),
+        labels: Some(labels),
+        exposed_ports: Some(exposed_ports),
+        healthcheck,
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings),
+            binds: Some(binds),
+            network_mode: Some(network.clone()),
+            ..Default::default()
+        }),
+        networking_config: Some(NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                network,
+                EndpointSettings {
+                    aliases: Some(vec![service.name.clone()]),
+                    ..Default::default()
+                },
+            )])),
+        }),
+        ..Default::default()
+    }
+}

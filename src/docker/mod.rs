@@ -1,0 +1,116 @@
+//! The Docker engine layer: everything devdb does to containers goes through the Docker API
+//! (bollard), never through the `docker` command.
+
+mod connect;
+mod container;
+mod image;
+pub mod names;
+mod project;
+
+use bollard::Docker;
+
+pub use connect::{resolve_endpoint, Endpoint};
+pub use container::{config_hash, ServiceState};
+pub use project::{ServiceStatus, UpOutcome, UpReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach a Docker engine at {host} (from {source_desc}): {reason}\n  \
+         hint: start the engine (`sudo systemctl start docker`, or open Docker Desktop), \
+         or point DOCKER_HOST or `docker context use` at a running one"
+    )]
+    NoEngine {
+        host: String,
+        source_desc: String,
+        reason: String,
+    },
+    #[error(
+        "cannot pull image `{image}` for service `{service}`: {reason}\n  \
+         hint: check the image name and your registry access (`docker login`), or set `image:` \
+         of service `{service}` to an image that exists locally (see `docker images`)"
+    )]
+    Pull {
+        image: String,
+        service: String,
+        reason: String,
+    },
+    #[error("building image `{image}` for service `{service}` from {context} failed: {reason}")]
+    Build {
+        image: String,
+        service: String,
+        context: String,
+        reason: String,
+    },
+    #[error(
+        "port {port} on 127.0.0.1 is already in use, so service `{service}` cannot publish it\n  \
+         hint: stop what listens there, or change the host port in `ports:` of service `{service}` \
+         in {file} (e.g. \"${{DEVDB_PORT:-{suggested}}}:5432\", then DEVDB_PORT={suggested} devdb up)"
+    )]
+    PortInUse {
+        port: u16,
+        service: String,
+        file: String,
+        suggested: u16,
+    },
+    #[error(
+        "Postgres in `{container}` did not accept connections within {seconds}s; last error: {last_error}\n  \
+         last log lines:\n{logs}\n  hint: raise x-devdb.ready_timeout, or see `devdb logs`"
+    )]
+    NotReady {
+        container: String,
+        seconds: u64,
+        last_error: String,
+        logs: String,
+    },
+    #[error(
+        "container `{container}` stopped (exit code {exit_code}) before Postgres was ready\n  \
+         last log lines:\n{logs}"
+    )]
+    Exited {
+        container: String,
+        exit_code: i64,
+        logs: String,
+    },
+    #[error("service `{service}` has no container yet; run `devdb up` first")]
+    NotCreated { service: String },
+    #[error("{action}: {source}")]
+    Api {
+        action: String,
+        source: bollard::errors::Error,
+    },
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+}
+
+impl DockerError {
+    fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+        let action = action.into();
+        move |source| DockerError::Api { action, source }
+    }
+}
+
+/// A connection to the Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    pub docker: Docker,
+    pub endpoint: Endpoint,
+}
+
+impl Engine {
+    pub async fn connect() -> Result<Engine, DockerError> {
+        let (docker, endpoint) = connect::connect().await?;
+        Ok(Engine { docker, endpoint })
+    }
+}
+
+/// True when the engine answered 404 (no such container/image/network/volume).
+fn is_not_found(error: &bollard::errors::Error) -> bool {
+    matches!(
+        error,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

@@ -1,0 +1,405 @@
+//! Project-wide operations behind `up`, `down`, `destroy`, `status`, `logs` and `url`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use bollard::container::LogOutput;
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::{
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::container::ServiceState;
+use super::image::ImageAction;
+use super::names::{self, container_name, SERVICE_LABEL};
+use super::{is_not_found, DockerError, Engine};
+use crate::config::{Config, Service};
+use crate::db::{self, ConnectionInfo};
+
+const POSTGRES_PORT: u16 = 5432;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpOutcome {
+    pub service: String,
+    pub container: String,
+    pub state: ServiceState,
+    pub image: String,
+    #[serde(skip)]
+    pub image_action: ImageAction,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpReport {
+    pub services: Vec<UpOutcome>,
+    pub connection: ConnectionInfo,
+    pub database_created: bool,
+}
+
+impl UpReport {
+    pub fn changed_nothing(&self) -> bool {
+        !self.database_created
+            && self.services.iter().all(|s| {
+                s.state == ServiceState::Unchanged && s.image_action == ImageAction::Present
+            })
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub container: String,
+    /// `missing` when no container exists yet, else Docker's state (`running`, `exited`, ...).
+    pub state: String,
+    pub health: Option<String>,
+    pub port: Option<u16>,
+    pub image: Option<String>,
+}
+
+impl Engine {
+    /// Creates or starts what is missing, waits for Postgres and creates the database.
+    pub async fn up(&self, config: &Config, rebuild: bool) -> Result<UpReport, DockerError> {
+        let existing = self.project_containers(&config.project).await?;
+        let mut outcomes = Vec::new();
+        for service in startup_order(config) {
+            let (image_id, image_action) = self.ensure_image(service, rebuild).await?;
+            let current = find_service(&existing, &service.name);
+            let state = self
+                .ensure_container(config, service, &image_id, current)
+                .await?;
+            outcomes.push(UpOutcome {
+                service: service.name.clone(),
+                container: container_name(&config.project, &service.name),
+                state,
+                image: service.image.clone().unwrap_or_default(),
+                image_action,
+            });
+        }
+        let connection = self.connection_info(config).await?;
+        let client = self.wait_until_ready(config, &connection).await?;
+        let database_created = db::ensure_database(&client, &connection.database).await?;
+        Ok(UpReport {
+            services: outcomes,
+            connection,
+            database_created,
+        })
+    }
+
+    /// How to reach the local database (the container must exist).
+    pub async fn connection_info(&self, config: &Config) -> Result<ConnectionInfo, DockerError> {
+        let service = config.database_service();
+        let name = container_name(&config.project, &service.name);
+        let port = self
+            .published_port(&name)
+            .await?
+            .ok_or_else(|| DockerError::NotCreated {
+                service: service.name.clone(),
+            })?;
+        let credentials = config.credentials();
+        Ok(ConnectionInfo {
+            host: "127.0.0.1".to_string(),
+            port,
+            user: credentials.user,
+            password: credentials.password,
+            database: credentials.database,
+        })
+    }
+
+    /// The host port bound to Postgres's 5432, from the running container.
+    async fn published_port(&self, container: &str) -> Result<Option<u16>, DockerError> {
+        let inspect = match self.docker.inspect_container(container, None).await {
+            Ok(inspect) => inspect,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => {
+                return Err(DockerError::api(format!(
+                    "inspecting container {container}"
+                ))(e))
+            }
+        };
+        Ok(inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|ports| {
+                ports
+                    .get(&format!("{POSTGRES_PORT}/tcp"))
+                    .cloned()
+                    .flatten()
+            })
+            .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok())))
+    }
+
+    /// Polls until Postgres accepts a real connection; fails early when the container stops.
+    async fn wait_until_ready(
+        &self,
+        config: &Config,
+        connection: &ConnectionInfo,
+    ) -> Result<tokio_postgres::Client, DockerError> {
+        let container = container_name(&config.project, &config.database_service().name);
+        let timeout = config.ready_timeout();
+        let started = Instant::now();
+        let maintenance = connection.with_database("postgres");
+        let mut last_state_check = Instant::now();
+        loop {
+            let last_error = match maintenance.connect().await {
+                Ok(client) => return Ok(client),
+                Err(e) => root_cause(&e),
+            };
+            if last_state_check.elapsed() >= Duration::from_secs(1) {
+                last_state_check = Instant::now();
+                let inspect = self
+                    .docker
+                    .inspect_container(&container, None)
+                    .await
+                    .map_err(DockerError::api(format!(
+                        "inspecting container {container}"
+                    )))?;
+                let state = inspect.state.unwrap_or_default();
+                if state.running != Some(true) {
+                    return Err(DockerError::Exited {
+                        exit_code: state.exit_code.unwrap_or(-1),
+                        logs: self.log_tail(&container, 20).await,
+                        container,
+                    });
+                }
+            }
+            if started.elapsed() >= timeout {
+                return Err(DockerError::NotReady {
+                    seconds: timeout.as_secs(),
+                    last_error,
+                    logs: self.log_tail(&container, 20).await,
+                    container,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The last lines of a container's log, indented, for error messages.
+    pub async fn log_tail(&self, container: &str, lines: usize) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(container, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+        }
+        if text.trim().is_empty() {
+            return "    (the container logged nothing)".to_string();
+        }
+        text.lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Stops the project's containers; volumes and containers stay.
+    pub async fn down(&self, config: &Config) -> Result<Vec<String>, DockerError> {
+        let mut stopped = Vec::new();
+        for container in self.project_containers(&config.project).await? {
+            let name = summary_name(&container);
+            if container.state.map(|s| s.to_string()).as_deref() == Some("running") {
+                self.stop_container(&name).await?;
+                stopped.push(name);
+            }
+        }
+        Ok(stopped)
+    }
+
+    /// Removes the project's containers, networks and volumes (found by the project label).
+    pub async fn destroy(&self, config: &Config) -> Result<Vec<String>, DockerError> {
+        let project = &config.project;
+        let mut removed = Vec::new();
+        for container in self.project_containers(project).await? {
+            let name = summary_name(&container);
+            self.remove_container(&name).await?;
+            removed.push(format!("container {name}"));
+        }
+        let filter = names::project_filter(project);
+        let networks = self
+            .docker
+            .list_networks(Some(
+                ListNetworksOptionsBuilder::default()
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .map_err(DockerError::api("listing networks"))?;
+        for network in networks {
+            let Some(name) = network.name else { continue };
+            match self.docker.remove_network(&name).await {
+                Ok(()) => removed.push(format!("network {name}")),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(DockerError::api(format!("removing network {name}"))(e)),
+            }
+        }
+        let volumes = self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .map_err(DockerError::api("listing volumes"))?;
+        for volume in volumes.volumes.unwrap_or_default() {
+            let name = volume.name;
+            match self
+                .docker
+                .remove_volume(
+                    &name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await
+            {
+                Ok(()) => removed.push(format!("volume {name}")),
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(DockerError::api(format!("removing volume {name}"))(e)),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// One row per service in the file, whether or not its container exists.
+    pub async fn status(&self, config: &Config) -> Result<Vec<ServiceStatus>, DockerError> {
+        let containers = self.project_containers(&config.project).await?;
+        let mut rows = Vec::new();
+        for service in config.services.values() {
+            let container = container_name(&config.project, &service.name);
+            let mut row = ServiceStatus {
+                service: service.name.clone(),
+                container: container.clone(),
+                state: "missing".to_string(),
+                health: None,
+                port: None,
+                image: service.image.clone(),
+            };
+            if let Some(summary) = find_service(&containers, &service.name) {
+                let name = summary_name(summary);
+                let inspect = self
+                    .docker
+                    .inspect_container(&name, None)
+                    .await
+                    .map_err(DockerError::api(format!("inspecting container {name}")))?;
+                let state = inspect.state.unwrap_or_default();
+                row.container = name;
+                row.state = state
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unknown".to_string());
+                row.health = state.health.and_then(|h| h.status).map(|s| s.to_string());
+                row.image = inspect.config.and_then(|c| c.image).or(row.image);
+                if state.running == Some(true) {
+                    row.port = self.published_port(&row.container).await?;
+                }
+            }
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    /// Streams a service's log to `out` (stdout and stderr interleaved as the engine sends them).
+    pub async fn logs(
+        &self,
+        config: &Config,
+        service: &str,
+        follow: bool,
+        tail: Option<usize>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), DockerError> {
+        let name = container_name(&config.project, service);
+        let mut options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .follow(follow);
+        if let Some(lines) = tail {
+            options = options.tail(&lines.to_string());
+        }
+        let mut stream = self.docker.logs(&name, Some(options.build()));
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(
+                    LogOutput::StdOut { message }
+                    | LogOutput::StdErr { message }
+                    | LogOutput::Console { message },
+                ) => {
+                    // A closed pipe (`devdb logs | head`) ends the stream quietly.
+                    if out.write_all(&message).and_then(|_| out.flush()).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(LogOutput::StdIn { .. }) => {}
+                Err(e) if is_not_found(&e) => {
+                    return Err(DockerError::NotCreated {
+                        service: service.to_string(),
+                    })
+                }
+                Err(e) => return Err(DockerError::api(format!("reading logs of {name}"))(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The database service and what it depends on, dependencies first. The copy service is a
+/// one-shot job and is never started by `up`.
+fn startup_order(config: &Config) -> Vec<&Service> {
+    fn visit<'a>(
+        config: &'a Config,
+        name: &str,
+        seen: &mut Vec<String>,
+        out: &mut Vec<&'a Service>,
+    ) {
+        if seen.iter().any(|s| s == name) {
+            return;
+        }
+        seen.push(name.to_string());
+        if let Some(service) = config.services.get(name) {
+            for dependency in &service.depends_on {
+                visit(config, dependency, seen, out);
+            }
+            out.push(service);
+        }
+    }
+    let mut order = Vec::new();
+    visit(
+        config,
+        &config.settings.service,
+        &mut Vec::new(),
+        &mut order,
+    );
+    order
+}
+
+fn find_service<'a>(
+    containers: &'a [ContainerSummary],
+    service: &str,
+) -> Option<&'a ContainerSummary> {
+    containers.iter().find(|c| {
+        c.labels
+            .as_ref()
+            .and_then(|l| l.get(SERVICE_LABEL))
+            .is_some_and(|s| s == service)
+    })
+}
+
+fn summary_name(container: &ContainerSummary) -> String {
+    container
+        .names
+        .as_ref()
+        .and_then(|n| n.first())
+        .map(|n| n.trim_start_matches('/').to_string())
+        .or_else(|| container.id.clone())
+        .unwrap_or_default()
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}

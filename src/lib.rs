@@ -1,0 +1,9 @@
+//! devdb: a real local Postgres for every developer of a Postgres-backed service, kept in step
+//! with the migrations and with the remote stages.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod docker;
+pub mod progress;
