@@ -76,7 +76,15 @@ impl Engine {
                 image_action,
             });
         }
-        let connection = self.connection_info(config).await?;
+        let container = container_name(&config.project, &config.database_service().name);
+        let connection = match self.connection_info(config).await {
+            Err(DockerError::NotCreated { .. }) => {
+                // No port binding: the container already stopped. Say why.
+                self.fail_if_stopped(&container).await?;
+                self.connection_info(config).await?
+            }
+            other => other?,
+        };
         let client = self.wait_until_ready(config, &connection).await?;
         let database_created = db::ensure_database(&client, &connection.database).await?;
         Ok(UpReport {
@@ -173,6 +181,24 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// An `Exited` error with the container's last log lines when it is not running.
+    async fn fail_if_stopped(&self, container: &str) -> Result<(), DockerError> {
+        let inspect = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(DockerError::api(format!("inspecting container {container}")))?;
+        let state = inspect.state.unwrap_or_default();
+        if state.running == Some(true) {
+            return Ok(());
+        }
+        Err(DockerError::Exited {
+            exit_code: state.exit_code.unwrap_or(-1),
+            logs: self.log_tail(container, 20).await,
+            container: container.to_string(),
+        })
     }
 
     /// The last lines of a container's log, indented, for error messages.

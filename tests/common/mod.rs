@@ -1,0 +1,247 @@
+//! Shared test harness: each test gets its own Compose project (unique name, own temp folder)
+//! and everything the project created is removed when the test ends, pass or fail.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+};
+use bollard::Docker;
+
+/// The local Postgres image built by `scripts/test` (official-image compatible).
+pub fn postgres_image() -> String {
+    std::env::var("DEVDB_TEST_IMAGE").unwrap_or_else(|_| "devdb-postgres:15".to_string())
+}
+
+/// The local registry started by `scripts/test`.
+pub fn registry() -> String {
+    std::env::var("DEVDB_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
+}
+
+pub struct TestProject {
+    pub name: String,
+    pub root: tempfile::TempDir,
+    /// Extra images this test built, removed on drop.
+    pub images: Vec<String>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestProject {
+    pub fn new(label: &str) -> TestProject {
+        let name = format!(
+            "devdbt-{label}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        )
+        .replace('_', "-");
+        let root = tempfile::Builder::new().prefix("devdb-test-").tempdir().expect("temp dir");
+        std::fs::create_dir_all(root.path().join("compose")).expect("compose dir");
+        TestProject { name, root, images: Vec::new() }
+    }
+
+    /// A project with the standard database service, plus `extra` appended to the service.
+    pub fn with_database(label: &str, extra_service_yaml: &str) -> TestProject {
+        let project = TestProject::new(label);
+        project.write_compose(&project.database_yaml(&postgres_image(), "\"5432\"", extra_service_yaml, ""));
+        project
+    }
+
+    pub fn database_yaml(&self, image: &str, port: &str, extra_service_yaml: &str, extra_top: &str) -> String {
+        format!(
+            "name: {name}\n\
+             services:\n  \
+               postgres:\n    \
+                 image: {image}\n    \
+                 environment:\n      \
+                   POSTGRES_USER: app\n      \
+                   POSTGRES_PASSWORD: test-secret-pw\n      \
+                   POSTGRES_DB: app\n    \
+                 ports: [{port}]\n    \
+                 volumes: [\"pgdata:/var/lib/postgresql/data\"]\n\
+             {extra_service_yaml}\
+             volumes:\n  pgdata:\n\
+             x-devdb:\n  ready_timeout: 60s\n{extra_top}",
+            name = self.name
+        )
+    }
+
+    pub fn compose_path(&self) -> PathBuf {
+        self.root.path().join("compose/docker-compose.yaml")
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn write_compose(&self, yaml: &str) {
+        std::fs::write(self.compose_path(), yaml).expect("write compose file");
+    }
+
+    /// Runs the devdb binary inside the project folder (it finds the Compose file by walking up).
+    pub fn devdb(&self, args: &[&str]) -> Run {
+        self.devdb_with_env(args, &[])
+    }
+
+    pub fn devdb_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_devdb"));
+        command
+            .args(args)
+            .current_dir(self.root.path())
+            .env_remove("DEVDB_FILE")
+            .env_remove("COMPOSE_PROJECT_NAME")
+            .stdin(std::process::Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Run::from(command.output().expect("run devdb"))
+    }
+
+    pub fn container_name(&self, service: &str) -> String {
+        format!("{}-{service}-1", self.name)
+    }
+}
+
+impl Drop for TestProject {
+    fn drop(&mut self) {
+        let project = self.name.clone();
+        let images = std::mem::take(&mut self.images);
+        // Drop may run inside a test's runtime: clean up from a thread with its own runtime.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(remove_project(&project, &images));
+        });
+        let _ = cleanup.join();
+    }
+}
+
+pub async fn docker() -> Docker {
+    Docker::connect_with_local_defaults()
+        .expect("docker client")
+        .negotiate_version()
+        .await
+        .expect("a Docker engine must run for integration tests (scripts/test starts one)")
+}
+
+fn label_filter(project: &str) -> std::collections::HashMap<String, Vec<String>> {
+    std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("com.docker.compose.project={project}")],
+    )])
+}
+
+async fn remove_project(project: &str, images: &[String]) {
+    let docker = docker().await;
+    let filter = label_filter(project);
+    let containers = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+        .await
+        .unwrap_or_default();
+    for container in containers {
+        if let Some(id) = container.id {
+            let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            let _ = docker.remove_container(&id, Some(options)).await;
+        }
+    }
+    if let Ok(volumes) = docker
+        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .await
+    {
+        for volume in volumes.volumes.unwrap_or_default() {
+            let _ = docker.remove_volume(&volume.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+        }
+    }
+    if let Ok(networks) = docker
+        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build()))
+        .await
+    {
+        for network in networks {
+            if let Some(name) = network.name {
+                let _ = docker.remove_network(&name).await;
+            }
+        }
+    }
+    for image in images {
+        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        let _ = docker.remove_image(image, Some(options), None).await;
+    }
+}
+
+/// Project resources that still exist, as "kind name" strings.
+pub async fn project_resources(project: &str) -> Vec<String> {
+    let docker = docker().await;
+    let filter = label_filter(project);
+    let mut found = Vec::new();
+    for c in docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+        .await
+        .expect("list containers")
+    {
+        found.push(format!("container {:?}", c.names));
+    }
+    for v in docker
+        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .await
+        .expect("list volumes")
+        .volumes
+        .unwrap_or_default()
+    {
+        found.push(format!("volume {}", v.name));
+    }
+    for n in docker
+        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build()))
+        .await
+        .expect("list networks")
+    {
+        found.push(format!("network {:?}", n.name));
+    }
+    found
+}
+
+/// The captured result of one devdb run.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Run {
+        assert!(self.status.success(), "devdb failed ({}):\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr);
+        self
+    }
+
+    #[track_caller]
+    pub fn fails(self) -> Run {
+        assert!(!self.status.success(), "devdb should have failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Connects to the project's database through the URL `devdb url` prints.
+pub async fn connect(project: &TestProject) -> tokio_postgres::Client {
+    let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to devdb's database");
+    tokio::spawn(connection);
+    client
+}
