@@ -41,6 +41,80 @@ pub enum Command {
     Logs(LogsArgs),
     /// Print the local database's connection URL (password included, for `psql $(devdb url)`).
     Url,
+    /// Prisma-compatible migrations: new, deploy, status, resolve, reset.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Create migrations/<timestamp>_<name>/migration.sql.
+    New {
+        /// What the migration does, e.g. "add users table" (becomes add_users_table).
+        name: String,
+    },
+    /// Apply pending migrations (to the local database unless --stage is given).
+    Deploy(StageArgs),
+    /// Applied, pending, failed, rolled back, modified and missing migrations; exit 0 only when up to date.
+    Status {
+        #[command(flatten)]
+        stage: StageOnly,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a migration as applied, or a failed one as rolled back, without running it.
+    Resolve(ResolveArgs),
+    /// Drop and recreate the local database, then apply every migration (local only).
+    Reset {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Refused: reset never touches a remote stage.
+        #[arg(long, hide = true)]
+        stage: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StageOnly {
+    /// A stage from x-devdb.stages (e.g. CODE); DEV or none means the local database.
+    #[arg(long, value_name = "STAGE")]
+    pub stage: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    #[command(flatten)]
+    pub stage: StageOnly,
+    /// Change a remote stage; without it devdb prints the plan and changes nothing.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "resolution")]
+pub struct ResolveTarget {
+    /// Record NAME as applied (baselining, or after finishing a failed migration by hand).
+    #[arg(long, value_name = "NAME", group = "resolution")]
+    pub applied: Option<String>,
+    /// Record the failed NAME as rolled back so the next deploy re-runs it.
+    #[arg(long, value_name = "NAME", group = "resolution")]
+    pub rolled_back: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub target: ResolveTarget,
+    #[command(flatten)]
+    pub stage: StageOnly,
+    /// Change a remote stage; without it devdb prints the plan and changes nothing.
+    #[arg(long)]
+    pub confirm: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,4 +6,6 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod docker;
+pub mod migrate;
 pub mod progress;
+pub mod target;

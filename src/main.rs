@@ -15,6 +15,9 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(devdb::commands::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
+            if let Some(devdb::commands::ExitCode(code)) = err.downcast_ref() {
+                return std::process::ExitCode::from(*code);
+            }
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }

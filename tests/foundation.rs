@@ -20,12 +20,24 @@ async fn up_from_nothing_then_again_changes_nothing() {
     let project = TestProject::with_database("up", "");
     let first = project.devdb(&["up"]).ok();
     assert!(first.stderr.contains("created"), "{}", first.stderr);
-    assert!(first.stdout.contains("postgres://app:***@127.0.0.1:"), "{}", first.stdout);
-    assert!(!first.all().contains("test-secret-pw"), "password printed: {}", first.all());
+    assert!(
+        first.stdout.contains("postgres://app:***@127.0.0.1:"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        !first.all().contains("test-secret-pw"),
+        "password printed: {}",
+        first.all()
+    );
     let id = container_id(&project).await;
 
     // Compose's labels and names, and the port published on 127.0.0.1 only.
-    let inspect = docker().await.inspect_container(&project.container_name("postgres"), None).await.unwrap();
+    let inspect = docker()
+        .await
+        .inspect_container(&project.container_name("postgres"), None)
+        .await
+        .unwrap();
     let labels = inspect.config.unwrap().labels.unwrap();
     assert_eq!(labels["com.docker.compose.project"], project.name);
     assert_eq!(labels["com.docker.compose.service"], "postgres");
@@ -34,19 +46,32 @@ async fn up_from_nothing_then_again_changes_nothing() {
     let binding = &bindings["5432/tcp"].as_ref().unwrap()[0];
     assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
     let networks = inspect.network_settings.unwrap().networks.unwrap();
-    assert!(networks.contains_key(&format!("{}_default", project.name)), "{networks:?}");
+    assert!(
+        networks.contains_key(&format!("{}_default", project.name)),
+        "{networks:?}"
+    );
 
     // The database from x-devdb/POSTGRES_DB answers real queries.
     let client = connect(&project).await;
-    let row = client.query_one("SELECT current_database(), current_user", &[]).await.unwrap();
-    assert_eq!((row.get::<_, String>(0), row.get::<_, String>(1)), ("app".to_string(), "app".to_string()));
+    let row = client
+        .query_one("SELECT current_database(), current_user", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("app".to_string(), "app".to_string())
+    );
 
     let second = project.devdb(&["up", "--json"]).ok();
     let json: serde_json::Value = serde_json::from_str(&second.stdout).expect("json");
     assert_eq!(json["changed"], false, "{json}");
     assert_eq!(json["services"][0]["state"], "unchanged");
     assert!(!second.stderr.contains("Pulling"), "{}", second.stderr);
-    assert_eq!(container_id(&project).await, id, "second up must not recreate");
+    assert_eq!(
+        container_id(&project).await,
+        id,
+        "second up must not recreate"
+    );
 }
 
 #[tokio::test]
@@ -54,7 +79,11 @@ async fn config_change_recreates_container_and_keeps_data() {
     let project = TestProject::with_database("recreate", "");
     project.devdb(&["up"]).ok();
     let before = container_id(&project).await;
-    connect(&project).await.batch_execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42);").await.unwrap();
+    connect(&project)
+        .await
+        .batch_execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42);")
+        .await
+        .unwrap();
 
     // The extra YAML lands inside the service, after its `volumes:`.
     let command = "    command: [\"postgres\", \"-c\", \"work_mem=8MB\"]\n";
@@ -64,7 +93,11 @@ async fn config_change_recreates_container_and_keeps_data() {
     assert_ne!(container_id(&project).await, before);
 
     let client = connect(&project).await;
-    let value: i32 = client.query_one("SELECT v FROM kept", &[]).await.unwrap().get(0);
+    let value: i32 = client
+        .query_one("SELECT v FROM kept", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(value, 42, "the volume must survive a recreate");
     let work_mem: String = client.query_one("SHOW work_mem", &[]).await.unwrap().get(0);
     assert_eq!(work_mem, "8MB", "the new command must be in effect");
@@ -74,9 +107,19 @@ async fn config_change_recreates_container_and_keeps_data() {
 async fn down_then_up_keeps_data() {
     let project = TestProject::with_database("downup", "");
     project.devdb(&["up"]).ok();
-    connect(&project).await.batch_execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('x');").await.unwrap();
+    connect(&project)
+        .await
+        .batch_execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('x');")
+        .await
+        .unwrap();
     project.devdb(&["down"]).ok();
-    let state = docker().await.inspect_container(&project.container_name("postgres"), None).await.unwrap().state.unwrap();
+    let state = docker()
+        .await
+        .inspect_container(&project.container_name("postgres"), None)
+        .await
+        .unwrap()
+        .state
+        .unwrap();
     assert_eq!(state.running, Some(false));
 
     let status = project.devdb(&["status", "--json"]).ok();
@@ -85,7 +128,12 @@ async fn down_then_up_keeps_data() {
 
     let run = project.devdb(&["up"]).ok();
     assert!(run.stderr.contains("started"), "{}", run.stderr);
-    let value: String = connect(&project).await.query_one("SELECT v FROM kept", &[]).await.unwrap().get(0);
+    let value: String = connect(&project)
+        .await
+        .query_one("SELECT v FROM kept", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(value, "x");
 }
 
@@ -93,19 +141,32 @@ async fn down_then_up_keeps_data() {
 async fn status_logs_and_url_describe_the_running_database() {
     let project = TestProject::with_database("status", "");
     project.devdb(&["up"]).ok();
-    let rows: serde_json::Value = serde_json::from_str(&project.devdb(&["status", "--json"]).ok().stdout).unwrap();
+    let rows: serde_json::Value =
+        serde_json::from_str(&project.devdb(&["status", "--json"]).ok().stdout).unwrap();
     let row = &rows[0];
     assert_eq!(row["service"], "postgres");
     assert_eq!(row["state"], "running");
     assert_eq!(row["image"], postgres_image());
     let port = row["port"].as_u64().expect("a published port");
     let url = project.devdb(&["url"]).ok().stdout;
-    assert_eq!(url.trim(), format!("postgres://app:test-secret-pw@127.0.0.1:{port}/app"));
+    assert_eq!(
+        url.trim(),
+        format!("postgres://app:test-secret-pw@127.0.0.1:{port}/app")
+    );
 
     let logs = project.devdb(&["logs", "--tail", "50"]).ok();
-    assert!(logs.stdout.contains("database system is ready to accept connections"), "{}", logs.stdout);
+    assert!(
+        logs.stdout
+            .contains("database system is ready to accept connections"),
+        "{}",
+        logs.stdout
+    );
     let unknown = project.devdb(&["logs", "nope"]).fails();
-    assert!(unknown.stderr.contains("no service `nope`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("no service `nope`"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[tokio::test]
@@ -119,7 +180,13 @@ async fn destroy_removes_everything_of_the_project_and_nothing_else() {
     docker
         .create_volume(bollard::models::VolumeCreateRequest {
             name: Some(other_volume.clone()),
-            labels: Some([("com.docker.compose.project".to_string(), bystander.name.clone())].into()),
+            labels: Some(
+                [(
+                    "com.docker.compose.project".to_string(),
+                    bystander.name.clone(),
+                )]
+                .into(),
+            ),
             ..Default::default()
         })
         .await
@@ -127,12 +194,19 @@ async fn destroy_removes_everything_of_the_project_and_nothing_else() {
 
     let refused = project.devdb(&["destroy"]).fails();
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
-    assert_eq!(project_resources(&project.name).await.len(), 3, "refused destroy must remove nothing");
+    assert_eq!(
+        project_resources(&project.name).await.len(),
+        3,
+        "refused destroy must remove nothing"
+    );
 
     let run = project.devdb(&["destroy", "--yes"]).ok();
     assert!(run.stderr.contains("removed volume"), "{}", run.stderr);
     assert!(project_resources(&project.name).await.is_empty());
-    assert!(docker.inspect_volume(&other_volume).await.is_ok(), "another project's volume was removed");
+    assert!(
+        docker.inspect_volume(&other_volume).await.is_ok(),
+        "another project's volume was removed"
+    );
 }
 
 #[tokio::test]
@@ -140,13 +214,24 @@ async fn pulls_a_missing_image_from_a_registry_with_progress() {
     let image = format!("{}/devdb/postgres:15", registry());
     // Only this test uses this reference; untagging it leaves the layers shared with other images.
     let options = RemoveImageOptionsBuilder::default().noprune(true).build();
-    let _ = docker().await.remove_image(&image, Some(options), None).await;
+    let _ = docker()
+        .await
+        .remove_image(&image, Some(options), None)
+        .await;
 
     let project = TestProject::new("pull");
     project.write_compose(&project.database_yaml(&image, "\"5432\"", "", ""));
     let run = project.devdb(&["up"]).ok();
-    assert!(run.stderr.contains(&format!("Pulling image {image}")), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("Pulled image {image}")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("Pulling image {image}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("Pulled image {image}")),
+        "{}",
+        run.stderr
+    );
     let again = project.devdb(&["up"]).ok();
     assert!(!again.stderr.contains("Pulling"), "{}", again.stderr);
 }
@@ -156,7 +241,11 @@ async fn builds_an_image_from_a_build_context() {
     let mut project = TestProject::new("build");
     let context = project.path().join("image");
     std::fs::create_dir_all(&context).unwrap();
-    std::fs::write(context.join("Dockerfile"), format!("FROM {}\nLABEL devdb.test=build\n", postgres_image())).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!("FROM {}\nLABEL devdb.test=build\n", postgres_image()),
+    )
+    .unwrap();
     let yaml = project
         .database_yaml("unused", "\"5432\"", "", "")
         .replace("    image: unused\n", "    build: ../image\n");
@@ -164,8 +253,16 @@ async fn builds_an_image_from_a_build_context() {
     let built = format!("{}-postgres", project.name);
     project.images.push(built.clone());
     let run = project.devdb(&["up"]).ok();
-    assert!(run.stderr.contains(&format!("Built image {built}")), "{}", run.stderr);
-    let image = docker().await.inspect_image(&built).await.expect("built image");
+    assert!(
+        run.stderr.contains(&format!("Built image {built}")),
+        "{}",
+        run.stderr
+    );
+    let image = docker()
+        .await
+        .inspect_image(&built)
+        .await
+        .expect("built image");
     assert_eq!(image.config.unwrap().labels.unwrap()["devdb.test"], "build");
 }
 
@@ -174,9 +271,19 @@ async fn no_engine_says_where_it_looked() {
     let project = TestProject::with_database("noengine", "");
     let socket = project.path().join("stopped-docker.sock");
     let host = format!("unix://{}", socket.display());
-    let run = project.devdb_with_env(&["up"], &[("DOCKER_HOST", &host)]).fails();
-    assert!(run.stderr.contains("cannot reach a Docker engine"), "{}", run.stderr);
-    assert!(run.stderr.contains(&host) && run.stderr.contains("DOCKER_HOST"), "{}", run.stderr);
+    let run = project
+        .devdb_with_env(&["up"], &[("DOCKER_HOST", &host)])
+        .fails();
+    assert!(
+        run.stderr.contains("cannot reach a Docker engine"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&host) && run.stderr.contains("DOCKER_HOST"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("hint:"), "{}", run.stderr);
 }
 
@@ -186,7 +293,11 @@ async fn unpullable_image_is_named() {
     let image = format!("{}/devdb/does-not-exist:1", registry());
     project.write_compose(&project.database_yaml(&image, "\"5432\"", "", ""));
     let run = project.devdb(&["up"]).fails();
-    assert!(run.stderr.contains(&format!("cannot pull image `{image}`")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("cannot pull image `{image}`")),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("docker images"), "{}", run.stderr);
 }
 
@@ -195,9 +306,19 @@ async fn taken_port_names_the_port_and_the_setting() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let project = TestProject::new("port");
-    project.write_compose(&project.database_yaml(&postgres_image(), &format!("\"{port}:5432\""), "", ""));
+    project.write_compose(&project.database_yaml(
+        &postgres_image(),
+        &format!("\"{port}:5432\""),
+        "",
+        "",
+    ));
     let run = project.devdb(&["up"]).fails();
-    assert!(run.stderr.contains(&format!("port {port} on 127.0.0.1 is already in use")), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("port {port} on 127.0.0.1 is already in use")),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("`ports:`"), "{}", run.stderr);
     drop(listener);
 }
@@ -205,14 +326,36 @@ async fn taken_port_names_the_port_and_the_setting() {
 #[tokio::test]
 async fn broken_yaml_and_unknown_settings_point_at_file_line_column() {
     let project = TestProject::new("yaml");
-    std::fs::write(project.compose_path(), "services:\n  postgres:\n    image: [broken\n").unwrap();
+    std::fs::write(
+        project.compose_path(),
+        "services:\n  postgres:\n    image: [broken\n",
+    )
+    .unwrap();
     let run = project.devdb(&["status"]).fails();
-    assert!(run.stderr.contains("docker-compose.yaml:"), "{}", run.stderr);
-    assert!(run.stderr.contains(":4:1:") || run.stderr.contains(":3:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("docker-compose.yaml:"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(":4:1:") || run.stderr.contains(":3:"),
+        "{}",
+        run.stderr
+    );
 
-    project.write_compose(&project.database_yaml(&postgres_image(), "\"5432\"", "", "  migratons: db\n"));
+    project.write_compose(&project.database_yaml(
+        &postgres_image(),
+        "\"5432\"",
+        "",
+        "  migratons: db\n",
+    ));
     let run = project.devdb(&["up"]).fails();
-    assert!(run.stderr.contains("docker-compose.yaml:15:3: x-devdb: unknown field `migratons`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("docker-compose.yaml:15:3: x-devdb: unknown field `migratons`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
@@ -221,11 +364,22 @@ async fn postgres_not_ready_shows_the_last_log_lines() {
     let yaml = project
         .database_yaml(&postgres_image(), "\"5432\"", "", "")
         .replace("ready_timeout: 60s", "ready_timeout: 3s")
-        .replace("    ports:", "    command: [\"sh\", \"-c\", \"echo still-booting-marker; sleep 600\"]\n    ports:");
+        .replace(
+            "    ports:",
+            "    command: [\"sh\", \"-c\", \"echo still-booting-marker; sleep 600\"]\n    ports:",
+        );
     project.write_compose(&yaml);
     let run = project.devdb(&["up"]).fails();
-    assert!(run.stderr.contains("did not accept connections within 3s"), "{}", run.stderr);
-    assert!(run.stderr.contains("still-booting-marker"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not accept connections within 3s"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("still-booting-marker"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
@@ -233,7 +387,10 @@ async fn container_that_exits_fails_fast_with_its_logs() {
     let project = TestProject::new("exits");
     let yaml = project
         .database_yaml(&postgres_image(), "\"5432\"", "", "")
-        .replace("    ports:", "    command: [\"sh\", \"-c\", \"echo crash-marker >&2; exit 3\"]\n    ports:");
+        .replace(
+            "    ports:",
+            "    command: [\"sh\", \"-c\", \"echo crash-marker >&2; exit 3\"]\n    ports:",
+        );
     project.write_compose(&yaml);
     let run = project.devdb(&["up"]).fails();
     assert!(run.stderr.contains("exit code 3"), "{}", run.stderr);

@@ -189,7 +189,9 @@ impl Engine {
             .docker
             .inspect_container(container, None)
             .await
-            .map_err(DockerError::api(format!("inspecting container {container}")))?;
+            .map_err(DockerError::api(format!(
+                "inspecting container {container}"
+            )))?;
         let state = inspect.state.unwrap_or_default();
         if state.running == Some(true) {
             return Ok(());

@@ -40,19 +40,37 @@ impl TestProject {
             COUNTER.fetch_add(1, Ordering::SeqCst)
         )
         .replace('_', "-");
-        let root = tempfile::Builder::new().prefix("devdb-test-").tempdir().expect("temp dir");
+        let root = tempfile::Builder::new()
+            .prefix("devdb-test-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::create_dir_all(root.path().join("compose")).expect("compose dir");
-        TestProject { name, root, images: Vec::new() }
+        TestProject {
+            name,
+            root,
+            images: Vec::new(),
+        }
     }
 
     /// A project with the standard database service, plus `extra` appended to the service.
     pub fn with_database(label: &str, extra_service_yaml: &str) -> TestProject {
         let project = TestProject::new(label);
-        project.write_compose(&project.database_yaml(&postgres_image(), "\"5432\"", extra_service_yaml, ""));
+        project.write_compose(&project.database_yaml(
+            &postgres_image(),
+            "\"5432\"",
+            extra_service_yaml,
+            "",
+        ));
         project
     }
 
-    pub fn database_yaml(&self, image: &str, port: &str, extra_service_yaml: &str, extra_top: &str) -> String {
+    pub fn database_yaml(
+        &self,
+        image: &str,
+        port: &str,
+        extra_service_yaml: &str,
+        extra_top: &str,
+    ) -> String {
         format!(
             "name: {name}\n\
              services:\n  \
@@ -113,7 +131,10 @@ impl Drop for TestProject {
         let images = std::mem::take(&mut self.images);
         // Drop may run inside a test's runtime: clean up from a thread with its own runtime.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(remove_project(&project, &images));
         });
         let _ = cleanup.join();
@@ -139,25 +160,46 @@ async fn remove_project(project: &str, images: &[String]) {
     let docker = docker().await;
     let filter = label_filter(project);
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .unwrap_or_default();
     for container in containers {
         if let Some(id) = container.id {
-            let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+            let options = RemoveContainerOptionsBuilder::default()
+                .force(true)
+                .v(true)
+                .build();
             let _ = docker.remove_container(&id, Some(options)).await;
         }
     }
     if let Ok(volumes) = docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await
     {
         for volume in volumes.volumes.unwrap_or_default() {
-            let _ = docker.remove_volume(&volume.name, None::<bollard::query_parameters::RemoveVolumeOptions>).await;
+            let _ = docker
+                .remove_volume(
+                    &volume.name,
+                    None::<bollard::query_parameters::RemoveVolumeOptions>,
+                )
+                .await;
         }
     }
     if let Ok(networks) = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await
     {
         for network in networks {
@@ -178,14 +220,23 @@ pub async fn project_resources(project: &str) -> Vec<String> {
     let filter = label_filter(project);
     let mut found = Vec::new();
     for c in docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .expect("list containers")
     {
         found.push(format!("container {:?}", c.names));
     }
     for v in docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .expect("list volumes")
         .volumes
@@ -194,7 +245,11 @@ pub async fn project_resources(project: &str) -> Vec<String> {
         found.push(format!("volume {}", v.name));
     }
     for n in docker
-        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .expect("list networks")
     {
@@ -223,13 +278,24 @@ impl From<Output> for Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert!(self.status.success(), "devdb failed ({}):\nstdout:\n{}\nstderr:\n{}", self.status, self.stdout, self.stderr);
+        assert!(
+            self.status.success(),
+            "devdb failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn fails(self) -> Run {
-        assert!(!self.status.success(), "devdb should have failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(
+            !self.status.success(),
+            "devdb should have failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
@@ -241,7 +307,9 @@ impl Run {
 /// Connects to the project's database through the URL `devdb url` prints.
 pub async fn connect(project: &TestProject) -> tokio_postgres::Client {
     let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect to devdb's database");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to devdb's database");
     tokio::spawn(connection);
     client
 }

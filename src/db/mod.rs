@@ -1,4 +1,6 @@
-//! Connecting to Postgres: connection details, URLs with the password redacted, readiness.
+//! Connecting to Postgres: the local database, remote stages, URLs with the password redacted.
+
+pub mod stage;
 
 use std::fmt;
 use std::time::Duration;
@@ -12,6 +14,8 @@ pub enum DbError {
         target: String,
         source: tokio_postgres::Error,
     },
+    #[error("stage {stage}: {message}")]
+    Stage { stage: String, message: String },
     #[error("{action}: {source}")]
     Query {
         action: String,

@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{bail, Context as _, Result};
 
+mod migrate;
+
 use crate::cli::{Cli, Command, DestroyArgs, JsonArg, LogsArgs, UpArgs};
 use crate::config::Config;
 use crate::docker::Engine;
@@ -19,7 +21,38 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => status(&config, args).await,
         Command::Logs(args) => logs(&config, args).await,
         Command::Url => url(&config).await,
+        Command::Migrate(command) => migrate::run(&config, command).await,
     }
+}
+
+/// Ends the process with this code after the command printed its own output (e.g. `migrate
+/// status` when migrations are pending): an outcome, not an error message.
+#[derive(Debug)]
+pub struct ExitCode(pub u8);
+
+impl std::fmt::Display for ExitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for ExitCode {}
+
+/// Asks a yes/no question on the terminal; without one, `--yes` is required.
+fn confirm(question: &str, what: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{what}; pass --yes to confirm");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("cancelled; nothing was changed");
+    }
+    Ok(())
 }
 
 fn load_config(cli: &Cli) -> Result<Config> {

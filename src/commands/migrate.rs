@@ -1,0 +1,207 @@
+//! `devdb migrate ...`: thin glue between the CLI and `crate::migrate`.
+
+use anyhow::{bail, Result};
+
+use super::{confirm, ExitCode};
+use crate::cli::{MigrateCommand, ResolveArgs, StageArgs};
+use crate::config::Config;
+use crate::db::{self, quote_ident};
+use crate::migrate::{self, files, Status};
+use crate::progress;
+use crate::target::{self, Target};
+
+pub async fn run(config: &Config, command: MigrateCommand) -> Result<()> {
+    match command {
+        MigrateCommand::New { name } => new(config, &name),
+        MigrateCommand::Deploy(args) => deploy(config, args).await,
+        MigrateCommand::Status { stage, json } => {
+            status(config, stage.stage.as_deref(), json).await
+        }
+        MigrateCommand::Resolve(args) => resolve(config, args).await,
+        MigrateCommand::Reset { yes, stage } => reset(config, yes, stage.as_deref()).await,
+    }
+}
+
+fn new(config: &Config, name: &str) -> Result<()> {
+    let path = files::create(&config.migrations_dir(), name, chrono::Utc::now())?;
+    println!("{}", path.display());
+    Ok(())
+}
+
+fn load_files(config: &Config) -> Result<Vec<migrate::MigrationFile>> {
+    let dir = config.migrations_dir();
+    files::ensure_lock_file(&dir)?;
+    Ok(files::discover(&dir)?)
+}
+
+async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
+    let files = load_files(config)?;
+    let target = target::open(config, args.stage.stage.as_deref()).await?;
+    if target.remote && !args.confirm {
+        let status = migrate::status(&target.client, &files).await?;
+        print_plan(&target, &status, "deploy");
+        return Ok(());
+    }
+    let before = migrate::status(&target.client, &files).await?;
+    for entry in before.modified() {
+        progress::note(format!(
+            "warning: {} was modified after it was applied to {} (its checksum differs); deploy does not re-run it",
+            entry.name, target.stage
+        ));
+    }
+    let applied = migrate::deploy(&target.client, &config.migrations_dir(), &files).await?;
+    if args.json {
+        let json = serde_json::json!({ "stage": target.stage, "target": target.description, "applied": applied });
+        println!("{json}");
+    } else if applied.is_empty() {
+        progress::note(format!(
+            "{} is up to date ({} migrations)",
+            target.stage,
+            files.len()
+        ));
+    } else {
+        let total: u128 = applied.iter().map(|a| a.milliseconds).sum();
+        progress::note(format!(
+            "applied {} migrations to {} in {total} ms",
+            applied.len(),
+            target.stage
+        ));
+    }
+    Ok(())
+}
+
+fn print_plan(target: &Target, status: &Status, action: &str) {
+    println!("Plan for stage {}: {}", target.stage, target.description);
+    let pending: Vec<_> = status.pending().collect();
+    if pending.is_empty() {
+        println!("  nothing to apply");
+    }
+    for entry in pending {
+        println!("  apply      {}  sha256 {}", entry.name, entry.checksum);
+    }
+    for entry in status.modified() {
+        println!(
+            "  modified   {}  (changed after it was applied; not re-run)",
+            entry.name
+        );
+    }
+    for entry in status.failed() {
+        println!(
+            "  failed     {}  (blocks deploy until `migrate resolve`)",
+            entry.name
+        );
+    }
+    for name in &status.missing_on_disk {
+        println!("  missing    {name}  (in the database, not on disk)");
+    }
+    println!(
+        "Nothing was changed. Re-run `devdb migrate {action}` with --confirm to apply this plan."
+    );
+}
+
+async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<()> {
+    let files = load_files(config)?;
+    let target = target::open(config, stage).await?;
+    let status = migrate::status(&target.client, &files).await?;
+    if json {
+        let json = serde_json::json!({
+            "stage": target.stage,
+            "target": target.description,
+            "up_to_date": status.is_up_to_date(),
+            "migrations": status.migrations,
+            "missing_on_disk": status.missing_on_disk,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else {
+        println!(
+            "{} migrations in {} against {} ({})",
+            files.len(),
+            config.migrations_dir().display(),
+            target.stage,
+            target.description
+        );
+        for entry in &status.migrations {
+            let state = serde_json::to_value(entry.state)?
+                .as_str()
+                .unwrap_or_default()
+                .replace('_', " ");
+            let note = if entry.modified {
+                "  (modified after it was applied)"
+            } else {
+                ""
+            };
+            println!("  {state:<12} {}{note}", entry.name);
+        }
+        for name in &status.missing_on_disk {
+            println!("  {:<12} {name}  (in the database, not on disk)", "missing");
+        }
+        println!(
+            "{}",
+            if status.is_up_to_date() {
+                "Up to date."
+            } else {
+                "Not up to date."
+            }
+        );
+    }
+    if status.is_up_to_date() {
+        Ok(())
+    } else {
+        Err(ExitCode(1).into())
+    }
+}
+
+async fn resolve(config: &Config, args: ResolveArgs) -> Result<()> {
+    let files = load_files(config)?;
+    let target = target::open(config, args.stage.stage.as_deref()).await?;
+    let (name, applied) = match (&args.target.applied, &args.target.rolled_back) {
+        (Some(name), _) => (name.as_str(), true),
+        (None, Some(name)) => (name.as_str(), false),
+        (None, None) => bail!("pass --applied NAME or --rolled-back NAME"),
+    };
+    let verb = if applied { "applied" } else { "rolled back" };
+    if target.remote && !args.confirm {
+        println!("Plan for stage {}: {}", target.stage, target.description);
+        println!("  record {name} as {verb} in _prisma_migrations (no SQL of the migration runs)");
+        println!("Nothing was changed. Re-run with --confirm to apply this plan.");
+        return Ok(());
+    }
+    if applied {
+        migrate::resolve_applied(&target.client, &files, name).await?;
+    } else {
+        migrate::resolve_rolled_back(&target.client, &files, name).await?;
+    }
+    progress::note(format!("recorded {name} as {verb} on {}", target.stage));
+    Ok(())
+}
+
+async fn reset(config: &Config, yes: bool, stage: Option<&str>) -> Result<()> {
+    if let Some(stage) = stage {
+        bail!("`migrate reset` only resets the local database; it never touches a stage (got --stage {stage})");
+    }
+    let local = target::local_database(config).await?;
+    if !yes {
+        confirm(
+            &format!(
+                "Drop and recreate the local database {} ({})?",
+                local.database,
+                local.redacted_url()
+            ),
+            &format!("reset drops the local database {}", local.database),
+        )?;
+    }
+    let admin = local.with_database("postgres").connect().await?;
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&local.database)
+        ))
+        .await?;
+    db::ensure_database(&admin, &local.database).await?;
+    progress::note(format!("recreated database {}", local.database));
+    let files = load_files(config)?;
+    let client = local.connect().await?;
+    let applied = migrate::deploy(&client, &config.migrations_dir(), &files).await?;
+    progress::note(format!("applied {} migrations", applied.len()));
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! Running migrations against a database: deploy, status and resolve, under Prisma's lock.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::files::{self, MigrationFile};
+use super::ledger;
+use super::plan::{State, Status};
+use super::script::{line_of, Mode, Script, TxControl};
+use super::MigrateError;
+use crate::progress;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub name: String,
+    pub milliseconds: u128,
+    pub in_transaction: bool,
+}
+
+/// Reads the ledger (without creating it) and compares it with the files.
+pub async fn status(client: &Client, files: &[MigrationFile]) -> Result<Status, MigrateError> {
+    let rows = ledger::read(client).await?;
+    if rows.is_empty() && !ledger::exists(client).await? {
+        let relations = ledger::user_relations(client).await?;
+        if !relations.is_empty() && !files.is_empty() {
+            return Err(MigrateError::NotBaselined {
+                relations,
+                first: files[0].name.clone(),
+            });
+        }
+    }
+    Ok(Status::compute(files, &rows))
+}
+
+/// Applies every pending migration in order, each at most once even with concurrent deploys.
+pub async fn deploy(
+    client: &Client,
+    dir: &Path,
+    files: &[MigrationFile],
+) -> Result<Vec<Applied>, MigrateError> {
+    ledger::lock(client).await?;
+    let result = deploy_locked(client, dir, files).await;
+    // The lock is session-scoped: if unlocking fails the connection's end releases it.
+    let _ = ledger::unlock(client).await;
+    result
+}
+
+async fn deploy_locked(
+    client: &Client,
+    dir: &Path,
+    files: &[MigrationFile],
+) -> Result<Vec<Applied>, MigrateError> {
+    // Read the ledger only now, under the lock: a concurrent deploy may just have applied some.
+    let status = status(client, files).await?;
+    if let Some(failed) = status.failed().next() {
+        return Err(MigrateError::FailedInDatabase {
+            name: failed.name.clone(),
+            logs: failed.logs.clone().unwrap_or_default(),
+        });
+    }
+    ledger::create(client).await?;
+    let pending: Vec<&MigrationFile> = status
+        .pending()
+        .filter_map(|entry| files.iter().find(|f| f.name == entry.name))
+        .collect();
+    let bar = progress::steps_bar(pending.len() as u64, "migrate");
+    let mut applied = Vec::new();
+    for file in pending {
+        bar.set_message(file.name.clone());
+        let started = Instant::now();
+        let script = Script::parse(&file.script);
+        let in_transaction = script.mode == Mode::Transaction;
+        let outcome = apply_one(client, dir, file, &script).await;
+        bar.inc(1);
+        if let Err(error) = outcome {
+            bar.abandon();
+            return Err(error);
+        }
+        let milliseconds = started.elapsed().as_millis();
+        bar.println(format!("applied {} ({milliseconds} ms)", file.name));
+        if !progress::stderr_is_terminal() {
+            progress::note(format!("applied {} ({milliseconds} ms)", file.name));
+        }
+        applied.push(Applied {
+            name: file.name.clone(),
+            milliseconds,
+            in_transaction,
+        });
+    }
+    bar.finish_and_clear();
+    Ok(applied)
+}
+
+async fn apply_one(
+    client: &Client,
+    dir: &Path,
+    file: &MigrationFile,
+    script: &Script,
+) -> Result<(), MigrateError> {
+    let id = ledger::start(client, &file.name, &file.checksum).await?;
+    let db_error = |statement_index: usize, error: tokio_postgres::Error| (statement_index, error);
+    let failure = match &script.mode {
+        Mode::Transaction => {
+            // The ledger update commits together with the migration: both or neither.
+            let run = async {
+                client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map_err(|e| db_error(0, e))?;
+                for (index, statement) in script.statements.iter().enumerate() {
+                    client
+                        .batch_execute(&statement.text)
+                        .await
+                        .map_err(|e| db_error(index, e))?;
+                }
+                client
+                    .execute(
+                        "UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
+                        &[&id],
+                    )
+                    .await
+                    .map_err(|e| db_error(script.statements.len().saturating_sub(1), e))?;
+                client
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| db_error(script.statements.len().saturating_sub(1), e))
+            };
+            match run.await {
+                Ok(()) => return Ok(()),
+                Err((index, error)) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    (index, error, true)
+                }
+            }
+        }
+        Mode::NoTransaction { .. } => {
+            let mut in_block = false;
+            let mut persisted = false;
+            let mut failed = None;
+            for (index, statement) in script.statements.iter().enumerate() {
+                if let Err(error) = client.batch_execute(&statement.text).await {
+                    failed = Some((index, error));
+                    break;
+                }
+                match statement.control {
+                    Some(TxControl::Begin) => in_block = true,
+                    Some(TxControl::Commit) => {
+                        in_block = false;
+                        persisted = true;
+                    }
+                    Some(TxControl::Rollback) => in_block = false,
+                    None if !in_block => persisted = true,
+                    None => {}
+                }
+            }
+            match failed {
+                None => return ledger::finish(client, &id).await,
+                Some((index, error)) => {
+                    if in_block {
+                        let _ = client.batch_execute("ROLLBACK").await;
+                    }
+                    // When nothing was committed the failure left no trace, as a transaction would.
+                    (index, error, !persisted)
+                }
+            }
+        }
+    };
+    let (index, error, rolled_back) = failure;
+    let failure = describe_failure(dir, file, script, index, &error, rolled_back);
+    ledger::record_failure(client, &id, &failure.ledger_logs(), rolled_back).await?;
+    Err(failure)
+}
+
+fn describe_failure(
+    dir: &Path,
+    file: &MigrationFile,
+    script: &Script,
+    index: usize,
+    error: &tokio_postgres::Error,
+    rolled_back: bool,
+) -> MigrateError {
+    let statement = script.statements.get(index);
+    let (sqlstate, message, position) = match error.as_db_error() {
+        Some(db) => (
+            db.code().code().to_string(),
+            db.message().to_string(),
+            match db.position() {
+                Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
+                _ => None,
+            },
+        ),
+        None => (String::new(), error.to_string(), None),
+    };
+    let line = match (statement, position) {
+        (Some(s), Some(p)) => {
+            // Postgres counts characters from 1 within the statement it was sent.
+            let byte = s
+                .text
+                .char_indices()
+                .nth(p.saturating_sub(1))
+                .map_or(s.text.len(), |(b, _)| b);
+            line_of(&file.script, s.offset + byte)
+        }
+        (Some(s), None) => s.line,
+        (None, _) => 1,
+    };
+    let path = dir.join(&file.name).join(files::SCRIPT_FILE);
+    MigrateError::Failed {
+        name: file.name.clone(),
+        path,
+        line,
+        sqlstate,
+        message,
+        statement: statement.map(|s| s.text.clone()).unwrap_or_default(),
+        rolled_back,
+    }
+}
+
+/// `resolve --applied NAME`: records it as applied without running it (for baselining, or after
+/// finishing a failed migration by hand). A failed attempt is marked rolled back first.
+pub async fn resolve_applied(
+    client: &Client,
+    files: &[MigrationFile],
+    name: &str,
+) -> Result<(), MigrateError> {
+    let file = find(files, name)?;
+    ledger::lock(client).await?;
+    let result = async {
+        ledger::create(client).await?;
+        let status = Status::compute(files, &ledger::read(client).await?);
+        if status
+            .migrations
+            .iter()
+            .any(|e| e.name == name && e.state == State::Applied)
+        {
+            return Err(MigrateError::AlreadyApplied {
+                name: name.to_string(),
+            });
+        }
+        ledger::mark_failed_rolled_back(client, name).await?;
+        ledger::insert_applied(client, name, &file.checksum).await
+    }
+    .await;
+    let _ = ledger::unlock(client).await;
+    result
+}
+
+/// `resolve --rolled-back NAME`: marks a failed migration rolled back so deploy re-runs it.
+pub async fn resolve_rolled_back(
+    client: &Client,
+    files: &[MigrationFile],
+    name: &str,
+) -> Result<(), MigrateError> {
+    find(files, name)?;
+    ledger::lock(client).await?;
+    let result = async {
+        let status = Status::compute(files, &ledger::read(client).await?);
+        if !status
+            .migrations
+            .iter()
+            .any(|e| e.name == name && e.state == State::Failed)
+        {
+            return Err(MigrateError::NotFailed {
+                name: name.to_string(),
+            });
+        }
+        ledger::mark_failed_rolled_back(client, name)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    let _ = ledger::unlock(client).await;
+    result
+}
+
+fn find<'a>(files: &'a [MigrationFile], name: &str) -> Result<&'a MigrationFile, MigrateError> {
+    files
+        .iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| MigrateError::UnknownMigration {
+            name: name.to_string(),
+            known: files.iter().rev().take(5).map(|f| f.name.clone()).collect(),
+        })
+}

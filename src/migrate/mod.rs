@@ -1,0 +1,149 @@
+//! Migrations compatible with Prisma Migrate: the same folders, the same `_prisma_migrations`
+//! ledger (columns, checksums, advisory lock), so a project can switch in either direction.
+
+mod apply;
+pub mod files;
+pub mod ledger;
+pub mod plan;
+pub mod script;
+
+use std::path::PathBuf;
+
+pub use apply::{deploy, resolve_applied, resolve_rolled_back, status, Applied};
+pub use files::MigrationFile;
+pub use plan::{Entry, State, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} has no migration.sql; every migration folder needs one (or remove the folder)", folder.display())]
+    MissingScript { folder: PathBuf },
+    #[error(
+        "{} names provider \"{provider}\", but devdb migrates PostgreSQL databases\n  \
+         hint: this folder belongs to another database; point x-devdb.migrations at the PostgreSQL migrations",
+        path.display()
+    )]
+    WrongProvider { path: PathBuf, provider: String },
+    #[error("the migration name `{name}` has no letters or digits; use something like `add_users_table`")]
+    BadName { name: String },
+    #[error("{} already exists; wait a second or choose another name", folder.display())]
+    Exists { folder: PathBuf },
+    #[error(
+        "migration `{name}` failed at {}:{line}: {}{message}\n  statement: {}\n  next: {}",
+        path.display(),
+        if sqlstate.is_empty() { String::new() } else { format!("{sqlstate}: ") },
+        first_lines(statement, 3),
+        next_step(name, path, message, *rolled_back)
+    )]
+    Failed {
+        name: String,
+        path: PathBuf,
+        line: usize,
+        sqlstate: String,
+        message: String,
+        statement: String,
+        rolled_back: bool,
+    },
+    #[error(
+        "migration `{name}` failed earlier and is not resolved, so nothing more is applied (Prisma's P3009)\n  \
+         its log: {}\n  next: repair the database, then `devdb migrate resolve --rolled-back {name}` to re-run it, \
+         or `devdb migrate resolve --applied {name}` if you completed it by hand",
+        first_lines(logs, 2)
+    )]
+    FailedInDatabase { name: String, logs: String },
+    #[error(
+        "the database is not empty ({}) but has no migration history (_prisma_migrations) (Prisma's P3005)\n  \
+         hint: baseline it: make a migration holding the current schema, then mark it applied with \
+         `devdb migrate resolve --applied {first}`",
+        relations.join(", ")
+    )]
+    NotBaselined {
+        relations: Vec<String>,
+        first: String,
+    },
+    #[error(
+        "another migration run holds the migration lock (pg_advisory_lock(72707369)); waited {seconds}s\n  \
+         hint: wait for the other `devdb migrate` or `prisma migrate` to finish and try again"
+    )]
+    LockTimeout { seconds: u64 },
+    #[error("no migration `{name}` in the migrations folder; the latest are: {}", known.join(", "))]
+    UnknownMigration { name: String, known: Vec<String> },
+    #[error("migration `{name}` is already recorded as applied")]
+    AlreadyApplied { name: String },
+    #[error("migration `{name}` is not in a failed state, so there is nothing to roll back (Prisma's P3012)")]
+    NotFailed { name: String },
+    #[error("{action}: {source}")]
+    Database {
+        action: String,
+        source: tokio_postgres::Error,
+    },
+}
+
+impl MigrateError {
+    /// What goes into the ledger's `logs` column for a failed migration, in Prisma's spirit:
+    /// the database's code and message, and where in the file.
+    pub fn ledger_logs(&self) -> String {
+        match self {
+            MigrateError::Failed {
+                name,
+                line,
+                sqlstate,
+                message,
+                statement,
+                ..
+            } => format!(
+                "Migration `{name}` failed at migration.sql line {line}\n\
+                 Database error code: {sqlstate}\n\
+                 Database error: {message}\n\
+                 Statement: {}",
+                first_lines(statement, 10)
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn first_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut shown = lines
+        .iter()
+        .take(count)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("\n    ");
+    if lines.len() > count {
+        shown.push_str(" ...");
+    }
+    shown
+}
+
+fn next_step(name: &str, path: &std::path::Path, message: &str, rolled_back: bool) -> String {
+    let mut next = if rolled_back {
+        format!(
+            "nothing of it was applied and it is marked rolled back; fix {} and run `devdb migrate deploy` again",
+            path.display()
+        )
+    } else {
+        format!(
+            "it ran outside a transaction, so part of it may be applied; repair the database, then run \
+             `devdb migrate resolve --rolled-back {name}` (to re-run the fixed file) or `--applied {name}`"
+        )
+    };
+    if let Some(relation) = missing_relation(message) {
+        next.push_str(&format!(
+            "\n  hint: if `{relation}` exists only on a remote stage, `devdb fix-missing {relation} --from STAGE` copies its structure"
+        ));
+    }
+    next
+}
+
+/// The relation named by Postgres's `relation "X" does not exist`.
+pub fn missing_relation(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("relation \"")?;
+    let end = rest.find("\" does not exist")?;
+    Some(&rest[..end])
+}
