@@ -10,7 +10,7 @@ use super::files::{self, MigrationFile};
 use super::ledger;
 use super::plan::{State, Status};
 use super::script::{line_of, Mode, Script, TxControl};
-use super::MigrateError;
+use super::{MigrateError, MigrationFailure};
 use crate::progress;
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,7 +171,7 @@ async fn apply_one(
     let (index, error, rolled_back) = failure;
     let failure = describe_failure(dir, file, script, index, &error, rolled_back);
     ledger::record_failure(client, &id, &failure.ledger_logs(), rolled_back).await?;
-    Err(failure)
+    Err(MigrateError::Failed(Box::new(failure)))
 }
 
 fn describe_failure(
@@ -181,7 +181,7 @@ fn describe_failure(
     index: usize,
     error: &tokio_postgres::Error,
     rolled_back: bool,
-) -> MigrateError {
+) -> MigrationFailure {
     let statement = script.statements.get(index);
     let (sqlstate, message, position) = match error.as_db_error() {
         Some(db) => (
@@ -208,7 +208,7 @@ fn describe_failure(
         (None, _) => 1,
     };
     let path = dir.join(&file.name).join(files::SCRIPT_FILE);
-    MigrateError::Failed {
+    MigrationFailure {
         name: file.name.clone(),
         path,
         line,

@@ -32,22 +32,8 @@ pub enum MigrateError {
     BadName { name: String },
     #[error("{} already exists; wait a second or choose another name", folder.display())]
     Exists { folder: PathBuf },
-    #[error(
-        "migration `{name}` failed at {}:{line}: {}{message}\n  statement: {}\n  next: {}",
-        path.display(),
-        if sqlstate.is_empty() { String::new() } else { format!("{sqlstate}: ") },
-        first_lines(statement, 3),
-        next_step(name, path, message, *rolled_back)
-    )]
-    Failed {
-        name: String,
-        path: PathBuf,
-        line: usize,
-        sqlstate: String,
-        message: String,
-        statement: String,
-        rolled_back: bool,
-    },
+    #[error(transparent)]
+    Failed(Box<MigrationFailure>),
     #[error(
         "migration `{name}` failed earlier and is not resolved, so nothing more is applied (Prisma's P3009)\n  \
          its log: {}\n  next: repair the database, then `devdb migrate resolve --rolled-back {name}` to re-run it, \
@@ -83,27 +69,41 @@ pub enum MigrateError {
     },
 }
 
-impl MigrateError {
-    /// What goes into the ledger's `logs` column for a failed migration, in Prisma's spirit:
-    /// the database's code and message, and where in the file.
+/// A migration that failed while it ran: where, why, and whether it left a trace.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "migration `{name}` failed at {}:{line}: {}{message}\n  statement: {}\n  next: {}",
+    path.display(),
+    if sqlstate.is_empty() { String::new() } else { format!("{sqlstate}: ") },
+    first_lines(statement, 3),
+    next_step(name, path, message, *rolled_back)
+)]
+pub struct MigrationFailure {
+    pub name: String,
+    pub path: PathBuf,
+    pub line: usize,
+    pub sqlstate: String,
+    pub message: String,
+    pub statement: String,
+    /// Nothing of it stayed in the database; it is marked rolled back.
+    pub rolled_back: bool,
+}
+
+impl MigrationFailure {
+    /// What goes into the ledger's `logs` column, in Prisma's spirit: the database's code and
+    /// message, and where in the file.
     pub fn ledger_logs(&self) -> String {
-        match self {
-            MigrateError::Failed {
-                name,
-                line,
-                sqlstate,
-                message,
-                statement,
-                ..
-            } => format!(
-                "Migration `{name}` failed at migration.sql line {line}\n\
-                 Database error code: {sqlstate}\n\
-                 Database error: {message}\n\
-                 Statement: {}",
-                first_lines(statement, 10)
-            ),
-            other => other.to_string(),
-        }
+        format!(
+            "Migration `{}` failed at migration.sql line {}\n\
+             Database error code: {}\n\
+             Database error: {}\n\
+             Statement: {}",
+            self.name,
+            self.line,
+            self.sqlstate,
+            self.message,
+            first_lines(&self.statement, 10)
+        )
     }
 }
 
