@@ -118,7 +118,7 @@ async fn apply_one(
                 }
                 client
                     .execute(
-                        "UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
+                        "UPDATE public._prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
                         &[&id],
                     )
                     .await

@@ -7,13 +7,15 @@ use tokio_postgres::Client;
 
 use super::MigrateError;
 
-pub const TABLE: &str = "_prisma_migrations";
+/// Qualified, as Prisma qualifies it with its schema (default `public`): unqualified, a schema
+/// named like the user (`"$user"` in search_path) created by a migration would capture it.
+pub const TABLE: &str = "public._prisma_migrations";
 /// The key Prisma Migrate locks while it migrates; taking the same one keeps devdb and Prisma
 /// from applying the same migration twice.
 pub const ADVISORY_LOCK_KEY: i64 = 72707369;
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
-const CREATE_TABLE: &str = r#"CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+const CREATE_TABLE: &str = r#"CREATE TABLE IF NOT EXISTS "public"."_prisma_migrations" (
     "id"                    VARCHAR(36) NOT NULL,
     "checksum"              VARCHAR(64) NOT NULL,
     "finished_at"           TIMESTAMPTZ,
@@ -67,7 +69,7 @@ pub async fn read(client: &Client) -> Result<Vec<LedgerRow>, MigrateError> {
     let rows = client
         .query(
             "SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count \
-             FROM _prisma_migrations ORDER BY started_at, migration_name",
+             FROM public._prisma_migrations ORDER BY started_at, migration_name",
             &[],
         )
         .await
@@ -92,7 +94,7 @@ pub async fn start(client: &Client, name: &str, checksum: &str) -> Result<String
     let id = uuid::Uuid::new_v4().to_string();
     client
         .execute(
-            "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) \
+            "INSERT INTO public._prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) \
              VALUES ($1, $2, $3, now(), 0)",
             &[&id, &checksum, &name],
         )
@@ -104,7 +106,7 @@ pub async fn start(client: &Client, name: &str, checksum: &str) -> Result<String
 pub async fn finish(client: &Client, id: &str) -> Result<(), MigrateError> {
     client
         .execute(
-            "UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
+            "UPDATE public._prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
             &[&id],
         )
         .await
@@ -120,7 +122,7 @@ pub async fn record_failure(
 ) -> Result<(), MigrateError> {
     client
         .execute(
-            "UPDATE _prisma_migrations SET logs = $2, \
+            "UPDATE public._prisma_migrations SET logs = $2, \
              rolled_back_at = CASE WHEN $3 THEN now() ELSE rolled_back_at END WHERE id = $1",
             &[&id, &logs, &rolled_back],
         )
@@ -138,7 +140,7 @@ pub async fn insert_applied(
     let id = uuid::Uuid::new_v4().to_string();
     client
         .execute(
-            "INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count) \
+            "INSERT INTO public._prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count) \
              VALUES ($1, $2, $3, now(), now(), 0)",
             &[&id, &checksum, &name],
         )
@@ -151,7 +153,7 @@ pub async fn insert_applied(
 pub async fn mark_failed_rolled_back(client: &Client, name: &str) -> Result<u64, MigrateError> {
     client
         .execute(
-            "UPDATE _prisma_migrations SET rolled_back_at = now() \
+            "UPDATE public._prisma_migrations SET rolled_back_at = now() \
              WHERE migration_name = $1 AND finished_at IS NULL AND rolled_back_at IS NULL",
             &[&name],
         )

@@ -1,0 +1,1 @@
+ALTER TABLE price_history ADD COLUMN currency CHAR(3) NOT NULL DEFAULT 'GBP';

@@ -1,0 +1,11 @@
+CREATE TABLE events (
+    id BIGSERIAL,
+    occurred_at TIMESTAMPTZ NOT NULL,
+    kind TEXT NOT NULL,
+    payload JSONB,
+    PRIMARY KEY (id, occurred_at)
+) PARTITION BY RANGE (occurred_at);
+
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE events_default PARTITION OF events DEFAULT;
