@@ -313,3 +313,45 @@ pub async fn connect(project: &TestProject) -> tokio_postgres::Client {
     tokio::spawn(connection);
     client
 }
+
+impl TestProject {
+    /// Writes `migrations/<name>/migration.sql`.
+    pub fn write_migration(&self, name: &str, sql: &str) -> PathBuf {
+        let dir = self.root.path().join("migrations").join(name);
+        std::fs::create_dir_all(&dir).expect("migration dir");
+        let path = dir.join("migration.sql");
+        std::fs::write(&path, sql).expect("write migration");
+        path
+    }
+
+    /// Copies the repository's migration corpus into this project.
+    pub fn copy_corpus(&self) -> usize {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut count = 0;
+        for entry in std::fs::read_dir(&source).expect("corpus") {
+            let entry = entry.unwrap();
+            if entry.path().is_dir() {
+                let script = std::fs::read_to_string(entry.path().join("migration.sql")).unwrap();
+                self.write_migration(&entry.file_name().to_string_lossy(), &script);
+                count += 1;
+            }
+        }
+        count
+    }
+}
+
+/// Runs a query and returns the rows' first column as text.
+pub async fn column(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .simple_query(sql)
+        .await
+        .expect("query")
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                Some(row.get(0).unwrap_or("NULL").to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
