@@ -44,6 +44,49 @@ pub enum Command {
     /// Prisma-compatible migrations: new, deploy, status, resolve, reset.
     #[command(subcommand)]
     Migrate(MigrateCommand),
+    /// Copy tables' rows (and on request their structure) from a stage into the local database.
+    Copy(CopyArgs),
+    /// Copy a relation that only a stage has into a new migration, apply it, and rerun deploy.
+    FixMissing(FixMissingArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Tables or globs (`aws_ec2_*`, `reporting.*`); default: x-devdb.copy.tables.
+    pub tables: Vec<String>,
+    /// The stage to copy from (x-devdb.stages).
+    #[arg(long = "from", value_name = "STAGE")]
+    pub stage: String,
+    /// Tables copied at once (default: x-devdb.copy.jobs, else the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Only the rows of TABLE matching CONDITION (SQL), e.g. `orders:placed_at > now() - interval '30 days'`.
+    #[arg(long = "where", value_name = "TABLE:CONDITION")]
+    pub filters: Vec<String>,
+    /// Keep the copied rows under .devdb/ so `devdb reset` can restore them without the stage.
+    #[arg(long)]
+    pub save: bool,
+    /// Copy the relation's structure (and what it needs that is missing locally), then its rows.
+    #[arg(long, conflicts_with = "schema_only")]
+    pub schema: bool,
+    /// Copy the relation's structure only.
+    #[arg(long)]
+    pub schema_only: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixMissingArgs {
+    /// The relation that is missing locally (`name` or `schema.name`).
+    pub relation: String,
+    /// The stage that has it.
+    #[arg(long = "from", value_name = "STAGE")]
+    pub stage: String,
+    /// Put the structure at the start of this (not yet applied) migration instead of a new one.
+    #[arg(long, value_name = "MIGRATION")]
+    pub into: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

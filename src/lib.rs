@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod copy;
 pub mod db;
 pub mod docker;
 pub mod migrate;

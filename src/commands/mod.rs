@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{bail, Context as _, Result};
 
+mod copy;
 mod migrate;
 
 use crate::cli::{Cli, Command, DestroyArgs, JsonArg, LogsArgs, UpArgs};
@@ -22,6 +23,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Logs(args) => logs(&config, args).await,
         Command::Url => url(&config).await,
         Command::Migrate(command) => migrate::run(&config, command).await,
+        Command::Copy(args) => copy::copy(&config, args).await,
+        Command::FixMissing(args) => copy::fix_missing(&config, args).await,
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 pub use interpolate::interpolate;
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount};
-pub use settings::{Settings, SslMode, StageSettings};
+pub use settings::{CopySettings, Settings, SslMode, StageSettings};
 
 /// Where devdb looks for its configuration, relative to each folder walking up from the cwd.
 pub const DEFAULT_FILE: &str = "compose/docker-compose.yaml";

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::copy::plan::MaskRule;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -24,6 +26,28 @@ pub struct Settings {
     /// Remote databases, by stage name (`CODE`, `PROD`, ...). `DEV` is the local database.
     #[serde(default)]
     pub stages: BTreeMap<String, StageSettings>,
+    /// What `devdb copy` copies by default, and how.
+    #[serde(default)]
+    pub copy: CopySettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CopySettings {
+    /// Tables (or globs such as `aws_ec2_*`) copied when none are named on the command line.
+    #[serde(default)]
+    pub tables: Vec<String>,
+    /// Tables copied at once (default: the number of cores).
+    pub jobs: Option<usize>,
+    /// `table.column` (or `schema.table.column`) → `null`, `hash` or `{ value: ... }`.
+    #[serde(default)]
+    pub mask: BTreeMap<String, MaskRule>,
+    /// At most this many rows of a table.
+    #[serde(default)]
+    pub limit: BTreeMap<String, u64>,
+    /// A SQL condition selecting the rows of a table (like `--where TABLE:CONDITION`).
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -35,6 +59,7 @@ impl Default for Settings {
             migrations: None,
             copy_service: default_copy_service(),
             stages: BTreeMap::new(),
+            copy: CopySettings::default(),
         }
     }
 }

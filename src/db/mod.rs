@@ -9,17 +9,17 @@ use tokio_postgres::{Client, NoTls};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {}", describe(error))]
     Connect {
         target: String,
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
     #[error("stage {stage}: {message}")]
     Stage { stage: String, message: String },
-    #[error("{action}: {source}")]
+    #[error("{action}: {}", describe(error))]
     Query {
         action: String,
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
 }
 
@@ -82,9 +82,9 @@ impl ConnectionInfo {
             self.pg_config()
                 .connect(NoTls)
                 .await
-                .map_err(|source| DbError::Connect {
+                .map_err(|error| DbError::Connect {
                     target: self.redacted_url(),
-                    source,
+                    error,
                 })?;
         tokio::spawn(async move {
             // The error surfaces on the next query; nothing to do with it here.
@@ -99,9 +99,9 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
     let exists = client
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
         .await
-        .map_err(|source| DbError::Query {
+        .map_err(|error| DbError::Query {
             action: format!("looking up database {database}"),
-            source,
+            error,
         })?
         .is_some();
     if exists {
@@ -110,11 +110,33 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
     client
         .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
         .await
-        .map_err(|source| DbError::Query {
+        .map_err(|error| DbError::Query {
             action: format!("creating database {database}"),
-            source,
+            error,
         })?;
     Ok(true)
+}
+
+/// A Postgres error as a user needs it: SQLSTATE, message, detail and hint, or the underlying
+/// I/O cause (tokio-postgres's own Display says only "db error").
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{}: {}", db.code().code(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("\n  hint: {hint}"));
+        }
+        return text;
+    }
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        text.push_str(&format!(": {inner}"));
+        cause = inner.source();
+    }
+    text
 }
 
 pub fn quote_ident(name: &str) -> String {

@@ -16,6 +16,15 @@ use crate::config::{Config, SslMode, StageSettings};
 /// The name that always means the local database.
 pub const LOCAL_STAGE: &str = "DEV";
 
+/// Where a stage listens, split up; `password` is secret.
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+}
+
 /// A resolved stage: its URL (secret) and how to reach it.
 pub struct Stage {
     pub name: String,
@@ -102,6 +111,33 @@ impl Stage {
         }
     }
 
+    /// The parts a libpq client (pg_dump in the db-copy container) needs.
+    pub fn endpoint(&self) -> Result<Endpoint, DbError> {
+        let config = self.pg_config()?;
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
+            _ => {
+                return Err(DbError::Stage {
+                    stage: self.name.clone(),
+                    message: "a TCP host is needed to reach it from a container".to_string(),
+                })
+            }
+        };
+        Ok(Endpoint {
+            host,
+            port: config.get_ports().first().copied().unwrap_or(5432),
+            user: config.get_user().unwrap_or("postgres").to_string(),
+            password: config
+                .get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+            database: config
+                .get_dbname()
+                .unwrap_or(config.get_user().unwrap_or("postgres"))
+                .to_string(),
+        })
+    }
+
     fn pg_config(&self) -> Result<tokio_postgres::Config, DbError> {
         let cleaned = strip_tls_params(&self.url);
         let mut config: tokio_postgres::Config = cleaned.parse().map_err(|e| DbError::Stage {
@@ -134,7 +170,7 @@ impl Stage {
         let (client, connection) = config
             .connect(connector)
             .await
-            .map_err(|source| DbError::Connect { target, source })?;
+            .map_err(|error| DbError::Connect { target, error })?;
         tokio::spawn(async move {
             let _ = connection.await;
         });

@@ -149,7 +149,7 @@ impl Engine {
         }
     }
 
-    async fn ensure_network(&self, project: &str) -> Result<(), DockerError> {
+    pub(super) async fn ensure_network(&self, project: &str) -> Result<(), DockerError> {
         let name = network_name(project);
         match self.docker.inspect_network(&name, None).await {
             Ok(_) => return Ok(()),

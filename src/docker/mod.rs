@@ -5,12 +5,14 @@ mod connect;
 mod container;
 mod image;
 pub mod names;
+mod oneshot;
 mod project;
 
 use bollard::Docker;
 
 pub use connect::{resolve_endpoint, Endpoint};
 pub use container::{config_hash, ServiceState};
+pub use oneshot::{JobOutput, PublishedBy};
 pub use project::{ServiceStatus, UpOutcome, UpReport};
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,12 @@ pub enum DockerError {
         container: String,
         exit_code: i64,
         logs: String,
+    },
+    #[error("the {service} job failed with exit code {exit_code}; its last output:\n{stderr}")]
+    JobFailed {
+        service: String,
+        exit_code: i64,
+        stderr: String,
     },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },

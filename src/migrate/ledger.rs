@@ -40,9 +40,9 @@ pub struct LedgerRow {
 }
 
 fn query_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> MigrateError + '_ {
-    move |source| MigrateError::Database {
+    move |error| MigrateError::Database {
         action: action.to_string(),
-        source,
+        error,
     }
 }
 

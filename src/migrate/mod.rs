@@ -62,10 +62,10 @@ pub enum MigrateError {
     AlreadyApplied { name: String },
     #[error("migration `{name}` is not in a failed state, so there is nothing to roll back (Prisma's P3012)")]
     NotFailed { name: String },
-    #[error("{action}: {source}")]
+    #[error("{action}: {}", crate::db::describe(error))]
     Database {
         action: String,
-        source: tokio_postgres::Error,
+        error: tokio_postgres::Error,
     },
 }
 

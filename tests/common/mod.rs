@@ -355,3 +355,59 @@ pub async fn column(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// A "remote stage" (its own devdb project with `remote_sql` applied) and a local project whose
+/// x-devdb names it as stage CODE, with the db-copy service built from the repo's container.
+pub struct StagePair {
+    pub remote: TestProject,
+    pub local: TestProject,
+    pub remote_url: String,
+}
+
+impl StagePair {
+    pub async fn new(
+        label: &str,
+        remote_sql: &str,
+        local_sql: &str,
+        extra_devdb: &str,
+    ) -> StagePair {
+        let remote = TestProject::with_database(&format!("{label}-remote"), "");
+        remote.devdb(&["up"]).ok();
+        let remote_url = remote.devdb(&["url"]).ok().stdout.trim().to_string();
+        connect(&remote)
+            .await
+            .batch_execute(remote_sql)
+            .await
+            .expect("remote schema");
+
+        let mut local = TestProject::new(&format!("{label}-local"));
+        let db_copy = format!(
+            "  db_copy:\n    build:\n      context: {}\n      args:\n        BASE_IMAGE: {}\n    profiles: [tools]\n",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("containers/db-copy").display(),
+            postgres_image()
+        );
+        let devdb = format!("  stages:\n    CODE: {{ url_command: \"echo '{remote_url}'\", sslmode: disable }}\n{extra_devdb}");
+        let yaml = local
+            .database_yaml(&postgres_image(), "\"5432\"", "", &devdb)
+            .replacen(
+                "volumes:\n  pgdata:",
+                &format!("{db_copy}volumes:\n  pgdata:"),
+                1,
+            );
+        local.write_compose(&yaml);
+        local.images.push(format!("{}-db_copy", local.name));
+        local.devdb(&["up"]).ok();
+        if !local_sql.is_empty() {
+            connect(&local)
+                .await
+                .batch_execute(local_sql)
+                .await
+                .expect("local schema");
+        }
+        StagePair {
+            remote,
+            local,
+            remote_url,
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! Copying selected tables from a remote stage into the local database: streamed in-process
+//! with COPY, read-only on the remote, one local transaction per table.
+
+mod catalog;
+mod fix_missing;
+pub mod plan;
+pub mod saved;
+pub mod structure;
+mod transfer;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use indicatif::{MultiProgress, ProgressBar};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::db::stage::Stage;
+use crate::db::ConnectionInfo;
+use crate::progress;
+pub use fix_missing::write_structure;
+use plan::{MaskRule, TableName, TablePlan};
+pub use transfer::TableResult;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("name the tables to copy (arguments) or list them in x-devdb.copy.tables")]
+    NoTables,
+    #[error("{}", describe_unknown(unknown, stage))]
+    UnknownTables {
+        stage: String,
+        unknown: Vec<(String, Vec<String>)>,
+    },
+    #[error(
+        "{table} exists on stage {stage} but not in the local database\n  \
+         hint: deploy the migration that creates it, or copy its structure with `devdb copy {table} --from {stage} --schema`"
+    )]
+    MissingLocally { table: String, stage: String },
+    #[error("--where `{0}` is not TABLE:CONDITION")]
+    BadWhere(String),
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
+    #[error("copying failed for {} of {} tables; their local rows are unchanged:\n{}", failures.len(), total, failures.join("\n"))]
+    TablesFailed { failures: Vec<String>, total: usize },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{action}: {}", crate::db::describe(error))]
+    Database {
+        action: String,
+        error: tokio_postgres::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Docker(#[from] crate::docker::DockerError),
+    #[error("{0}")]
+    Structure(String),
+}
+
+fn describe_unknown(unknown: &[(String, Vec<String>)], stage: &str) -> String {
+    let lines: Vec<String> = unknown
+        .iter()
+        .map(|(name, close)| {
+            if close.is_empty() {
+                format!("  `{name}`: no such table on stage {stage}")
+            } else {
+                format!(
+                    "  `{name}`: no such table on stage {stage}; did you mean {}?",
+                    close.join(", ")
+                )
+            }
+        })
+        .collect();
+    format!("unknown tables, nothing was copied:\n{}", lines.join("\n"))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CopyOptions {
+    pub tables: Vec<String>,
+    pub stage: String,
+    pub jobs: Option<usize>,
+    /// `TABLE:CONDITION` pairs from `--where`.
+    pub filters: Vec<String>,
+    /// Keep the rows under `.devdb/` for `devdb reset`.
+    pub save: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyReport {
+    pub stage: String,
+    pub tables: Vec<TableResult>,
+    pub seconds: f64,
+}
+
+/// Copies the tables' rows from the stage into the local database.
+pub async fn copy_data(
+    config: &Config,
+    local: &ConnectionInfo,
+    options: &CopyOptions,
+) -> Result<CopyReport, CopyError> {
+    let started = Instant::now();
+    let stage = Stage::resolve(config, &options.stage)?;
+    // One read-only snapshot for every table, so rows that reference each other match.
+    let coordinator = stage.connect(true).await?;
+    coordinator
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(|error| CopyError::Database {
+            action: "opening a snapshot on the stage".into(),
+            error,
+        })?;
+    let snapshot: String = coordinator
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .map_err(|error| CopyError::Database {
+            action: "exporting the stage snapshot".into(),
+            error,
+        })?
+        .get(0);
+
+    let requested = if options.tables.is_empty() {
+        config.settings.copy.tables.clone()
+    } else {
+        options.tables.clone()
+    };
+    if requested.is_empty() {
+        return Err(CopyError::NoTables);
+    }
+    let available = catalog::tables(&coordinator).await?;
+    let tables =
+        plan::expand(&requested, &available).map_err(|unknown| CopyError::UnknownTables {
+            stage: stage.name.clone(),
+            unknown,
+        })?;
+    let filters = parse_filters(&options.filters, config)?;
+    let local_client = local.connect().await?;
+    let mut plans = Vec::new();
+    for table in &tables {
+        if !catalog::relation_exists(&local_client, table).await? {
+            return Err(CopyError::MissingLocally {
+                table: table.to_string(),
+                stage: stage.name.clone(),
+            });
+        }
+        let remote_columns = catalog::columns(&coordinator, table).await?;
+        let local_columns = catalog::columns(&local_client, table).await?;
+        let masks = masks_for(config, table);
+        let limit = lookup(&config.settings.copy.limit, table).copied();
+        let filter = lookup(&filters, table).map(String::as_str);
+        plans.push(plan::plan_table(
+            table,
+            &remote_columns,
+            &local_columns,
+            &masks,
+            filter,
+            limit,
+        )?);
+    }
+    drop(local_client);
+    for plan in &plans {
+        if !plan.skipped.is_empty() {
+            progress::note(format!(
+                "{}: remote-only columns skipped: {}",
+                plan.table,
+                plan.skipped.join(", ")
+            ));
+        }
+    }
+
+    let save_dir = if options.save {
+        Some(saved::prepare_dir(config)?)
+    } else {
+        None
+    };
+    let jobs = options
+        .jobs
+        .or(config.settings.copy.jobs)
+        .unwrap_or_else(default_jobs)
+        .max(1);
+    let bars = MultiProgress::with_draw_target(if progress::stderr_is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    });
+    let total = bars.add(progress::steps_bar(
+        plans.len() as u64,
+        format!("copy from {}", stage.name),
+    ));
+    let stage_ref = &stage;
+    let snapshot_ref = snapshot.as_str();
+    let results: Vec<(TablePlan, Result<TableResult, CopyError>)> =
+        futures_util::stream::iter(plans)
+            .map(|plan| {
+                let bar = bars.insert_before(&total, progress::bytes_bar(plan.table.to_string()));
+                let save = save_dir.as_ref().map(|dir| transfer::SaveTo {
+                    path: dir.join(saved::file_name(&plan.table)),
+                });
+                let total = total.clone();
+                async move {
+                    let result =
+                        copy_one(stage_ref, snapshot_ref, local, &plan, &bar, save.as_ref()).await;
+                    bar.finish_and_clear();
+                    total.inc(1);
+                    (plan, result)
+                }
+            })
+            .buffer_unordered(jobs)
+            .collect()
+            .await;
+    total.finish_and_clear();
+    drop(coordinator);
+
+    let mut copied = Vec::new();
+    let mut failures = Vec::new();
+    for (plan, result) in results {
+        match result {
+            Ok(result) => copied.push((plan, result)),
+            Err(error) => failures.push(format!("  {}: {error}", plan.table)),
+        }
+    }
+    if let Some(dir) = &save_dir {
+        saved::record(
+            dir,
+            &stage.name,
+            copied.iter().map(|(plan, result)| (plan, result.rows)),
+        )?;
+    }
+    if !failures.is_empty() {
+        return Err(CopyError::TablesFailed {
+            total: failures.len() + copied.len(),
+            failures,
+        });
+    }
+    let mut tables: Vec<TableResult> = copied.into_iter().map(|(_, r)| r).collect();
+    tables.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(CopyReport {
+        stage: stage.name.clone(),
+        tables,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+async fn copy_one(
+    stage: &Stage,
+    snapshot: &str,
+    local: &ConnectionInfo,
+    plan: &TablePlan,
+    bar: &ProgressBar,
+    save: Option<&transfer::SaveTo>,
+) -> Result<TableResult, CopyError> {
+    let remote = stage.connect(true).await?;
+    remote
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+            snapshot.replace('\'', "''")
+        ))
+        .await
+        .map_err(|error| CopyError::Database {
+            action: "joining the stage snapshot".into(),
+            error,
+        })?;
+    let mut local_client = local.connect().await?;
+    transfer::copy_table(&remote, &mut local_client, plan, bar, save).await
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+/// Masks configured for `table`: keys are `table.column` or `schema.table.column`.
+fn masks_for(config: &Config, table: &TableName) -> BTreeMap<String, MaskRule> {
+    config
+        .settings
+        .copy
+        .mask
+        .iter()
+        .filter_map(|(key, rule)| {
+            let (table_part, column) = key.rsplit_once('.')?;
+            (TableName::parse(table_part) == *table).then(|| (column.to_string(), rule.clone()))
+        })
+        .collect()
+}
+
+fn lookup<'a, T>(map: &'a BTreeMap<String, T>, table: &TableName) -> Option<&'a T> {
+    map.iter()
+        .find(|(key, _)| TableName::parse(key) == *table)
+        .map(|(_, value)| value)
+}
+
+fn parse_filters(
+    arguments: &[String],
+    config: &Config,
+) -> Result<BTreeMap<String, String>, CopyError> {
+    let mut filters = config.settings.copy.filter.clone();
+    for argument in arguments {
+        let (table, condition) = argument
+            .split_once(':')
+            .ok_or_else(|| CopyError::BadWhere(argument.clone()))?;
+        if table.trim().is_empty() || condition.trim().is_empty() {
+            return Err(CopyError::BadWhere(argument.clone()));
+        }
+        filters.insert(table.trim().to_string(), condition.to_string());
+    }
+    Ok(filters)
+}
+
+/// The end-of-copy summary: rows, MB, seconds and MB/s per table.
+pub fn summary(report: &CopyReport) -> String {
+    let mut out = format!(
+        "{:<40} {:>10} {:>9} {:>8} {:>8}  {}\n",
+        "TABLE", "ROWS", "MB", "SECONDS", "MB/S", "FORMAT"
+    );
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    for table in &report.tables {
+        let mb = table.bytes as f64 / 1e6;
+        out.push_str(&format!(
+            "{:<40} {:>10} {:>9.1} {:>8.2} {:>8.1}  {:?}\n",
+            table.table,
+            table.rows,
+            mb,
+            table.seconds,
+            mb / table.seconds.max(1e-6),
+            table.format
+        ));
+        rows += table.rows;
+        bytes += table.bytes;
+    }
+    out.push_str(&format!(
+        "{:<40} {:>10} {:>9.1} {:>8.2} {:>8.1}\n",
+        "total",
+        rows,
+        bytes as f64 / 1e6,
+        report.seconds,
+        bytes as f64 / 1e6 / report.seconds.max(1e-6)
+    ));
+    out
+}

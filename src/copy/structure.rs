@@ -1,0 +1,338 @@
+//! Copying a relation's structure from a stage: `pg_dump --schema-only` of the remote's version,
+//! run in the one-shot db-copy container, plus what the relation needs that is missing locally
+//! (the tables and functions a view is built on, enum types of its columns).
+
+use std::collections::BTreeSet;
+
+use pg_query::protobuf::{AlterTableType, ParseResult, RawStmt};
+use pg_query::NodeEnum;
+use tokio_postgres::Client;
+
+use super::catalog;
+use super::plan::TableName;
+use super::CopyError;
+use crate::config::Config;
+use crate::db::stage::Stage;
+use crate::docker::Engine;
+
+/// The DDL that creates `relation` (and its missing dependencies) locally.
+#[derive(Debug, Clone)]
+pub struct Structure {
+    /// Relations dumped, dependencies first as pg_dump orders them.
+    pub relations: Vec<TableName>,
+    /// Tables among them (views have no rows to copy).
+    pub tables: Vec<TableName>,
+    pub sql: String,
+}
+
+/// Collects the relation and what it depends on that the local database lacks, and dumps it.
+pub async fn dump(
+    engine: &Engine,
+    config: &Config,
+    stage: &Stage,
+    remote: &Client,
+    local: &Client,
+    relation: &TableName,
+) -> Result<Structure, CopyError> {
+    if !catalog::relation_exists(remote, relation).await? {
+        let available = catalog::tables(remote).await?;
+        let unknown = super::plan::expand(&[relation.to_string()], &available)
+            .err()
+            .unwrap_or_default();
+        return Err(CopyError::UnknownTables {
+            stage: stage.name.clone(),
+            unknown,
+        });
+    }
+    let mut relations: Vec<TableName> = Vec::new();
+    let mut tables = Vec::new();
+    let mut functions: Vec<(String, String)> = Vec::new();
+    let mut enums: BTreeSet<String> = BTreeSet::new();
+    let mut queue = vec![relation.clone()];
+    while let Some(next) = queue.pop() {
+        if relations.contains(&next) || catalog::relation_exists(local, &next).await? {
+            continue;
+        }
+        let kind: String = query_one(
+            remote,
+            "SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)",
+            &next,
+        )
+        .await?;
+        if matches!(kind.as_str(), "r" | "p") {
+            tables.push(next.clone());
+        }
+        for row in remote
+            .query(
+                "SELECT DISTINCT n.nspname, c.relname FROM pg_rewrite r \
+                 JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
+                 JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE r.ev_class = to_regclass($1) AND d.refobjid <> r.ev_class",
+                &[&next.quoted()],
+            )
+            .await
+            .map_err(db_error("reading what the view depends on"))?
+        {
+            queue.push(TableName { schema: row.get(0), name: row.get(1) });
+        }
+        for row in remote
+            .query(
+                "SELECT DISTINCT d.refobjid::regprocedure::text, pg_get_functiondef(d.refobjid) FROM pg_rewrite r \
+                 JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass \
+                 JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE r.ev_class = to_regclass($1) AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
+                &[&next.quoted()],
+            )
+            .await
+            .map_err(db_error("reading the functions the view uses"))?
+        {
+            let signature: String = row.get(0);
+            let exists: bool = local
+                .query_one("SELECT to_regprocedure($1) IS NOT NULL", &[&signature])
+                .await
+                .map_err(db_error("looking up a function locally"))?
+                .get(0);
+            if !exists && !functions.iter().any(|(s, _)| *s == signature) {
+                functions.push((signature, row.get(1)));
+            }
+        }
+        for row in remote
+            .query(
+                "SELECT DISTINCT format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname, \
+                        (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)), \
+                        format('%I.%I', n.nspname, t.typname) \
+                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND t.typtype = 'e'",
+                &[&next.quoted()],
+            )
+            .await
+            .map_err(db_error("reading enum types"))?
+        {
+            let name: String = row.get(1);
+            let exists: bool = local
+                .query_one("SELECT to_regtype($1) IS NOT NULL", &[&name])
+                .await
+                .map_err(db_error("looking up a type locally"))?
+                .get(0);
+            if !exists {
+                enums.insert(row.get(0));
+            }
+        }
+        relations.push(next);
+    }
+    if relations.is_empty() {
+        return Err(CopyError::Structure(format!(
+            "{relation} already exists in the local database; nothing to copy"
+        )));
+    }
+    let dumped = run_pg_dump(engine, config, stage, &relations).await?;
+    let mut sql = String::new();
+    for statement in &enums {
+        sql.push_str(statement);
+        sql.push('\n');
+    }
+    for (_, definition) in &functions {
+        sql.push_str(definition.trim_end());
+        sql.push_str(";\n");
+    }
+    sql.push_str(&dumped);
+    Ok(Structure {
+        relations,
+        tables,
+        sql,
+    })
+}
+
+async fn query_one(client: &Client, sql: &str, table: &TableName) -> Result<String, CopyError> {
+    Ok(client
+        .query_one(sql, &[&table.quoted()])
+        .await
+        .map_err(db_error("reading the catalog"))?
+        .get(0))
+}
+
+fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> CopyError + '_ {
+    move |error| CopyError::Database {
+        action: action.to_string(),
+        error,
+    }
+}
+
+/// Runs `db-copy structure` for the relations. A stage on a port published on 127.0.0.1 (a
+/// container) is reached by joining the job, not the stage, to that container's network.
+async fn run_pg_dump(
+    engine: &Engine,
+    config: &Config,
+    stage: &Stage,
+    relations: &[TableName],
+) -> Result<String, CopyError> {
+    let endpoint = stage.endpoint()?;
+    let mut host = endpoint.host.clone();
+    let mut port = endpoint.port;
+    let mut also_on = None;
+    if matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1") {
+        let published = engine.container_publishing(port).await?.ok_or_else(|| {
+            CopyError::Structure(format!(
+                "stage {} is on 127.0.0.1:{port}, which the db-copy container cannot reach (no container publishes it)",
+                stage.name
+            ))
+        })?;
+        host = published.address;
+        port = published.container_port;
+        also_on = Some(published.network);
+    }
+    let sslmode = match stage.sslmode {
+        crate::config::SslMode::Disable => "disable",
+        crate::config::SslMode::Prefer => "prefer",
+        crate::config::SslMode::Require => "require",
+        crate::config::SslMode::VerifyCa | crate::config::SslMode::VerifyFull => {
+            return Err(CopyError::Structure(format!(
+                "stage {}: the db-copy container does not carry a CA bundle yet, so verify-ca/verify-full are not \
+                 available for structure copies; use sslmode: require for this stage, or copy data only",
+                stage.name
+            )))
+        }
+    };
+    let conninfo = format!(
+        "host={host} port={port} user={} dbname={} sslmode={sslmode} application_name=devdb-db-copy",
+        endpoint.user, endpoint.database
+    );
+    let mut args = vec!["structure".to_string(), conninfo];
+    args.extend(relations.iter().map(|r| r.quoted()));
+    // The password travels in the environment of a container removed right after, never in args.
+    let env = vec![format!("PGPASSWORD={}", endpoint.password)];
+    let result = engine
+        .run_job(
+            config,
+            &config.settings.copy_service,
+            args,
+            env,
+            also_on.as_deref(),
+        )
+        .await;
+    // Recent pg_dump releases wrap their output in psql's `\restrict` / `\unrestrict`
+    // meta-commands; they are for psql, not SQL, and there is no data in a schema-only dump.
+    Ok(result?
+        .stdout
+        .lines()
+        .filter(|line| !line.starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Applies structure DDL to the local database in one transaction.
+pub async fn apply(local: &Client, sql: &str) -> Result<(), CopyError> {
+    local
+        .batch_execute(&format!("BEGIN;\n{sql}\nCOMMIT;"))
+        .await
+        .map_err(|error| CopyError::Database {
+            action: "creating the structure locally".to_string(),
+            error,
+        })?;
+    // pg_dump empties search_path for its session; give this connection its default back.
+    local
+        .batch_execute("RESET search_path")
+        .await
+        .map_err(db_error("resetting search_path"))
+}
+
+/// Turns dumped DDL into a migration that can run where the objects may already exist:
+/// `IF NOT EXISTS` / `OR REPLACE` where Postgres has them, guarded blocks where it does not.
+/// pg_dump's session settings are dropped. Uses Postgres's own parser and deparser.
+pub fn idempotent_migration(sql: &str) -> Result<String, CopyError> {
+    let parsed = pg_query::parse(sql, 0)
+        .map_err(|e| CopyError::Structure(format!("the dumped DDL does not parse: {e}")))?;
+    let mut out = Vec::new();
+    for raw in parsed.protobuf.stmts {
+        let Some(mut node) = raw.stmt.clone() else {
+            continue;
+        };
+        let mut guard = false;
+        match node.node.as_mut() {
+            Some(NodeEnum::VariableSetStmt(_)) => continue,
+            Some(NodeEnum::SelectStmt(_)) => continue, // pg_dump's set_config('search_path', ...)
+            Some(NodeEnum::CreateStmt(create)) => create.if_not_exists = true,
+            Some(NodeEnum::CreateSeqStmt(create)) => create.if_not_exists = true,
+            Some(NodeEnum::IndexStmt(index)) => index.if_not_exists = true,
+            Some(NodeEnum::ViewStmt(view)) => view.replace = true,
+            Some(NodeEnum::CreateFunctionStmt(function)) => function.replace = true,
+            Some(NodeEnum::CreateEnumStmt(_)) => guard = true,
+            Some(NodeEnum::AlterTableStmt(alter)) => {
+                guard = alter.cmds.iter().any(|cmd| {
+                    matches!(&cmd.node, Some(NodeEnum::AlterTableCmd(c))
+                        if c.subtype == AlterTableType::AtAddConstraint as i32 || c.subtype == AlterTableType::AtAddIndex as i32)
+                })
+            }
+            _ => {}
+        }
+        let single = ParseResult {
+            version: parsed.protobuf.version,
+            stmts: vec![RawStmt {
+                stmt: Some(node),
+                stmt_location: 0,
+                stmt_len: 0,
+            }],
+        };
+        let text = pg_query::deparse(&single, Default::default())
+            .map_err(|e| CopyError::Structure(format!("cannot write the DDL back out: {e}")))?;
+        out.push(if guard {
+            format!(
+                "DO $devdb$ BEGIN\n  {text};\nEXCEPTION WHEN duplicate_object OR duplicate_table OR invalid_table_definition THEN NULL;\nEND $devdb$;"
+            )
+        } else {
+            format!("{text};")
+        });
+    }
+    Ok(out.join("\n\n") + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dumped_ddl_becomes_idempotent() {
+        let dumped = "SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n\
+            CREATE TYPE public.mood AS ENUM ('ok', 'sad');\n\
+            CREATE TABLE public.t (id integer NOT NULL, m public.mood);\n\
+            CREATE SEQUENCE public.t_id_seq AS integer START WITH 1;\n\
+            ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\
+            ALTER TABLE ONLY public.t ALTER COLUMN id SET DEFAULT nextval('public.t_id_seq'::regclass);\n\
+            CREATE INDEX t_m_idx ON public.t USING btree (m);\n\
+            CREATE VIEW public.v AS SELECT id FROM public.t;\n\
+            CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;\n";
+        let migration = idempotent_migration(dumped).unwrap();
+        assert!(
+            !migration.contains("statement_timeout") && !migration.contains("set_config"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains("CREATE TABLE IF NOT EXISTS public.t"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains("CREATE SEQUENCE IF NOT EXISTS public.t_id_seq"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains("CREATE INDEX IF NOT EXISTS t_m_idx"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains("CREATE OR REPLACE VIEW public.v"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains("CREATE OR REPLACE FUNCTION public.f()"),
+            "{migration}"
+        );
+        assert!(
+            migration.contains("EXCEPTION WHEN duplicate_object"),
+            "{migration}"
+        );
+        // The guarded ADD CONSTRAINT is inside a DO block; SET DEFAULT is already idempotent.
+        assert_eq!(migration.matches("DO $devdb$").count(), 2, "{migration}");
+        // What it produced parses again.
+        assert!(pg_query::parse(&migration, 0).is_ok());
+    }
+}
