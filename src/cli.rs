@@ -48,6 +48,52 @@ pub enum Command {
     Copy(CopyArgs),
     /// Copy a relation that only a stage has into a new migration, apply it, and rerun deploy.
     FixMissing(FixMissingArgs),
+    /// Recreate the local database from the longest unchanged snapshot, apply the remaining
+    /// migrations, restore saved data and run the generators.
+    Reset(ResetArgs),
+    /// Regenerate client artifacts (x-devdb.generate) from the local database.
+    Generate(JsonArg),
+    /// Re-run `reset` whenever a migration changes.
+    Watch(ResetSteps),
+    /// The template databases `reset` keeps.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ResetSteps {
+    /// Skip restoring copied data.
+    #[arg(long)]
+    pub no_data: bool,
+    /// Skip the generators.
+    #[arg(long)]
+    pub no_generate: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub steps: ResetSteps,
+    /// Copy the saved tables again from STAGE instead of restoring the saved rows.
+    #[arg(long, value_name = "STAGE")]
+    pub recopy: Option<String>,
+    /// Refused: reset never touches a remote stage.
+    #[arg(long, hide = true)]
+    pub stage: Option<String>,
+    /// Print the step timings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// List snapshots with the migrations they hold and their size.
+    List(JsonArg),
+    /// Drop snapshots that match no prefix of the current migrations (all with --all).
+    Prune {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, Args)]

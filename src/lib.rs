@@ -7,6 +7,8 @@ pub mod config;
 pub mod copy;
 pub mod db;
 pub mod docker;
+pub mod generate;
 pub mod migrate;
 pub mod progress;
 pub mod target;
+pub mod workflow;

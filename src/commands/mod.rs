@@ -7,6 +7,7 @@ use anyhow::{bail, Context as _, Result};
 
 mod copy;
 mod migrate;
+mod workflow;
 
 use crate::cli::{Cli, Command, DestroyArgs, JsonArg, LogsArgs, UpArgs};
 use crate::config::Config;
@@ -25,6 +26,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Migrate(command) => migrate::run(&config, command).await,
         Command::Copy(args) => copy::copy(&config, args).await,
         Command::FixMissing(args) => copy::fix_missing(&config, args).await,
+        Command::Reset(args) => workflow::reset(&config, args).await,
+        Command::Generate(args) => workflow::generate(&config, args).await,
+        Command::Watch(steps) => workflow::watch(&config, steps).await,
+        Command::Snapshot(command) => workflow::snapshot(&config, command).await,
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::copy::plan::MaskRule;
+use crate::generate::GeneratorSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +30,9 @@ pub struct Settings {
     /// What `devdb copy` copies by default, and how.
     #[serde(default)]
     pub copy: CopySettings,
+    /// Generators `devdb generate` (and `devdb reset`) run, in order.
+    #[serde(default)]
+    pub generate: Vec<GeneratorSettings>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -60,6 +64,7 @@ impl Default for Settings {
             copy_service: default_copy_service(),
             stages: BTreeMap::new(),
             copy: CopySettings::default(),
+            generate: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, Stream, StreamExt};
 use indicatif::ProgressBar;
 use serde::Serialize;
@@ -15,6 +15,9 @@ use tokio_postgres::Client;
 use super::catalog;
 use super::plan::{quote, Format, TableName, TablePlan};
 use super::CopyError;
+
+/// Bytes gathered before one write to the local COPY.
+const BATCH_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TableResult {
@@ -159,10 +162,21 @@ where
         .map_err(fail("starting the local COPY"))?;
     futures_util::pin_mut!(sink);
     futures_util::pin_mut!(source);
+    // The remote sends one message per row; batching them spares a flush (a syscall and a
+    // wake-up) per row on the local side.
+    let mut batch = BytesMut::with_capacity(BATCH_BYTES);
     while let Some(chunk) = source.next().await {
         let chunk = chunk?;
         on_chunk(&chunk)?;
-        sink.send(chunk)
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= BATCH_BYTES {
+            sink.send(batch.split().freeze())
+                .await
+                .map_err(fail("writing rows locally"))?;
+        }
+    }
+    if !batch.is_empty() {
+        sink.send(batch.freeze())
             .await
             .map_err(fail("writing rows locally"))?;
     }

@@ -1,0 +1,93 @@
+//! `devdb reset`, `generate`, `watch` and `snapshot`: thin glue to `crate::workflow`.
+
+use anyhow::Result;
+
+use crate::cli::{JsonArg, ResetArgs, ResetSteps, SnapshotCommand};
+use crate::config::Config;
+use crate::generate;
+use crate::migrate::files;
+use crate::progress;
+use crate::target;
+use crate::workflow::{self, snapshot, ResetOptions, WorkflowError};
+
+fn options(steps: &ResetSteps, recopy: Option<String>) -> ResetOptions {
+    ResetOptions {
+        no_data: steps.no_data,
+        no_generate: steps.no_generate,
+        recopy_from: recopy,
+    }
+}
+
+pub async fn reset(config: &Config, args: ResetArgs) -> Result<()> {
+    if let Some(stage) = args.stage {
+        return Err(WorkflowError::RemoteStage(stage).into());
+    }
+    let report = workflow::reset(config, &options(&args.steps, args.recopy)).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        progress::note(format!("reset done in {} ms", report.total_milliseconds));
+    }
+    Ok(())
+}
+
+pub async fn generate(config: &Config, args: JsonArg) -> Result<()> {
+    let local = target::local_database(config).await?;
+    let client = local.connect().await?;
+    let outcomes = generate::run(config, &client, &local).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+        return Ok(());
+    }
+    if outcomes.is_empty() {
+        progress::note("no generators configured (x-devdb.generate)");
+    }
+    for outcome in outcomes {
+        let what = match (outcome.output, outcome.changed) {
+            (Some(path), Some(true)) => format!("wrote {}", path.display()),
+            (Some(path), _) => format!("unchanged {}", path.display()),
+            (None, _) => "ran".to_string(),
+        };
+        progress::note(format!("{:<40} {what}", outcome.generator));
+    }
+    Ok(())
+}
+
+pub async fn watch(config: &Config, steps: ResetSteps) -> Result<()> {
+    workflow::watch::watch(config, &options(&steps, None)).await
+}
+
+pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
+    let local = target::local_database(config).await?;
+    let admin = local.with_database("postgres").connect().await?;
+    match command {
+        SnapshotCommand::List(JsonArg { json }) => {
+            let snapshots = snapshot::list(&admin).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&snapshots)?);
+            } else {
+                println!(
+                    "{:<32} {:>10} {:>9}  {:<20} LAST MIGRATION",
+                    "SNAPSHOT", "MIGRATIONS", "MB", "CREATED"
+                );
+                for s in snapshots {
+                    println!(
+                        "{:<32} {:>10} {:>9.1}  {:<20} {}",
+                        s.database,
+                        s.migrations,
+                        s.bytes as f64 / 1e6,
+                        s.created,
+                        s.last
+                    );
+                }
+            }
+        }
+        SnapshotCommand::Prune { all } => {
+            let migrations = files::discover(&config.migrations_dir())?;
+            let hashes = snapshot::prefix_hashes(&migrations);
+            let dropped = workflow::prune(&admin, &hashes, all).await?;
+            progress::note(format!("dropped {} snapshots", dropped.len()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! One deterministic model of the local schema, read from the catalogs: what every generator
+//! writes from. Everything is sorted by name, so the same schema gives the same model whatever
+//! order the migrations created it in. Objects owned by extensions are left out.
+
+use tokio_postgres::Client;
+
+use super::GenerateError;
+
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    pub extensions: Vec<(String, String)>,
+    pub enums: Vec<EnumType>,
+    pub relations: Vec<Relation>,
+    pub functions: Vec<Function>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EnumType {
+    pub schema: String,
+    pub name: String,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    PartitionedTable,
+    View,
+    MaterializedView,
+}
+
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+    pub kind: RelationKind,
+    /// Partition of another table.
+    pub partition_of: Option<String>,
+    pub columns: Vec<ColumnInfo>,
+    pub constraints: Vec<Constraint>,
+    /// Indexes that do not back a constraint: (name, definition).
+    pub indexes: Vec<(String, String)>,
+    pub triggers: Vec<(String, String)>,
+    /// Views and materialized views.
+    pub definition: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// `format_type` text, e.g. `character varying(32)`, `timestamp with time zone`.
+    pub type_name: String,
+    /// The type's own name without modifiers (`varchar`, `int4`, `_text` for arrays).
+    pub udt_name: String,
+    /// Schema of the type (for enums and domains).
+    pub type_schema: String,
+    /// `e` enum, `b` base, `d` domain, `c` composite...
+    pub type_kind: String,
+    /// For arrays, the element type's name.
+    pub element_name: Option<String>,
+    pub element_kind: Option<String>,
+    pub not_null: bool,
+    pub default: Option<String>,
+    /// `a` always, `d` by default, empty otherwise.
+    pub identity: String,
+    pub generated: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub name: String,
+    /// `p` primary key, `u` unique, `f` foreign key, `c` check, `x` exclusion.
+    pub kind: char,
+    pub definition: String,
+    pub columns: Vec<String>,
+    /// Foreign keys: the referenced relation (schema, name) and columns, and ON DELETE/UPDATE.
+    pub references: Option<(String, String, Vec<String>)>,
+    pub on_delete: char,
+    pub on_update: char,
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub schema: String,
+    pub name: String,
+    pub arguments: String,
+    pub definition: String,
+}
+
+const USER_OBJECTS: &str =
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
+     AND n.nspname NOT LIKE 'pg_temp%'";
+
+fn db_error(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> GenerateError {
+    move |error| GenerateError::Database {
+        action: action.to_string(),
+        error,
+    }
+}
+
+/// `NOT EXISTS` an extension membership for the object `oid` of catalog `catalog`.
+fn not_from_extension(oid: &str, catalog: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '{catalog}'::regclass \
+         AND dep.objid = {oid} AND dep.deptype = 'e')"
+    )
+}
+
+pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
+    let mut schema = Schema::default();
+    for row in client
+        .query(
+            "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
+            &[],
+        )
+        .await
+        .map_err(db_error("reading extensions"))?
+    {
+        schema.extensions.push((row.get(0), row.get(1)));
+    }
+    let enum_sql = format!(
+        "SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid \
+         WHERE {USER_OBJECTS} AND {} GROUP BY 1, 2 ORDER BY 1, 2",
+        not_from_extension("t.oid", "pg_type")
+    );
+    for row in client
+        .query(&enum_sql, &[])
+        .await
+        .map_err(db_error("reading enums"))?
+    {
+        schema.enums.push(EnumType {
+            schema: row.get(0),
+            name: row.get(1),
+            labels: row.get(2),
+        });
+    }
+
+    let relation_sql = format!(
+        "SELECT c.oid, n.nspname, c.relname, c.relkind::text, \
+                CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END, \
+                (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent \
+                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition) \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_OBJECTS} AND c.relname <> '_prisma_migrations' AND {} \
+         ORDER BY 2, 3",
+        not_from_extension("c.oid", "pg_class")
+    );
+    let relations = client
+        .query(&relation_sql, &[])
+        .await
+        .map_err(db_error("reading relations"))?;
+    let oids: Vec<u32> = relations.iter().map(|r| r.get(0)).collect();
+    let columns = client
+        .query(
+            "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, tn.nspname, t.typtype::text, \
+                    et.typname, et.typtype::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
+                    a.attidentity::text, a.attgenerated <> '' \
+             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
+             LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
+             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+             WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum",
+            &[&oids],
+        )
+        .await
+        .map_err(db_error("reading columns"))?;
+    let constraints = client
+        .query(
+            "SELECT c.conrelid, c.conname, c.contype::text, pg_get_constraintdef(c.oid, true), \
+                    ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
+                    fn.nspname, fc.relname, \
+                    ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
+                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i), \
+                    c.confdeltype::text, c.confupdtype::text \
+             FROM pg_constraint c LEFT JOIN pg_class fc ON fc.oid = c.confrelid \
+             LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
+             WHERE c.conrelid = ANY($1) AND c.conparentid = 0 ORDER BY c.conrelid, c.conname",
+            &[&oids],
+        )
+        .await
+        .map_err(db_error("reading constraints"))?;
+    let indexes = client
+        .query(
+            "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i \
+             JOIN pg_class ic ON ic.oid = i.indexrelid \
+             WHERE i.indrelid = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
+               AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) \
+             ORDER BY 1, 2",
+            &[&oids],
+        )
+        .await
+        .map_err(db_error("reading indexes"))?;
+    let triggers = client
+        .query(
+            "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FROM pg_trigger \
+             WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY 1, 2",
+            &[&oids],
+        )
+        .await
+        .map_err(db_error("reading triggers"))?;
+
+    for row in &relations {
+        let oid: u32 = row.get(0);
+        let kind = match row.get::<_, String>(3).as_str() {
+            "r" => RelationKind::Table,
+            "p" => RelationKind::PartitionedTable,
+            "v" => RelationKind::View,
+            _ => RelationKind::MaterializedView,
+        };
+        schema.relations.push(Relation {
+            schema: row.get(1),
+            name: row.get(2),
+            kind,
+            partition_of: row.get(5),
+            definition: row.get(4),
+            columns: columns
+                .iter()
+                .filter(|c| c.get::<_, u32>(0) == oid)
+                .map(|c| ColumnInfo {
+                    name: c.get(1),
+                    type_name: c.get(2),
+                    udt_name: c.get(3),
+                    type_schema: c.get(4),
+                    type_kind: c.get(5),
+                    element_name: c.get(6),
+                    element_kind: c.get(7),
+                    not_null: c.get(8),
+                    default: c.get(9),
+                    identity: c.get(10),
+                    generated: c.get(11),
+                })
+                .collect(),
+            constraints: constraints
+                .iter()
+                .filter(|c| c.get::<_, u32>(0) == oid)
+                .map(|c| {
+                    let kind: String = c.get(2);
+                    let on_delete: Option<String> = c.get(8);
+                    let on_update: Option<String> = c.get(9);
+                    Constraint {
+                        name: c.get(1),
+                        kind: kind.chars().next().unwrap_or('?'),
+                        definition: c.get(3),
+                        columns: c.get(4),
+                        references: c.get::<_, Option<String>>(5).map(|schema| {
+                            (schema, c.get::<_, String>(6), c.get::<_, Vec<String>>(7))
+                        }),
+                        on_delete: on_delete.and_then(|s| s.chars().next()).unwrap_or(' '),
+                        on_update: on_update.and_then(|s| s.chars().next()).unwrap_or(' '),
+                    }
+                })
+                .collect(),
+            indexes: indexes
+                .iter()
+                .filter(|i| i.get::<_, u32>(0) == oid)
+                .map(|i| (i.get(1), i.get(2)))
+                .collect(),
+            triggers: triggers
+                .iter()
+                .filter(|t| t.get::<_, u32>(0) == oid)
+                .map(|t| (t.get(1), t.get(2)))
+                .collect(),
+        });
+    }
+
+    let function_sql = format!(
+        "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.prokind IN ('f', 'p') AND {USER_OBJECTS} AND {} ORDER BY 1, 2, 3",
+        not_from_extension("p.oid", "pg_proc")
+    );
+    for row in client
+        .query(&function_sql, &[])
+        .await
+        .map_err(db_error("reading functions"))?
+    {
+        schema.functions.push(Function {
+            schema: row.get(0),
+            name: row.get(1),
+            arguments: row.get(2),
+            definition: row.get(3),
+        });
+    }
+    Ok(schema)
+}

@@ -1,0 +1,235 @@
+//! Client artifacts regenerated from the local database after migrations: built-in generators
+//! (`schema-sql`, `typescript`, `prisma`) from one introspection, and external commands.
+
+pub mod introspect;
+mod prisma;
+mod schema_sql;
+mod typescript;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use crate::config::Config;
+use crate::db::ConnectionInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(
+        "generator #{index} (`{entry}`): `{program}` is not installed or not on PATH\n  \
+         hint: install it, or remove the entry from x-devdb.generate"
+    )]
+    NotInstalled {
+        index: usize,
+        entry: String,
+        program: String,
+    },
+    #[error("generator #{index} (`{entry}`) failed ({status})")]
+    CommandFailed {
+        index: usize,
+        entry: String,
+        status: String,
+    },
+    #[error("generator #{index}: `run` is empty; give the program and its arguments, e.g. [npx, prisma, generate]")]
+    EmptyCommand { index: usize },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{action}: {}", crate::db::describe(error))]
+    Database {
+        action: String,
+        error: tokio_postgres::Error,
+    },
+}
+
+/// One entry of `x-devdb.generate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum GeneratorSettings {
+    /// A sorted, deterministic SQL snapshot of the schema.
+    SchemaSql { output: String },
+    /// TypeScript row types for tables and views.
+    Typescript { output: String },
+    /// Models of a schema.prisma, as `prisma db pull` writes them.
+    Prisma {
+        schema: String,
+        /// Tables written with `@@ignore`.
+        #[serde(default)]
+        ignore: Vec<String>,
+    },
+    /// An external program (found on PATH), run in the project root with DATABASE_URL set.
+    Command { run: Vec<String> },
+}
+
+impl GeneratorSettings {
+    fn describe(&self) -> String {
+        match self {
+            GeneratorSettings::SchemaSql { output } => format!("schema-sql → {output}"),
+            GeneratorSettings::Typescript { output } => format!("typescript → {output}"),
+            GeneratorSettings::Prisma { schema, .. } => format!("prisma → {schema}"),
+            GeneratorSettings::Command { run } => format!("command: {}", run.join(" ")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub generator: String,
+    /// The file written (built-in generators).
+    pub output: Option<PathBuf>,
+    /// Whether the file's content changed (None for commands: devdb cannot tell).
+    pub changed: Option<bool>,
+}
+
+/// Runs every configured generator in order; stops at the first failure.
+pub async fn run(
+    config: &Config,
+    client: &Client,
+    local: &ConnectionInfo,
+) -> Result<Vec<Outcome>, GenerateError> {
+    let generators = &config.settings.generate;
+    let needs_schema = generators
+        .iter()
+        .any(|g| !matches!(g, GeneratorSettings::Command { .. }));
+    let schema = if needs_schema {
+        Some(introspect::read(client).await?)
+    } else {
+        None
+    };
+    let mut outcomes = Vec::new();
+    for (position, generator) in generators.iter().enumerate() {
+        let index = position + 1;
+        let resolve = |path: &str| config.dir().join(path);
+        let outcome = match (generator, &schema) {
+            (GeneratorSettings::SchemaSql { output }, Some(schema)) => {
+                let path = resolve(output);
+                let changed = write_if_changed(&path, &schema_sql::render(schema))?;
+                Outcome {
+                    generator: generator.describe(),
+                    output: Some(path),
+                    changed: Some(changed),
+                }
+            }
+            (GeneratorSettings::Typescript { output }, Some(schema)) => {
+                let path = resolve(output);
+                let changed = write_if_changed(&path, &typescript::render(schema))?;
+                Outcome {
+                    generator: generator.describe(),
+                    output: Some(path),
+                    changed: Some(changed),
+                }
+            }
+            (
+                GeneratorSettings::Prisma {
+                    schema: file,
+                    ignore,
+                },
+                Some(schema),
+            ) => {
+                let path = resolve(file);
+                let existing = std::fs::read_to_string(&path).ok();
+                let changed =
+                    write_if_changed(&path, &prisma::render(schema, existing.as_deref(), ignore))?;
+                Outcome {
+                    generator: generator.describe(),
+                    output: Some(path),
+                    changed: Some(changed),
+                }
+            }
+            (GeneratorSettings::Command { run }, _) => {
+                run_command(config, index, generator, run, local).await?;
+                Outcome {
+                    generator: generator.describe(),
+                    output: None,
+                    changed: None,
+                }
+            }
+            (_, None) => {
+                unreachable!("the schema is read whenever a built-in generator is configured")
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Reads the schema and renders it as `schema-sql` text (used to compare databases).
+pub async fn schema_sql(client: &Client) -> Result<String, GenerateError> {
+    Ok(schema_sql::render(&introspect::read(client).await?))
+}
+
+fn write_if_changed(path: &Path, content: &str) -> Result<bool, GenerateError> {
+    if std::fs::read_to_string(path).is_ok_and(|existing| existing == content) {
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| GenerateError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, content).map_err(|source| GenerateError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(true)
+}
+
+async fn run_command(
+    config: &Config,
+    index: usize,
+    generator: &GeneratorSettings,
+    run: &[String],
+    local: &ConnectionInfo,
+) -> Result<(), GenerateError> {
+    let (program, arguments) = run
+        .split_first()
+        .ok_or(GenerateError::EmptyCommand { index })?;
+    let resolved =
+        which::which_in(program, std::env::var_os("PATH"), config.root()).map_err(|_| {
+            GenerateError::NotInstalled {
+                index,
+                entry: generator.describe(),
+                program: program.clone(),
+            }
+        })?;
+    // The generator's own output goes to stderr: devdb's stdout stays for devdb's results.
+    let stderr = std::io::stderr()
+        .as_fd_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::inherit());
+    let status = tokio::process::Command::new(&resolved)
+        .args(arguments)
+        .current_dir(config.root())
+        .env("DATABASE_URL", local.url())
+        .stdout(stderr)
+        .status()
+        .await
+        .map_err(|source| GenerateError::Io {
+            path: resolved.clone(),
+            source,
+        })?;
+    if !status.success() {
+        return Err(GenerateError::CommandFailed {
+            index,
+            entry: generator.describe(),
+            status: status.to_string(),
+        });
+    }
+    Ok(())
+}
+
+trait AsFdOwned {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd>;
+}
+
+impl AsFdOwned for std::io::Stderr {
+    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.as_fd().try_clone_to_owned()
+    }
+}

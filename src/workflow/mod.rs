@@ -1,0 +1,293 @@
+//! The daily loop in one command: `devdb reset` (containers up → database recreated from the
+//! longest matching snapshot → remaining migrations → copied data → generators), and `watch`.
+
+pub mod snapshot;
+pub mod watch;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::copy::{self, CopyOptions};
+use crate::db::{quote_ident, ConnectionInfo};
+use crate::docker::Engine;
+use crate::generate;
+use crate::migrate::{self, files};
+use crate::progress;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error(
+        "`devdb reset` only resets the local database; it never touches a stage (got --stage {0})"
+    )]
+    RemoteStage(String),
+    #[error("{action}: {}", crate::db::describe(error))]
+    Database {
+        action: String,
+        error: tokio_postgres::Error,
+    },
+    #[error("--recopy: no saved tables in .devdb/ to copy again; run `devdb copy TABLES --from STAGE --save` first")]
+    NothingToRecopy,
+    #[error(transparent)]
+    Docker(#[from] crate::docker::DockerError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Migrate(#[from] migrate::MigrateError),
+    #[error(transparent)]
+    Copy(#[from] copy::CopyError),
+    #[error(transparent)]
+    Generate(#[from] generate::GenerateError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResetOptions {
+    pub no_data: bool,
+    pub no_generate: bool,
+    /// Copy the saved tables again from this stage instead of restoring the saved rows.
+    pub recopy_from: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub milliseconds: u128,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResetReport {
+    pub steps: Vec<Step>,
+    /// Migrations restored from a snapshot rather than applied.
+    pub from_snapshot: usize,
+    pub applied: Vec<String>,
+    pub total_milliseconds: u128,
+}
+
+struct Steps {
+    steps: Vec<Step>,
+    started: Instant,
+}
+
+impl Steps {
+    fn begin(&mut self, name: &str) -> Instant {
+        if progress::stderr_is_terminal() {
+            progress::note(format!("… {name}"));
+        }
+        Instant::now()
+    }
+
+    fn end(&mut self, name: &str, started: Instant, detail: String) {
+        let step = Step {
+            name: name.to_string(),
+            milliseconds: started.elapsed().as_millis(),
+            detail,
+        };
+        progress::note(format!(
+            "{:<10} {:>6} ms  {}",
+            step.name, step.milliseconds, step.detail
+        ));
+        self.steps.push(step);
+    }
+}
+
+/// Recreates the local database, reusing the longest unchanged snapshot.
+pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetReport, WorkflowError> {
+    let mut steps = Steps {
+        steps: Vec::new(),
+        started: Instant::now(),
+    };
+
+    let at = steps.begin("up");
+    let engine = Engine::connect().await?;
+    let local = engine.up(config, false).await?.connection;
+    steps.end("up", at, local.redacted_url());
+
+    let at = steps.begin("database");
+    let dir = config.migrations_dir();
+    files::ensure_lock_file(&dir)?;
+    let files = files::discover(&dir)?;
+    let hashes = snapshot::prefix_hashes(&files);
+    let admin = local.with_database("postgres").connect().await?;
+    let existing = snapshot::list(&admin).await?;
+    let restored = (1..=files.len())
+        .rev()
+        .find(|k| {
+            existing
+                .iter()
+                .any(|s| s.database == snapshot::database_name(&hashes[k - 1]))
+        })
+        .unwrap_or(0);
+    recreate(
+        &admin,
+        &local.database,
+        restored
+            .checked_sub(1)
+            .map(|k| snapshot::database_name(&hashes[k])),
+    )
+    .await?;
+    let detail = match restored {
+        0 => "created empty (no snapshot matches)".to_string(),
+        k => format!(
+            "from snapshot of {k} migrations (through {})",
+            files[k - 1].name
+        ),
+    };
+    steps.end("database", at, detail);
+
+    let at = steps.begin("migrate");
+    let mut applied = Vec::new();
+    for checkpoint in snapshot::checkpoints(files.len())
+        .into_iter()
+        .filter(|c| *c > restored)
+    {
+        let client = local.connect().await?;
+        applied.extend(
+            migrate::deploy(&client, &dir, &files[..checkpoint])
+                .await?
+                .into_iter()
+                .map(|a| a.name),
+        );
+        drop(client);
+        let name = snapshot::database_name(&hashes[checkpoint - 1]);
+        if !existing.iter().any(|s| s.database == name) {
+            snapshot::create(
+                &admin,
+                &local.database,
+                &name,
+                checkpoint,
+                &files[checkpoint - 1].name,
+            )
+            .await?;
+        }
+    }
+    let pruned = prune(&admin, &hashes, false).await?;
+    steps.end(
+        "migrate",
+        at,
+        format!(
+            "applied {} of {} migrations{}",
+            applied.len(),
+            files.len(),
+            if pruned.is_empty() {
+                String::new()
+            } else {
+                format!("; pruned {} stale snapshots", pruned.len())
+            }
+        ),
+    );
+
+    if !options.no_data {
+        let at = steps.begin("data");
+        let detail = restore_data(config, &local, options).await?;
+        steps.end("data", at, detail);
+    }
+    if !options.no_generate && !config.settings.generate.is_empty() {
+        let at = steps.begin("generate");
+        let client = local.connect().await?;
+        let outcomes = generate::run(config, &client, &local).await?;
+        let changed = outcomes.iter().filter(|o| o.changed == Some(true)).count();
+        steps.end(
+            "generate",
+            at,
+            format!("{} generators, {changed} files changed", outcomes.len()),
+        );
+    }
+    Ok(ResetReport {
+        from_snapshot: restored,
+        applied,
+        total_milliseconds: steps.started.elapsed().as_millis(),
+        steps: steps.steps,
+    })
+}
+
+/// Drops the local database and creates it again, from `template` when given.
+async fn recreate(
+    admin: &tokio_postgres::Client,
+    database: &str,
+    template: Option<String>,
+) -> Result<(), WorkflowError> {
+    let fail = |action: &'static str| {
+        move |error| WorkflowError::Database {
+            action: action.to_string(),
+            error,
+        }
+    };
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(database)
+        ))
+        .await
+        .map_err(fail("dropping the local database"))?;
+    let sql = match template {
+        Some(template) => format!(
+            "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
+            quote_ident(database),
+            quote_ident(&template)
+        ),
+        None => format!("CREATE DATABASE {}", quote_ident(database)),
+    };
+    admin
+        .batch_execute(&sql)
+        .await
+        .map_err(fail("creating the local database"))
+}
+
+/// Drops snapshots that match no prefix of the current history, keeping the newest few
+/// (`all`: every snapshot). Returns what was dropped.
+pub async fn prune(
+    admin: &tokio_postgres::Client,
+    hashes: &[String],
+    all: bool,
+) -> Result<Vec<String>, WorkflowError> {
+    let current: Vec<String> = hashes.iter().map(|h| snapshot::database_name(h)).collect();
+    let mut stale: Vec<snapshot::SnapshotInfo> = snapshot::list(admin)
+        .await?
+        .into_iter()
+        .filter(|s| all || !current.contains(&s.database))
+        .collect();
+    stale.sort_by(|a, b| b.created.cmp(&a.created));
+    let keep = if all { 0 } else { snapshot::KEEP_STALE };
+    let mut dropped = Vec::new();
+    for info in stale.into_iter().skip(keep) {
+        snapshot::drop(admin, &info.database).await?;
+        dropped.push(info.database);
+    }
+    Ok(dropped)
+}
+
+async fn restore_data(
+    config: &Config,
+    local: &ConnectionInfo,
+    options: &ResetOptions,
+) -> Result<String, WorkflowError> {
+    let manifest = copy::saved::read_manifest(&copy::saved::data_dir(config))?;
+    if let Some(stage) = &options.recopy_from {
+        if manifest.tables.is_empty() {
+            return Err(WorkflowError::NothingToRecopy);
+        }
+        let copy_options = CopyOptions {
+            tables: manifest.tables.keys().cloned().collect(),
+            stage: stage.clone(),
+            save: true,
+            ..CopyOptions::default()
+        };
+        let report = copy::copy_data(config, local, &copy_options).await?;
+        let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
+        return Ok(format!(
+            "copied {} tables ({rows} rows) again from {stage}",
+            report.tables.len()
+        ));
+    }
+    if manifest.tables.is_empty() {
+        return Ok("no saved data (devdb copy --save keeps some)".to_string());
+    }
+    let restored = copy::saved::restore(config, local).await?;
+    let rows: u64 = restored.iter().map(|(_, r)| r).sum();
+    Ok(format!(
+        "restored {} saved tables ({rows} rows)",
+        restored.len()
+    ))
+}

@@ -1,0 +1,206 @@
+//! Template databases holding the local database right after a prefix of the migrations, keyed
+//! by a hash chained over every migration's name and checksum up to that point. A changed or
+//! reordered migration changes the hash of every prefix that contains it, so a snapshot can
+//! never stand in for a history it does not hold.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+
+use super::WorkflowError;
+use crate::db::quote_ident;
+use crate::migrate::MigrationFile;
+
+pub const PREFIX: &str = "devdb_snap_";
+/// Besides the last two prefixes, a snapshot every this many migrations, so editing an older
+/// migration re-applies at most this many before it.
+pub const CHECKPOINT_EVERY: usize = 10;
+/// Snapshots of other histories (another branch, an edited file) kept for switching back.
+pub const KEEP_STALE: usize = 2;
+
+/// `hashes[k - 1]` identifies the first `k` migrations.
+pub fn prefix_hashes(files: &[MigrationFile]) -> Vec<String> {
+    let mut hashes = Vec::with_capacity(files.len());
+    let mut previous = String::new();
+    for file in files {
+        let digest =
+            Sha256::digest(format!("{previous}\n{}\n{}", file.name, file.checksum).as_bytes());
+        previous = digest.iter().map(|b| format!("{b:02x}")).collect();
+        hashes.push(previous.clone());
+    }
+    hashes
+}
+
+pub fn database_name(hash: &str) -> String {
+    format!("{PREFIX}{}", &hash[..20])
+}
+
+/// Prefix lengths worth a snapshot for a history of `total` migrations.
+pub fn checkpoints(total: usize) -> Vec<usize> {
+    let mut points: Vec<usize> = (1..=total).filter(|k| k % CHECKPOINT_EVERY == 0).collect();
+    points.extend(
+        [total.saturating_sub(1), total]
+            .into_iter()
+            .filter(|k| *k > 0),
+    );
+    points.sort_unstable();
+    points.dedup();
+    points
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SnapshotInfo {
+    pub database: String,
+    pub migrations: usize,
+    pub last: String,
+    pub created: String,
+    #[serde(default)]
+    pub bytes: i64,
+}
+
+fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError + '_ {
+    move |error| WorkflowError::Database {
+        action: action.to_string(),
+        error,
+    }
+}
+
+pub async fn list(admin: &Client) -> Result<Vec<SnapshotInfo>, WorkflowError> {
+    let rows = admin
+        .query(
+            "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid) FROM pg_database \
+             WHERE datname LIKE 'devdb\\_snap\\_%' ORDER BY datname",
+            &[],
+        )
+        .await
+        .map_err(db_error("listing snapshots"))?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let database: String = row.get(0);
+            let comment: Option<String> = row.get(1);
+            let mut info = comment
+                .and_then(|c| serde_json::from_str::<SnapshotInfo>(&c).ok())
+                .unwrap_or(SnapshotInfo {
+                    database: database.clone(),
+                    migrations: 0,
+                    last: String::new(),
+                    created: String::new(),
+                    bytes: 0,
+                });
+            info.database = database;
+            info.bytes = row.get(2);
+            info
+        })
+        .collect())
+}
+
+/// Copies `source` into a new template database for the first `count` migrations.
+pub async fn create(
+    admin: &Client,
+    source: &str,
+    name: &str,
+    count: usize,
+    last: &str,
+) -> Result<(), WorkflowError> {
+    let sql = format!(
+        "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
+        quote_ident(name),
+        quote_ident(source)
+    );
+    // The source must have no sessions; ours was just closed, and the server may not know yet.
+    let mut attempt = 0;
+    loop {
+        terminate_sessions(admin, source).await?;
+        match admin.batch_execute(&sql).await {
+            Ok(()) => break,
+            Err(e)
+                if attempt < 20
+                    && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            Err(e) => return Err(db_error("creating a snapshot")(e)),
+        }
+    }
+    let info = SnapshotInfo {
+        database: name.to_string(),
+        migrations: count,
+        last: last.to_string(),
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        bytes: 0,
+    };
+    let comment = serde_json::to_string(&info)
+        .unwrap_or_default()
+        .replace('\'', "''");
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {0} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true; COMMENT ON DATABASE {0} IS '{comment}'",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(db_error("marking the snapshot"))
+}
+
+pub async fn drop(admin: &Client, name: &str) -> Result<(), WorkflowError> {
+    // Two statements: DROP DATABASE refuses the implicit transaction of a multi-statement query.
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} WITH IS_TEMPLATE false",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(db_error("dropping a snapshot"))?;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))
+        .await
+        .map_err(db_error("dropping a snapshot"))
+}
+
+pub async fn terminate_sessions(admin: &Client, database: &str) -> Result<(), WorkflowError> {
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&database],
+        )
+        .await
+        .map_err(db_error("closing sessions"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::files::checksum_of;
+
+    fn file(name: &str, sql: &str) -> MigrationFile {
+        MigrationFile {
+            name: name.into(),
+            path: name.into(),
+            script: sql.into(),
+            checksum: checksum_of(sql),
+        }
+    }
+
+    #[test]
+    fn a_changed_migration_changes_every_prefix_that_contains_it() {
+        let original = [file("1_a", "A"), file("2_b", "B"), file("3_c", "C")];
+        let edited = [file("1_a", "A"), file("2_b", "B2"), file("3_c", "C")];
+        let (before, after) = (prefix_hashes(&original), prefix_hashes(&edited));
+        assert_eq!(before[0], after[0]);
+        assert_ne!(before[1], after[1]);
+        assert_ne!(before[2], after[2], "a later prefix must change too");
+        let renamed = [file("1_a", "A"), file("2_x", "B"), file("3_c", "C")];
+        assert_ne!(prefix_hashes(&renamed)[1], before[1]);
+        assert!(database_name(&before[0]).len() <= 63);
+    }
+
+    #[test]
+    fn checkpoint_positions() {
+        assert_eq!(checkpoints(0), Vec::<usize>::new());
+        assert_eq!(checkpoints(1), [1]);
+        assert_eq!(checkpoints(25), [10, 20, 24, 25]);
+        assert_eq!(checkpoints(21), [10, 20, 21]);
+    }
+}

@@ -1,0 +1,52 @@
+//! `devdb watch`: re-runs the reset loop whenever something under `migrations/` changes,
+//! debounced, printing each outcome (and a failing statement's file and line) without exiting.
+
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+
+use super::{reset, ResetOptions};
+use crate::config::Config;
+use crate::progress;
+
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+pub async fn watch(config: &Config, options: &ResetOptions) -> anyhow::Result<()> {
+    let dir = config.migrations_dir();
+    std::fs::create_dir_all(&dir)?;
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            if !event.kind.is_access() {
+                let _ = sender.send(());
+            }
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::Recursive)?;
+    progress::note(format!("watching {} (Ctrl-C to stop)", dir.display()));
+    run_once(config, options).await;
+    while receiver.recv().await.is_some() {
+        // Editors write in bursts (temp file, rename, chmod): wait for quiet.
+        loop {
+            match tokio::time::timeout(DEBOUNCE, receiver.recv()).await {
+                Ok(Some(())) => continue,
+                Ok(None) => return Ok(()),
+                Err(_) => break,
+            }
+        }
+        run_once(config, options).await;
+    }
+    Ok(())
+}
+
+async fn run_once(config: &Config, options: &ResetOptions) {
+    match reset(config, options).await {
+        Ok(report) => progress::note(format!(
+            "ok: {} migrations applied, {} from snapshot, {} ms",
+            report.applied.len(),
+            report.from_snapshot,
+            report.total_milliseconds
+        )),
+        Err(error) => progress::note(format!("failed: {error}")),
+    }
+}
