@@ -2,6 +2,7 @@
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo_root/scripts/engine.sh"
+ensure_build_deps
 ensure_engine
 ensure_local_postgres_image
 cargo build --release --quiet --manifest-path "$repo_root/Cargo.toml"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Prepares what devdb's tests (and a machine without registry access) need, idempotently:
+#   - libclang, which building devdb needs (pg_query)
 #   - a Docker engine answering on /var/run/docker.sock (installed and started when none answers)
 #   - devdb-base:bookworm, a Postgres 15 base image made from this machine's own apt sources
 #   - devdb-postgres:15, an image that behaves like the official postgres image (same env contract)
@@ -22,6 +23,12 @@ apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# pg_query (Postgres's parser, used for migrations) generates its bindings with libclang.
+ensure_build_deps() {
+  compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null || compgen -G '/usr/lib/*/libclang*.so*' >/dev/null \
+    || apt_install libclang-dev
 }
 
 ensure_engine() {
