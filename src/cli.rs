@@ -58,6 +58,9 @@ pub enum Command {
     /// The template databases `reset` keeps.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Background job started by `reset`: makes ready copies of the latest snapshots.
+    #[command(hide = true)]
+    InternalPrepareSpares,
 }
 
 #[derive(Debug, Args)]

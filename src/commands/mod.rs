@@ -30,6 +30,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => workflow::generate(&config, args).await,
         Command::Watch(steps) => workflow::watch(&config, steps).await,
         Command::Snapshot(command) => workflow::snapshot(&config, command).await,
+        Command::InternalPrepareSpares => workflow::prepare_spares(&config).await,
     }
 }
 

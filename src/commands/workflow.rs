@@ -8,7 +8,7 @@ use crate::generate;
 use crate::migrate::files;
 use crate::progress;
 use crate::target;
-use crate::workflow::{self, snapshot, ResetOptions, WorkflowError};
+use crate::workflow::{self, snapshot, spare, ResetOptions, WorkflowError};
 
 fn options(steps: &ResetSteps, recopy: Option<String>) -> ResetOptions {
     ResetOptions {
@@ -85,9 +85,32 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
         SnapshotCommand::Prune { all } => {
             let migrations = files::discover(&config.migrations_dir())?;
             let hashes = snapshot::prefix_hashes(&migrations);
+            spare::hold(&admin).await?;
             let dropped = workflow::prune(&admin, &hashes, all).await?;
-            progress::note(format!("dropped {} snapshots", dropped.len()));
+            let spares = if all {
+                spare::drop_all(&admin).await?
+            } else {
+                0
+            };
+            spare::release(&admin).await?;
+            progress::note(format!(
+                "dropped {} snapshots and {spares} ready copies",
+                dropped.len()
+            ));
         }
     }
+    Ok(())
+}
+
+/// The detached job `reset` starts; quiet by design (its output goes nowhere). It never starts
+/// containers: if the database is gone (`devdb destroy`), there is nothing to prepare.
+pub async fn prepare_spares(config: &Config) -> Result<()> {
+    let local = crate::docker::Engine::connect()
+        .await?
+        .connection_info(config)
+        .await?;
+    let admin = local.with_database("postgres").connect().await?;
+    let migrations = files::discover(&config.migrations_dir())?;
+    spare::prepare(&admin, &snapshot::prefix_hashes(&migrations)).await?;
     Ok(())
 }

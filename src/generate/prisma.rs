@@ -363,10 +363,10 @@ fn prisma_type(column: &ColumnInfo, schema: &Schema) -> (String, Option<String>)
     {
         return (column.udt_name.clone(), None);
     }
-    let modifier = column.type_name.split_once('(').map(|(_, m)| {
-        m.trim_end_matches([')', ']', '['])
-            .to_string()
-    });
+    let modifier = column
+        .type_name
+        .split_once('(')
+        .map(|(_, m)| m.trim_end_matches([')', ']', '[']).to_string());
     let native = |name: &str| Some(format!("@db.{name}"));
     let with_modifier = |name: &str, default: &str| {
         Some(format!(

@@ -2,6 +2,7 @@
 //! longest matching snapshot → remaining migrations → copied data → generators), and `watch`.
 
 pub mod snapshot;
+pub mod spare;
 pub mod watch;
 
 use std::time::Instant;
@@ -119,20 +120,29 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
                 .any(|s| s.database == snapshot::database_name(&hashes[k - 1]))
         })
         .unwrap_or(0);
-    recreate(
-        &admin,
-        &local.database,
-        restored
-            .checked_sub(1)
-            .map(|k| snapshot::database_name(&hashes[k])),
-    )
-    .await?;
     let detail = match restored {
-        0 => "created empty (no snapshot matches)".to_string(),
-        k => format!(
-            "from snapshot of {k} migrations (through {})",
-            files[k - 1].name
-        ),
+        0 => {
+            recreate(&admin, &local.database, None).await?;
+            "created empty (no snapshot matches)".to_string()
+        }
+        k if spare::take(&admin, &local.database, &hashes[k - 1]).await? => {
+            format!(
+                "ready copy of the snapshot of {k} migrations (through {})",
+                files[k - 1].name
+            )
+        }
+        k => {
+            recreate(
+                &admin,
+                &local.database,
+                Some(snapshot::database_name(&hashes[k - 1])),
+            )
+            .await?;
+            format!(
+                "from snapshot of {k} migrations (through {})",
+                files[k - 1].name
+            )
+        }
     };
     steps.end("database", at, detail);
 
@@ -194,6 +204,8 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             format!("{} generators, {changed} files changed", outcomes.len()),
         );
     }
+    // Ready copies for the next reset, made in the background.
+    spare::spawn_prepare(config);
     Ok(ResetReport {
         from_snapshot: restored,
         applied,
@@ -252,8 +264,13 @@ pub async fn prune(
     let keep = if all { 0 } else { snapshot::KEEP_STALE };
     let mut dropped = Vec::new();
     for info in stale.into_iter().skip(keep) {
-        snapshot::drop(admin, &info.database).await?;
-        dropped.push(info.database);
+        match snapshot::drop(admin, &info.database).await {
+            Ok(()) => dropped.push(info.database),
+            // The background job is copying it right now; the next prune gets it.
+            Err(WorkflowError::Database { error, .. })
+                if error.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {}
+            Err(other) => return Err(other),
+        }
     }
     Ok(dropped)
 }

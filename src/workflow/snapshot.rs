@@ -13,8 +13,9 @@ use crate::migrate::MigrationFile;
 
 pub const PREFIX: &str = "devdb_snap_";
 /// Besides the last two prefixes, a snapshot every this many migrations, so editing an older
-/// migration re-applies at most this many before it.
-pub const CHECKPOINT_EVERY: usize = 10;
+/// migration re-applies at most this many before it. Applying a migration costs a few
+/// milliseconds and copying a snapshot a few hundred, so checkpoints are sparse.
+pub const CHECKPOINT_EVERY: usize = 25;
 /// Snapshots of other histories (another branch, an edited file) kept for switching back.
 pub const KEEP_STALE: usize = 2;
 
@@ -200,7 +201,7 @@ mod tests {
     fn checkpoint_positions() {
         assert_eq!(checkpoints(0), Vec::<usize>::new());
         assert_eq!(checkpoints(1), [1]);
-        assert_eq!(checkpoints(25), [10, 20, 24, 25]);
-        assert_eq!(checkpoints(21), [10, 20, 21]);
+        assert_eq!(checkpoints(60), [25, 50, 59, 60]);
+        assert_eq!(checkpoints(51), [25, 50, 51]);
     }
 }
