@@ -120,24 +120,16 @@ async fn down(config: &Config) -> Result<()> {
 
 async fn destroy(config: &Config, args: DestroyArgs) -> Result<()> {
     if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "destroy removes all local data of project {}; pass --yes to confirm",
+        confirm(
+            &format!(
+                "Remove the containers, network and volumes (all local data) of project {}?",
                 config.project
-            );
-        }
-        eprint!(
-            "Remove the containers, network and volumes (all local data) of project {}? [y/N] ",
-            config.project
-        );
-        std::io::stderr().flush().ok();
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .context("reading the answer")?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            bail!("destroy cancelled; nothing was removed");
-        }
+            ),
+            &format!(
+                "destroy removes all local data of project {}",
+                config.project
+            ),
+        )?;
     }
     let engine = Engine::connect().await?;
     let removed = engine.destroy(config).await?;

@@ -110,21 +110,7 @@ pub async fn create(
         quote_ident(source)
     );
     // The source must have no sessions; ours was just closed, and the server may not know yet.
-    let mut attempt = 0;
-    loop {
-        terminate_sessions(admin, source).await?;
-        match admin.batch_execute(&sql).await {
-            Ok(()) => break,
-            Err(e)
-                if attempt < 20
-                    && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
-            {
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            }
-            Err(e) => return Err(db_error("creating a snapshot")(e)),
-        }
-    }
+    without_sessions(admin, source, &sql, "creating a snapshot").await?;
     let info = SnapshotInfo {
         database: name.to_string(),
         migrations: count,
@@ -157,6 +143,31 @@ pub async fn drop(admin: &Client, name: &str) -> Result<(), WorkflowError> {
         .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))
         .await
         .map_err(db_error("dropping a snapshot"))
+}
+
+/// Runs `sql`, which needs `database` to have no sessions: closes them and, when a client
+/// reconnects (or a closed session is not gone yet), tries again for about half a second.
+pub async fn without_sessions(
+    admin: &Client,
+    database: &str,
+    sql: &str,
+    action: &str,
+) -> Result<(), WorkflowError> {
+    let mut attempt = 0;
+    loop {
+        terminate_sessions(admin, database).await?;
+        match admin.batch_execute(sql).await {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempt < 20
+                    && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            Err(e) => return Err(db_error(action)(e)),
+        }
+    }
 }
 
 pub async fn terminate_sessions(admin: &Client, database: &str) -> Result<(), WorkflowError> {

@@ -53,22 +53,8 @@ pub async fn take(admin: &Client, database: &str, hash: &str) -> Result<bool, Wo
             quote_ident(database),
             quote_ident(&trash)
         );
-        // A client of the developer's may reconnect between the two statements: try again.
-        let mut attempt = 0;
-        loop {
-            snapshot::terminate_sessions(admin, database).await?;
-            match admin.batch_execute(&rename).await {
-                Ok(()) => break,
-                Err(e)
-                    if attempt < 20
-                        && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-                }
-                Err(e) => return Err(db_error("moving the old database aside")(e)),
-            }
-        }
+        snapshot::without_sessions(admin, database, &rename, "moving the old database aside")
+            .await?;
     }
     admin
         .batch_execute(&format!(
