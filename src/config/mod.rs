@@ -225,7 +225,7 @@ impl Config {
 
     pub fn migrations_dir(&self) -> PathBuf {
         match &self.settings.migrations {
-            Some(path) => self.dir().join(path),
+            Some(path) => clean_path(&self.dir().join(path)),
             None => self.root().join("migrations"),
         }
     }
@@ -292,6 +292,22 @@ fn load_variables(dir: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     };
     variables.extend(std::env::vars());
     Ok(variables)
+}
+
+/// Folds `.` and `..` out of a path without touching the filesystem, so messages show
+/// `/repo/migrations/...` rather than `/repo/compose/../migrations/...`.
+pub fn clean_path(path: &Path) -> PathBuf {
+    let mut cleaned = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if cleaned.file_name().is_some() => {
+                cleaned.pop();
+            }
+            other => cleaned.push(other),
+        }
+    }
+    cleaned
 }
 
 /// Compose's rule: lowercase, keep `[a-z0-9_-]`, must start with a letter or digit.
@@ -442,6 +458,19 @@ mod tests {
     fn project_names_are_normalised_like_compose() {
         assert_eq!(normalize_project_name("My App.v2"), "myappv2");
         assert_eq!(normalize_project_name("_x-1"), "x-1");
+    }
+
+    #[test]
+    fn paths_are_cleaned() {
+        assert_eq!(
+            clean_path(Path::new("/repo/compose/../migrations")),
+            Path::new("/repo/migrations")
+        );
+        assert_eq!(
+            clean_path(Path::new("/repo/./a/b/../c")),
+            Path::new("/repo/a/c")
+        );
+        assert_eq!(clean_path(Path::new("../x")), Path::new("../x"));
     }
 
     #[test]

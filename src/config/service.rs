@@ -81,7 +81,7 @@ impl Service {
         let build = match raw.build {
             None => None,
             Some(RawBuild::Context(context)) => Some(Build {
-                context: dir.join(expand(&field("build"), &context)?),
+                context: super::clean_path(&dir.join(expand(&field("build"), &context)?)),
                 dockerfile: "Dockerfile".to_string(),
                 args: BTreeMap::new(),
             }),
@@ -90,10 +90,10 @@ impl Service {
                 dockerfile,
                 args,
             }) => Some(Build {
-                context: dir.join(expand(
+                context: super::clean_path(&dir.join(expand(
                     &field("build.context"),
                     context.as_deref().unwrap_or("."),
-                )?),
+                )?)),
                 dockerfile: match dockerfile {
                     Some(d) => expand(&field("build.dockerfile"), &d)?,
                     None => "Dockerfile".to_string(),
@@ -263,7 +263,7 @@ pub fn parse_volume(text: &str, dir: &Path) -> Result<VolumeMount, String> {
     if source.starts_with('.') || source.starts_with('/') || source.starts_with('~') {
         let source = match source.strip_prefix("~/") {
             Some(rest) => PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
-            None => dir.join(source),
+            None => super::clean_path(&dir.join(source)),
         };
         Ok(VolumeMount::Bind {
             source,

@@ -103,7 +103,7 @@ pub async fn run(
     let mut outcomes = Vec::new();
     for (position, generator) in generators.iter().enumerate() {
         let index = position + 1;
-        let resolve = |path: &str| config.dir().join(path);
+        let resolve = |path: &str| crate::config::clean_path(&config.dir().join(path));
         let outcome = match (generator, &schema) {
             (GeneratorSettings::SchemaSql { output }, Some(schema)) => {
                 let path = resolve(output);
