@@ -11,10 +11,12 @@ async fn columns_match_by_name_with_remote_only_and_differing_types() {
         "columns",
         "CREATE TABLE items (id bigserial PRIMARY KEY, name text NOT NULL, legacy text, qty integer);
          INSERT INTO items (name, legacy, qty) SELECT 'item ' || g, 'old', g FROM generate_series(1, 500) g;
-         CREATE TABLE same (id int PRIMARY KEY, note text); INSERT INTO same VALUES (1, 'a'), (2, 'b');",
+         CREATE TABLE same (id int PRIMARY KEY, note text); INSERT INTO same VALUES (1, 'a'), (2, 'b');
+         CREATE TABLE strict_items (id int); INSERT INTO strict_items VALUES (1);",
         "CREATE TABLE items (qty bigint, name text NOT NULL, id bigserial PRIMARY KEY, added text DEFAULT 'x');
          INSERT INTO items (qty, name) VALUES (99, 'previous');
-         CREATE TABLE same (note text, id int PRIMARY KEY);",
+         CREATE TABLE same (note text, id int PRIMARY KEY);
+         CREATE TABLE strict_items (id int, tenant_id int NOT NULL);",
         "",
     )
     .await;
@@ -161,9 +163,10 @@ async fn masks_and_where_subset_and_a_read_only_remote() {
     let pair = StagePair::new(
         "mask",
         "CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, name text, city text);
-         INSERT INTO people VALUES (1, 'a@x.io', 'Ann', 'Leeds'), (2, 'b@x.io', 'Bob', 'York'), (3, 'c@x.io', 'Cy', 'Bath');",
-        "CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, name text, city text);",
-        "  copy:\n    tables: [people]\n    mask:\n      people.email: hash\n      people.name: null\n      people.city: { value: Testville }\n",
+         INSERT INTO people VALUES (1, 'a@x.io', 'Ann', 'Leeds'), (2, 'b@x.io', 'Bob', 'York'), (3, 'c@x.io', 'Cy', 'Bath');
+         CREATE TABLE logs (id int); INSERT INTO logs SELECT generate_series(1, 100);",
+        "CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL, name text, city text); CREATE TABLE logs (id int);",
+        "  copy:\n    tables: [people]\n    limit: { logs: 5 }\n    mask:\n      people.email: hash\n      people.name: null\n      people.city: { value: Testville }\n",
     )
     .await;
     pair.local
@@ -173,6 +176,12 @@ async fn masks_and_where_subset_and_a_read_only_remote() {
     assert_eq!(
         column(&client, "SELECT string_agg(id || ':' || (email = md5(CASE id WHEN 1 THEN 'a@x.io' ELSE 'b@x.io' END)) || ':' || coalesce(name, 'NULL') || ':' || city, ' ' ORDER BY id) FROM people").await,
         ["1:true:NULL:Testville 2:true:NULL:Testville"]
+    );
+    pair.local.devdb(&["copy", "logs", "--from", "CODE"]).ok();
+    assert_eq!(
+        column(&client, "SELECT count(*) FROM logs").await,
+        ["5"],
+        "x-devdb.copy.limit"
     );
 
     // The remote session devdb opens for copying refuses writes.

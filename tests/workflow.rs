@@ -334,6 +334,35 @@ async fn reset_restores_saved_copies_without_the_stage_and_refuses_stages() {
         ["0"]
     );
 
+    // --recopy fetches the saved tables again from the stage (which changed meanwhile).
+    pair.remote.devdb(&["up"]).ok();
+    // A restarted container gets a new random host port: point the stage at it.
+    let new_url = pair.remote.devdb(&["url"]).ok().stdout.trim().to_string();
+    let yaml = std::fs::read_to_string(pair.local.compose_path())
+        .unwrap()
+        .replace(&pair.remote_url, &new_url);
+    pair.local.write_compose(&yaml);
+    connect(&pair.remote)
+        .await
+        .batch_execute("INSERT INTO items (name) VALUES ('fresh')")
+        .await
+        .unwrap();
+    let recopied = reset_json(&pair.local, &["--recopy", "CODE"]);
+    let data = recopied["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "data")
+        .unwrap()
+        .clone();
+    assert!(
+        data["detail"]
+            .as_str()
+            .unwrap()
+            .contains("copied 1 tables (1001 rows) again from CODE"),
+        "{data}"
+    );
+
     let refused = pair.local.devdb(&["reset", "--stage", "CODE"]).fails();
     assert!(
         refused.stderr.contains("never touches a stage"),

@@ -80,6 +80,11 @@ pub enum DockerError {
         exit_code: i64,
         stderr: String,
     },
+    #[error(
+        "{file} has no service `{service}`; the one-shot db-copy job needs it \
+         (see containers/db-copy and x-devdb.copy_service)"
+    )]
+    UnknownService { service: String, file: String },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
     #[error("{action}: {source}")]
