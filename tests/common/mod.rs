@@ -156,8 +156,15 @@ fn label_filter(project: &str) -> std::collections::HashMap<String, Vec<String>>
     )])
 }
 
-async fn remove_project(project: &str, images: &[String]) {
-    let docker = docker().await;
+/// What a project owns, by its Compose project label: container ids, volume and network names.
+/// Listing errors panic: a check that cannot see the engine must not pass.
+struct Owned {
+    containers: Vec<String>,
+    volumes: Vec<String>,
+    networks: Vec<String>,
+}
+
+async fn owned(docker: &Docker, project: &str) -> Owned {
     let filter = label_filter(project);
     let containers = docker
         .list_containers(Some(
@@ -167,46 +174,52 @@ async fn remove_project(project: &str, images: &[String]) {
                 .build(),
         ))
         .await
-        .unwrap_or_default();
-    for container in containers {
-        if let Some(id) = container.id {
-            let options = RemoveContainerOptionsBuilder::default()
-                .force(true)
-                .v(true)
-                .build();
-            let _ = docker.remove_container(&id, Some(options)).await;
-        }
-    }
-    if let Ok(volumes) = docker
+        .expect("list containers");
+    let volumes = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::default()
                 .filters(&filter)
                 .build(),
         ))
         .await
-    {
-        for volume in volumes.volumes.unwrap_or_default() {
-            let _ = docker
-                .remove_volume(
-                    &volume.name,
-                    None::<bollard::query_parameters::RemoveVolumeOptions>,
-                )
-                .await;
-        }
-    }
-    if let Ok(networks) = docker
+        .expect("list volumes")
+        .volumes
+        .unwrap_or_default();
+    let networks = docker
         .list_networks(Some(
             ListNetworksOptionsBuilder::default()
                 .filters(&filter)
                 .build(),
         ))
         .await
-    {
-        for network in networks {
-            if let Some(name) = network.name {
-                let _ = docker.remove_network(&name).await;
-            }
-        }
+        .expect("list networks");
+    Owned {
+        containers: containers.into_iter().filter_map(|c| c.id).collect(),
+        volumes: volumes.into_iter().map(|v| v.name).collect(),
+        networks: networks.into_iter().filter_map(|n| n.name).collect(),
+    }
+}
+
+async fn remove_project(project: &str, images: &[String]) {
+    let docker = docker().await;
+    let owned = owned(&docker, project).await;
+    for id in &owned.containers {
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = docker.remove_container(id, Some(options)).await;
+    }
+    for volume in &owned.volumes {
+        let _ = docker
+            .remove_volume(
+                volume,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await;
+    }
+    for network in &owned.networks {
+        let _ = docker.remove_network(network).await;
     }
     for image in images {
         let options = RemoveImageOptionsBuilder::default().force(true).build();
@@ -216,46 +229,11 @@ async fn remove_project(project: &str, images: &[String]) {
 
 /// Project resources that still exist, as "kind name" strings.
 pub async fn project_resources(project: &str) -> Vec<String> {
-    let docker = docker().await;
-    let filter = label_filter(project);
-    let mut found = Vec::new();
-    for c in docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await
-        .expect("list containers")
-    {
-        found.push(format!("container {:?}", c.names));
-    }
-    for v in docker
-        .list_volumes(Some(
-            ListVolumesOptionsBuilder::default()
-                .filters(&filter)
-                .build(),
-        ))
-        .await
-        .expect("list volumes")
-        .volumes
-        .unwrap_or_default()
-    {
-        found.push(format!("volume {}", v.name));
-    }
-    for n in docker
-        .list_networks(Some(
-            ListNetworksOptionsBuilder::default()
-                .filters(&filter)
-                .build(),
-        ))
-        .await
-        .expect("list networks")
-    {
-        found.push(format!("network {:?}", n.name));
-    }
-    found
+    let owned = owned(&docker().await, project).await;
+    let containers = owned.containers.iter().map(|c| format!("container {c}"));
+    let volumes = owned.volumes.iter().map(|v| format!("volume {v}"));
+    let networks = owned.networks.iter().map(|n| format!("network {n}"));
+    containers.chain(volumes).chain(networks).collect()
 }
 
 /// The captured result of one devdb run.
