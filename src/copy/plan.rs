@@ -102,6 +102,8 @@ pub struct TablePlan {
     /// Columns written locally, in the order of the SELECT.
     pub columns: Vec<String>,
     pub select: String,
+    /// Every column as is, no filter or limit: the remote can `COPY table TO` directly.
+    pub plain: bool,
     pub format: Format,
     /// Remote columns with no local counterpart (skipped, reported).
     pub skipped: Vec<String>,
@@ -219,6 +221,7 @@ pub fn plan_table(
         .filter(|l| !l.generated && !remote.iter().any(|r| r.name == l.name))
         .map(|l| l.name.clone())
         .collect();
+    let plain = masks.is_empty() && filter.is_none() && limit.is_none();
     let mut select = format!("SELECT {} FROM {}", expressions.join(", "), table.quoted());
     if let Some(filter) = filter {
         select.push_str(&format!(" WHERE ({filter})"));
@@ -227,6 +230,7 @@ pub fn plan_table(
         select.push_str(&format!(" LIMIT {limit}"));
     }
     Ok(TablePlan {
+        plain,
         table: table.clone(),
         columns,
         select,
@@ -234,6 +238,19 @@ pub fn plan_table(
         skipped,
         defaulted,
     })
+}
+
+impl TablePlan {
+    /// What the remote `COPY ... TO STDOUT` reads. A plain table COPY skips the executor's
+    /// per-row projection; Postgres allows it only for ordinary (not partitioned) tables.
+    pub fn copy_source(&self, remote_partitioned: bool) -> String {
+        if self.plain && !remote_partitioned {
+            let columns: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
+            format!("{} ({})", self.table.quoted(), columns.join(", "))
+        } else {
+            format!("({})", self.select)
+        }
+    }
 }
 
 fn is_text_type(type_name: &str) -> bool {
@@ -356,6 +373,14 @@ mod tests {
         assert_eq!(plan.select, r#"SELECT "id", "email" FROM "public"."users""#);
         assert_eq!(plan.format, Format::Binary);
         assert_eq!(plan.skipped, ["legacy_flag"]);
+        assert_eq!(
+            plan.copy_source(false),
+            r#""public"."users" ("id", "email")"#
+        );
+        assert_eq!(
+            plan.copy_source(true),
+            r#"(SELECT "id", "email" FROM "public"."users")"#
+        );
         assert_eq!(plan.defaulted, ["nickname"]);
     }
 
@@ -454,6 +479,10 @@ mod tests {
         assert_eq!(
             plan.select,
             r#"SELECT "id", md5("email"::text)::text AS "email", NULL::text AS "name", 'O''Town'::text AS "city" FROM "public"."users" WHERE (id < 10) LIMIT 5"#
+        );
+        assert!(
+            plan.copy_source(false).starts_with("(SELECT"),
+            "masked copies go through the SELECT"
         );
         let bad = BTreeMap::from([("id".to_string(), MaskRule::Hash)]);
         assert!(matches!(

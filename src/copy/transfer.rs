@@ -43,9 +43,10 @@ pub async fn copy_table(
     save: Option<&SaveTo>,
 ) -> Result<TableResult, CopyError> {
     let started = Instant::now();
+    let remote_partitioned = catalog::is_partitioned(remote, &plan.table).await?;
     let copy_out = format!(
-        "COPY ({}) TO STDOUT (FORMAT {})",
-        plan.select,
+        "COPY {} TO STDOUT (FORMAT {})",
+        plan.copy_source(remote_partitioned),
         format_name(plan.format)
     );
     let stream = remote
