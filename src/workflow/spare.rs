@@ -56,15 +56,20 @@ pub async fn take(admin: &Client, database: &str, hash: &str) -> Result<bool, Wo
         snapshot::without_sessions(admin, database, &rename, "moving the old database aside")
             .await?;
     }
-    admin
-        .batch_execute(&format!(
-            "ALTER DATABASE {} RENAME TO {}",
-            quote_ident(&spare),
-            quote_ident(database)
-        ))
-        .await
-        .map_err(db_error("putting the ready copy in place"))?;
-    Ok(true)
+    let rename = format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        quote_ident(&spare),
+        quote_ident(database)
+    );
+    match admin.batch_execute(&rename).await {
+        Ok(()) => Ok(true),
+        // A background job working from an older history dropped it just now: copy the
+        // template instead (the caller does, `database` being out of the way already).
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_DATABASE) => {
+            Ok(false)
+        }
+        Err(e) => Err(db_error("putting the ready copy in place")(e)),
+    }
 }
 
 /// Starts the background job that drops old databases and makes the next spares. Best effort:
