@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use bollard::Docker;
-use sha2::{Digest, Sha256};
 
 use super::DockerError;
 
@@ -39,7 +38,7 @@ pub fn resolve_endpoint() -> Endpoint {
         });
     if let (Some(context), Some(dir)) = (context, config_dir) {
         if context != "default" {
-            let id = hex(&Sha256::digest(context.as_bytes()));
+            let id = crate::digest::sha256_hex(context.as_bytes());
             let meta = dir.join("contexts/meta").join(id).join("meta.json");
             let host = std::fs::read_to_string(&meta)
                 .ok()
@@ -80,14 +79,11 @@ pub async fn connect() -> Result<(Docker, Endpoint), DockerError> {
     Ok((docker, endpoint))
 }
 
-fn root_cause(error: &dyn std::error::Error) -> String {
+/// The innermost cause of an error chain (the OS or server message a user can act on).
+pub(super) fn root_cause(error: &dyn std::error::Error) -> String {
     let mut cause = error;
     while let Some(source) = cause.source() {
         cause = source;
     }
     cause.to_string()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -11,7 +11,6 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
     StopContainerOptionsBuilder,
 };
-use sha2::{Digest, Sha256};
 
 use super::names::{self, *};
 use super::{is_not_found, DockerError, Engine};
@@ -39,7 +38,7 @@ pub fn config_hash(service: &Service, image_id: &str) -> String {
         "healthcheck": service.healthcheck,
         "command": service.command,
     });
-    super::connect::hex(&Sha256::digest(description.to_string().as_bytes()))
+    crate::digest::sha256_hex(description.to_string().as_bytes())
 }
 
 impl Engine {

@@ -151,7 +151,7 @@ impl Engine {
         loop {
             let last_error = match maintenance.connect().await {
                 Ok(client) => return Ok(client),
-                Err(e) => root_cause(&e),
+                Err(e) => super::connect::root_cause(&e),
             };
             if last_state_check.elapsed() >= Duration::from_secs(1) {
                 last_state_check = Instant::now();
@@ -422,12 +422,4 @@ fn summary_name(container: &ContainerSummary) -> String {
         .map(|n| n.trim_start_matches('/').to_string())
         .or_else(|| container.id.clone())
         .unwrap_or_default()
-}
-
-fn root_cause(error: &dyn std::error::Error) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }

@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::MigrateError;
 
 pub const LOCK_FILE: &str = "migration_lock.toml";
@@ -40,10 +38,7 @@ impl MigrationFile {
 
 /// Lowercase hex SHA-256 of the file's text, exactly as Prisma records it.
 pub fn checksum_of(script: &str) -> String {
-    Sha256::digest(script.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::sha256_hex(script.as_bytes())
 }
 
 /// All migrations in `dir`, sorted by folder name (so `0_init` comes before timestamps).

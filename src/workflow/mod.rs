@@ -93,6 +93,14 @@ impl Steps {
     }
 }
 
+/// Wraps a Postgres error with what devdb was doing.
+fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError + '_ {
+    move |error| WorkflowError::Database {
+        action: action.to_string(),
+        error,
+    }
+}
+
 /// Recreates the local database, reusing the longest unchanged snapshot.
 pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetReport, WorkflowError> {
     let mut steps = Steps {
@@ -220,19 +228,13 @@ async fn recreate(
     database: &str,
     template: Option<String>,
 ) -> Result<(), WorkflowError> {
-    let fail = |action: &'static str| {
-        move |error| WorkflowError::Database {
-            action: action.to_string(),
-            error,
-        }
-    };
     admin
         .batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             quote_ident(database)
         ))
         .await
-        .map_err(fail("dropping the local database"))?;
+        .map_err(db_error("dropping the local database"))?;
     let sql = match template {
         Some(template) => format!(
             "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
@@ -244,7 +246,7 @@ async fn recreate(
     admin
         .batch_execute(&sql)
         .await
-        .map_err(fail("creating the local database"))
+        .map_err(db_error("creating the local database"))
 }
 
 /// Drops snapshots that match no prefix of the current history, keeping the newest few

@@ -4,10 +4,9 @@
 //! never stand in for a history it does not hold.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
-use super::WorkflowError;
+use super::{db_error, WorkflowError};
 use crate::db::quote_ident;
 use crate::migrate::MigrationFile;
 
@@ -24,9 +23,9 @@ pub fn prefix_hashes(files: &[MigrationFile]) -> Vec<String> {
     let mut hashes = Vec::with_capacity(files.len());
     let mut previous = String::new();
     for file in files {
-        let digest =
-            Sha256::digest(format!("{previous}\n{}\n{}", file.name, file.checksum).as_bytes());
-        previous = digest.iter().map(|b| format!("{b:02x}")).collect();
+        previous = crate::digest::sha256_hex(
+            format!("{previous}\n{}\n{}", file.name, file.checksum).as_bytes(),
+        );
         hashes.push(previous.clone());
     }
     hashes
@@ -57,13 +56,6 @@ pub struct SnapshotInfo {
     pub created: String,
     #[serde(default)]
     pub bytes: i64,
-}
-
-fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError + '_ {
-    move |error| WorkflowError::Database {
-        action: action.to_string(),
-        error,
-    }
 }
 
 pub async fn list(admin: &Client) -> Result<Vec<SnapshotInfo>, WorkflowError> {

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use tokio_postgres::Client;
 
 use super::snapshot;
-use super::WorkflowError;
+use super::{db_error, WorkflowError};
 use crate::config::Config;
 use crate::db::quote_ident;
 
@@ -20,13 +20,6 @@ const PREPARE_LOCK: i64 = 72707370;
 
 fn spare_name(hash: &str) -> String {
     format!("{SPARE}{}", &hash[..20])
-}
-
-fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError + '_ {
-    move |error| WorkflowError::Database {
-        action: action.to_string(),
-        error,
-    }
 }
 
 async fn exists(admin: &Client, database: &str) -> Result<bool, WorkflowError> {
