@@ -15,9 +15,15 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 log() { printf '==> %s\n' "$*" >&2; }
 
+# installed PKG: true when dpkg records PKG as installed (a removed package whose config files
+# remain is "deinstall", which `dpkg -s` still answers with success).
+installed() {
+  [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
 apt_install() {
   local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  for pkg in "$@"; do installed "$pkg" || missing+=("$pkg"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -25,10 +31,27 @@ apt_install() {
   apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# has_libclang [ROOT]: true when a libclang that bindgen (clang-sys) loads exists under ROOT
+# (default /): $LIBCLANG_PATH, or `libclang.so`, `libclang-<major>.so[.N]`, `libclang.so.<N>` in the
+# LLVM or multiarch library folders. `libclang-cpp.so.<N>` (the C++ API, preinstalled on fresh
+# machines) is not libclang and does not count.
+has_libclang() {
+  local root=${1:-} dir f
+  if [ -z "$root" ] && [ -n "${LIBCLANG_PATH:-}" ]; then
+    compgen -G "$LIBCLANG_PATH/libclang*.so*" >/dev/null && return 0
+  fi
+  for dir in "$root"/usr/lib/llvm-*/lib "$root"/usr/lib/*-linux-gnu "$root"/usr/lib "$root"/usr/local/lib; do
+    [ -d "$dir" ] || continue
+    for f in "$dir"/libclang.so "$dir"/libclang.so.[0-9]* "$dir"/libclang-[0-9]*.so "$dir"/libclang-[0-9]*.so.*; do
+      [ -e "$f" ] && return 0
+    done
+  done
+  return 1
+}
+
 # pg_query (Postgres's parser, used for migrations) generates its bindings with libclang.
 ensure_build_deps() {
-  compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null || compgen -G '/usr/lib/*/libclang*.so*' >/dev/null \
-    || apt_install libclang-dev
+  has_libclang || apt_install libclang-dev
 }
 
 ensure_engine() {
