@@ -1,8 +1,8 @@
-//! Command-line definitions only; each command's work lives in its module (see `commands.rs`).
+//! Command-line definitions only; each command's work lives in its module (see `commands/`).
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,8 +23,42 @@ pub struct Cli {
     /// Compose project name (default: COMPOSE_PROJECT_NAME, then `name:` in the file).
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
     pub project_name: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How much devdb says on stderr, and in which colours.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Print nothing but results and errors (no progress, notes or warnings).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print details (each statement's timing, engine calls).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+    /// Colours on stderr: auto (a terminal without NO_COLOR), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// None: decide by the terminal and NO_COLOR.
+    pub fn enabled(self) -> Option<bool> {
+        match self {
+            ColorWhen::Auto => None,
+            ColorWhen::Always => Some(true),
+            ColorWhen::Never => Some(false),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

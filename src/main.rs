@@ -1,25 +1,41 @@
+//! The process boundary: parse arguments, run the command, and decide the exit code, as ripgrep
+//! does: 0 success or up to date, 1 "not up to date" or findings, 2 any error.
+#![forbid(unsafe_code)]
+
 use clap::Parser;
+use devdb::commands::Outcome;
 
 fn main() -> std::process::ExitCode {
     let cli = devdb::cli::Cli::parse();
+    let output = &cli.output;
+    devdb::progress::configure(
+        devdb::progress::Verbosity::from_flags(output.quiet, output.verbose),
+        output.color.enabled(),
+    );
+    let json = devdb::commands::wants_json(&cli.command);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
+        Err(err) => return report_error(&anyhow::Error::new(err), json),
     };
     match runtime.block_on(devdb::commands::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            if let Some(devdb::commands::ExitCode(code)) = err.downcast_ref() {
-                return std::process::ExitCode::from(*code);
-            }
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Ok(Outcome::Done) => std::process::ExitCode::SUCCESS,
+        Ok(Outcome::NotUpToDate) => std::process::ExitCode::from(1),
+        Err(err) => report_error(&err, json),
     }
+}
+
+/// Prints the error (as `{"error": {"message", "hint"}}` on stdout under `--json`) and exits 2.
+fn report_error(err: &anyhow::Error, json: bool) -> std::process::ExitCode {
+    let text = format!("{err:#}");
+    if json {
+        let (message, hint) = devdb::progress::split_hint(&text);
+        let body = serde_json::json!({ "error": { "message": message, "hint": hint } });
+        println!("{body}");
+    } else {
+        devdb::progress::error(&text);
+    }
+    std::process::ExitCode::from(2)
 }

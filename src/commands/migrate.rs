@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 
-use super::{confirm, ExitCode};
+use super::{confirm, Outcome};
 use crate::cli::{MigrateCommand, ResolveArgs, StageArgs};
 use crate::config::Config;
 use crate::db::{self, quote_ident};
@@ -10,15 +10,16 @@ use crate::migrate::{self, files, Status};
 use crate::progress;
 use crate::target::{self, Target};
 
-pub async fn run(config: &Config, command: MigrateCommand) -> Result<()> {
+pub async fn run(config: &Config, command: MigrateCommand) -> Result<Outcome> {
+    let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match command {
-        MigrateCommand::New { name } => new(config, &name),
-        MigrateCommand::Deploy(args) => deploy(config, args).await,
+        MigrateCommand::New { name } => done(new(config, &name)),
+        MigrateCommand::Deploy(args) => done(deploy(config, args).await),
         MigrateCommand::Status { stage, json } => {
             status(config, stage.stage.as_deref(), json).await
         }
-        MigrateCommand::Resolve(args) => resolve(config, args).await,
-        MigrateCommand::Reset { yes, stage } => reset(config, yes, stage.as_deref()).await,
+        MigrateCommand::Resolve(args) => done(resolve(config, args).await),
+        MigrateCommand::Reset { yes, stage } => done(reset(config, yes, stage.as_deref()).await),
     }
 }
 
@@ -99,7 +100,7 @@ fn print_plan(target: &Target, status: &Status, action: &str) {
     );
 }
 
-async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<()> {
+async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<Outcome> {
     let files = load_files(config)?;
     let target = target::open(config, stage).await?;
     let status = migrate::status(&target.client, &files).await?;
@@ -144,11 +145,11 @@ async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<()> 
             }
         );
     }
-    if status.is_up_to_date() {
-        Ok(())
+    Ok(if status.is_up_to_date() {
+        Outcome::Done
     } else {
-        Err(ExitCode(1).into())
-    }
+        Outcome::NotUpToDate
+    })
 }
 
 async fn resolve(config: &Config, args: ResolveArgs) -> Result<()> {

@@ -9,43 +9,56 @@ mod copy;
 mod migrate;
 mod workflow;
 
-use crate::cli::{Cli, Command, DestroyArgs, JsonArg, LogsArgs, UpArgs};
+use crate::cli::{
+    Cli, Command, DestroyArgs, JsonArg, LogsArgs, MigrateCommand, SnapshotCommand, UpArgs,
+};
 use crate::config::Config;
 use crate::docker::Engine;
 use crate::progress;
 
-pub async fn run(cli: Cli) -> Result<()> {
+/// What a command that succeeded found; `main` turns it into the exit code (0 or 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, or already up to date.
+    Done,
+    /// Ran fine but found drift or findings (e.g. pending migrations).
+    NotUpToDate,
+}
+
+pub async fn run(cli: Cli) -> Result<Outcome> {
     let config = load_config(&cli)?;
+    let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match cli.command {
-        Command::Up(args) => up(&config, args).await,
-        Command::Down => down(&config).await,
-        Command::Destroy(args) => destroy(&config, args).await,
-        Command::Status(args) => status(&config, args).await,
-        Command::Logs(args) => logs(&config, args).await,
-        Command::Url => url(&config).await,
+        Command::Up(args) => done(up(&config, args).await),
+        Command::Down => done(down(&config).await),
+        Command::Destroy(args) => done(destroy(&config, args).await),
+        Command::Status(args) => done(status(&config, args).await),
+        Command::Logs(args) => done(logs(&config, args).await),
+        Command::Url => done(url(&config).await),
         Command::Migrate(command) => migrate::run(&config, command).await,
-        Command::Copy(args) => copy::copy(&config, args).await,
-        Command::FixMissing(args) => copy::fix_missing(&config, args).await,
-        Command::Reset(args) => workflow::reset(&config, args).await,
-        Command::Generate(args) => workflow::generate(&config, args).await,
-        Command::Watch(steps) => workflow::watch(&config, steps).await,
-        Command::Snapshot(command) => workflow::snapshot(&config, command).await,
-        Command::InternalPrepareSpares => workflow::prepare_spares(&config).await,
+        Command::Copy(args) => done(copy::copy(&config, args).await),
+        Command::FixMissing(args) => done(copy::fix_missing(&config, args).await),
+        Command::Reset(args) => done(workflow::reset(&config, args).await),
+        Command::Generate(args) => done(workflow::generate(&config, args).await),
+        Command::Watch(steps) => done(workflow::watch(&config, steps).await),
+        Command::Snapshot(command) => done(workflow::snapshot(&config, command).await),
+        Command::InternalPrepareSpares => done(workflow::prepare_spares(&config).await),
     }
 }
 
-/// Ends the process with this code after the command printed its own output (e.g. `migrate
-/// status` when migrations are pending): an outcome, not an error message.
-#[derive(Debug)]
-pub struct ExitCode(pub u8);
-
-impl std::fmt::Display for ExitCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit code {}", self.0)
+/// True when the command was asked for JSON, so errors are printed as JSON too.
+pub fn wants_json(command: &Command) -> bool {
+    match command {
+        Command::Up(args) => args.json,
+        Command::Status(args) | Command::Generate(args) => args.json,
+        Command::Copy(args) => args.json,
+        Command::Reset(args) => args.json,
+        Command::Migrate(MigrateCommand::Deploy(args)) => args.json,
+        Command::Migrate(MigrateCommand::Status { json, .. }) => *json,
+        Command::Snapshot(SnapshotCommand::List(args)) => args.json,
+        _ => false,
     }
 }
-
-impl std::error::Error for ExitCode {}
 
 /// Asks a yes/no question on the terminal; without one, `--yes` is required.
 fn confirm(question: &str, what: &str) -> Result<()> {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use futures_util::StreamExt;
-use indicatif::{MultiProgress, ProgressBar};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -182,11 +182,7 @@ pub async fn copy_data(
         .or(config.settings.copy.jobs)
         .unwrap_or_else(default_jobs)
         .max(1);
-    let bars = MultiProgress::with_draw_target(if progress::stderr_is_terminal() {
-        indicatif::ProgressDrawTarget::stderr()
-    } else {
-        indicatif::ProgressDrawTarget::hidden()
-    });
+    let bars = progress::multi();
     let total = bars.add(progress::steps_bar(
         plans.len() as u64,
         format!("copy from {}", stage.name),
