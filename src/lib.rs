@@ -10,6 +10,7 @@ pub mod db;
 pub mod digest;
 pub mod docker;
 pub mod generate;
+pub mod local;
 pub mod migrate;
 pub mod progress;
 pub mod target;

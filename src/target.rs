@@ -6,7 +6,6 @@ use tokio_postgres::Client;
 use crate::config::Config;
 use crate::db::stage::{Stage, LOCAL_STAGE};
 use crate::db::ConnectionInfo;
-use crate::docker::Engine;
 
 pub struct Target {
     pub client: Client,
@@ -48,6 +47,5 @@ pub async fn open(config: &Config, stage: Option<&str>) -> Result<Target> {
 
 /// Brings the local database up (a no-op in milliseconds when it runs) and says how to reach it.
 pub async fn local_database(config: &Config) -> Result<ConnectionInfo> {
-    let engine = Engine::connect().await?;
-    Ok(engine.up(config, false).await?.connection)
+    Ok(crate::local::database(config).await?)
 }

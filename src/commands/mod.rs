@@ -14,6 +14,7 @@ use crate::cli::{
 };
 use crate::config::Config;
 use crate::docker::Engine;
+use crate::local;
 use crate::progress;
 
 /// What a command that succeeded found; `main` turns it into the exit code (0 or 1).
@@ -86,7 +87,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
 async fn up(config: &Config, args: UpArgs) -> Result<()> {
     let engine = Engine::connect().await?;
     let spinner = progress::spinner(format!("starting {}", config.project));
-    let report = engine.up(config, args.build).await;
+    let report = local::up(&engine, config, args.build).await;
     spinner.finish_and_clear();
     let report = report?;
     if args.json {
@@ -203,7 +204,7 @@ async fn logs(config: &Config, args: LogsArgs) -> Result<()> {
 
 async fn url(config: &Config) -> Result<()> {
     let engine = Engine::connect().await?;
-    let info = engine.connection_info(config).await?;
+    let info = local::connection_info(&engine, config).await?;
     println!("{}", info.url());
     Ok(())
 }

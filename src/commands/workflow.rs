@@ -105,10 +105,8 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
 /// The detached job `reset` starts; quiet by design (its output goes nowhere). It never starts
 /// containers: if the database is gone (`devdb destroy`), there is nothing to prepare.
 pub async fn prepare_spares(config: &Config) -> Result<()> {
-    let local = crate::docker::Engine::connect()
-        .await?
-        .connection_info(config)
-        .await?;
+    let engine = crate::docker::Engine::connect().await?;
+    let local = crate::local::connection_info(&engine, config).await?;
     let admin = local.with_database("postgres").connect().await?;
     let migrations = files::discover(&config.migrations_dir())?;
     spare::prepare(&admin, &snapshot::prefix_hashes(&migrations)).await?;

@@ -1,5 +1,6 @@
-//! The Docker engine layer: everything devdb does to containers goes through the Docker API
-//! (bollard), never through the `docker` command.
+//! The Docker engine adapter: everything devdb does to containers goes through the Docker API
+//! (bollard), never through the `docker` command. It knows containers, images, networks and
+//! volumes, not Postgres (`local/` joins the two).
 
 mod connect;
 mod container;
@@ -13,7 +14,7 @@ use bollard::Docker;
 pub use connect::{resolve_endpoint, Endpoint};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{JobOutput, PublishedBy};
-pub use project::{ServiceStatus, UpOutcome, UpReport};
+pub use project::{RunState, ServiceStatus, UpOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -55,25 +56,6 @@ pub enum DockerError {
         file: String,
         suggested: u16,
     },
-    #[error(
-        "Postgres in `{container}` did not accept connections within {seconds}s; last error: {last_error}\n  \
-         last log lines:\n{logs}\n  hint: raise x-devdb.ready_timeout, or see `devdb logs`"
-    )]
-    NotReady {
-        container: String,
-        seconds: u64,
-        last_error: String,
-        logs: String,
-    },
-    #[error(
-        "container `{container}` stopped (exit code {exit_code}) before Postgres was ready\n  \
-         last log lines:\n{logs}"
-    )]
-    Exited {
-        container: String,
-        exit_code: i64,
-        logs: String,
-    },
     #[error("the {service} job failed with exit code {exit_code}; its last output:\n{stderr}")]
     JobFailed {
         service: String,
@@ -92,8 +74,6 @@ pub enum DockerError {
         action: String,
         source: bollard::errors::Error,
     },
-    #[error(transparent)]
-    Database(#[from] crate::db::DbError),
 }
 
 impl DockerError {

@@ -1,7 +1,6 @@
 //! Project-wide operations behind `up`, `down`, `destroy`, `status`, `logs` and `url`.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
 use bollard::models::ContainerSummary;
@@ -16,9 +15,6 @@ use super::image::ImageAction;
 use super::names::{self, container_name, SERVICE_LABEL};
 use super::{is_not_found, DockerError, Engine};
 use crate::config::{Config, Service};
-use crate::db::{self, ConnectionInfo};
-
-const POSTGRES_PORT: u16 = 5432;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UpOutcome {
@@ -30,20 +26,17 @@ pub struct UpOutcome {
     pub image_action: ImageAction,
 }
 
-#[derive(Debug, Clone)]
-pub struct UpReport {
-    pub services: Vec<UpOutcome>,
-    pub connection: ConnectionInfo,
-    pub database_created: bool,
+impl UpOutcome {
+    pub fn changed_nothing(&self) -> bool {
+        self.state == ServiceState::Unchanged && self.image_action == ImageAction::Present
+    }
 }
 
-impl UpReport {
-    pub fn changed_nothing(&self) -> bool {
-        !self.database_created
-            && self.services.iter().all(|s| {
-                s.state == ServiceState::Unchanged && s.image_action == ImageAction::Present
-            })
-    }
+/// Whether a container runs, and how it ended when it does not.
+#[derive(Debug, Clone, Copy)]
+pub struct RunState {
+    pub running: bool,
+    pub exit_code: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,8 +51,12 @@ pub struct ServiceStatus {
 }
 
 impl Engine {
-    /// Creates or starts what is missing, waits for Postgres and creates the database.
-    pub async fn up(&self, config: &Config, rebuild: bool) -> Result<UpReport, DockerError> {
+    /// Creates or starts the database service and what it depends on; volumes are kept.
+    pub async fn start_services(
+        &self,
+        config: &Config,
+        rebuild: bool,
+    ) -> Result<Vec<UpOutcome>, DockerError> {
         let existing = self.project_containers(&config.project).await?;
         let mut outcomes = Vec::new();
         for service in startup_order(config) {
@@ -76,46 +73,15 @@ impl Engine {
                 image_action,
             });
         }
-        let container = container_name(&config.project, &config.database_service().name);
-        let connection = match self.connection_info(config).await {
-            Err(DockerError::NotCreated { .. }) => {
-                // No port binding: the container already stopped. Say why.
-                self.fail_if_stopped(&container).await?;
-                self.connection_info(config).await?
-            }
-            other => other?,
-        };
-        let client = self.wait_until_ready(config, &connection).await?;
-        let database_created = db::ensure_database(&client, &connection.database).await?;
-        Ok(UpReport {
-            services: outcomes,
-            connection,
-            database_created,
-        })
+        Ok(outcomes)
     }
 
-    /// How to reach the local database (the container must exist).
-    pub async fn connection_info(&self, config: &Config) -> Result<ConnectionInfo, DockerError> {
-        let service = config.database_service();
-        let name = container_name(&config.project, &service.name);
-        let port = self
-            .published_port(&name)
-            .await?
-            .ok_or_else(|| DockerError::NotCreated {
-                service: service.name.clone(),
-            })?;
-        let credentials = config.credentials();
-        Ok(ConnectionInfo {
-            host: "127.0.0.1".to_string(),
-            port,
-            user: credentials.user,
-            password: credentials.password,
-            database: credentials.database,
-        })
-    }
-
-    /// The host port bound to Postgres's 5432, from the running container.
-    async fn published_port(&self, container: &str) -> Result<Option<u16>, DockerError> {
+    /// The host port bound to `container_port`; None when the container does not exist.
+    pub async fn published_port(
+        &self,
+        container: &str,
+        container_port: u16,
+    ) -> Result<Option<u16>, DockerError> {
         let inspect = match self.docker.inspect_container(container, None).await {
             Ok(inspect) => inspect,
             Err(e) if is_not_found(&e) => return Ok(None),
@@ -130,61 +96,34 @@ impl Engine {
             .and_then(|n| n.ports)
             .and_then(|ports| {
                 ports
-                    .get(&format!("{POSTGRES_PORT}/tcp"))
+                    .get(&format!("{container_port}/tcp"))
                     .cloned()
                     .flatten()
             })
             .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok())))
     }
 
-    /// Polls until Postgres accepts a real connection; fails early when the container stops.
-    async fn wait_until_ready(
-        &self,
-        config: &Config,
-        connection: &ConnectionInfo,
-    ) -> Result<tokio_postgres::Client, DockerError> {
-        let container = container_name(&config.project, &config.database_service().name);
-        let timeout = config.ready_timeout();
-        let started = Instant::now();
-        let maintenance = connection.with_database("postgres");
-        let mut last_state_check = Instant::now();
-        loop {
-            let last_error = match maintenance.connect().await {
-                Ok(client) => return Ok(client),
-                Err(e) => super::connect::root_cause(&e),
-            };
-            if last_state_check.elapsed() >= Duration::from_secs(1) {
-                last_state_check = Instant::now();
-                let inspect = self
-                    .docker
-                    .inspect_container(&container, None)
-                    .await
-                    .map_err(DockerError::api(format!(
-                        "inspecting container {container}"
-                    )))?;
-                let state = inspect.state.unwrap_or_default();
-                if state.running != Some(true) {
-                    return Err(DockerError::Exited {
-                        exit_code: state.exit_code.unwrap_or(-1),
-                        logs: self.log_tail(&container, 20).await,
-                        container,
-                    });
-                }
-            }
-            if started.elapsed() >= timeout {
-                return Err(DockerError::NotReady {
-                    seconds: timeout.as_secs(),
-                    last_error,
-                    logs: self.log_tail(&container, 20).await,
-                    container,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    /// The first host port the container publishes (for `status`).
+    async fn first_published_port(&self, container: &str) -> Result<Option<u16>, DockerError> {
+        let inspect = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(DockerError::api(format!(
+                "inspecting container {container}"
+            )))?;
+        Ok(inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .into_iter()
+            .flat_map(|ports| ports.into_values())
+            .flatten()
+            .flatten()
+            .find_map(|b| b.host_port?.parse().ok()))
     }
 
-    /// An `Exited` error with the container's last log lines when it is not running.
-    async fn fail_if_stopped(&self, container: &str) -> Result<(), DockerError> {
+    /// Whether the container runs, and its exit code when it stopped.
+    pub async fn container_run_state(&self, container: &str) -> Result<RunState, DockerError> {
         let inspect = self
             .docker
             .inspect_container(container, None)
@@ -193,13 +132,9 @@ impl Engine {
                 "inspecting container {container}"
             )))?;
         let state = inspect.state.unwrap_or_default();
-        if state.running == Some(true) {
-            return Ok(());
-        }
-        Err(DockerError::Exited {
+        Ok(RunState {
+            running: state.running == Some(true),
             exit_code: state.exit_code.unwrap_or(-1),
-            logs: self.log_tail(container, 20).await,
-            container: container.to_string(),
         })
     }
 
@@ -321,7 +256,7 @@ impl Engine {
                 row.health = state.health.and_then(|h| h.status).map(|s| s.to_string());
                 row.image = inspect.config.and_then(|c| c.image).or(row.image);
                 if state.running == Some(true) {
-                    row.port = self.published_port(&row.container).await?;
+                    row.port = self.first_published_port(&row.container).await?;
                 }
             }
             rows.push(row);

@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::copy::{self, CopyOptions};
 use crate::db::{quote_ident, ConnectionInfo};
-use crate::docker::Engine;
 use crate::generate;
 use crate::migrate::{self, files};
 use crate::progress;
@@ -31,7 +30,7 @@ pub enum WorkflowError {
     #[error("--recopy: no saved tables in .devdb/ to copy again; run `devdb copy TABLES --from STAGE --save` first")]
     NothingToRecopy,
     #[error(transparent)]
-    Docker(#[from] crate::docker::DockerError),
+    Local(#[from] crate::local::LocalError),
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error(transparent)]
@@ -109,8 +108,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     };
 
     let at = steps.begin("up");
-    let engine = Engine::connect().await?;
-    let local = engine.up(config, false).await?.connection;
+    let local = crate::local::database(config).await?;
     steps.end("up", at, local.redacted_url());
 
     let at = steps.begin("database");

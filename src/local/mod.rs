@@ -1,0 +1,154 @@
+//! The local database's lifecycle: containers up (`docker/`, which knows no Postgres) → ready
+//! (a real connection, not a health flag) → database created → connections. This is the one
+//! place that joins the engine adapter and Postgres.
+
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::db::{self, ConnectionInfo, DbError};
+use crate::docker::names::container_name;
+use crate::docker::{DockerError, Engine, UpOutcome};
+
+/// The port Postgres listens on inside its container.
+const POSTGRES_PORT: u16 = 5432;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(
+        "Postgres in `{container}` did not accept connections within {seconds}s; last error: {last_error}\n  \
+         last log lines:\n{logs}\n  hint: raise x-devdb.ready_timeout, or see `devdb logs`"
+    )]
+    NotReady {
+        container: String,
+        seconds: u64,
+        last_error: String,
+        logs: String,
+    },
+    #[error(
+        "container `{container}` stopped (exit code {exit_code}) before Postgres was ready\n  \
+         last log lines:\n{logs}"
+    )]
+    Exited {
+        container: String,
+        exit_code: i64,
+        logs: String,
+    },
+    #[error("service `{service}` has no container yet; run `devdb up` first")]
+    NotCreated { service: String },
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+#[derive(Debug, Clone)]
+pub struct UpReport {
+    pub services: Vec<UpOutcome>,
+    pub connection: ConnectionInfo,
+    pub database_created: bool,
+}
+
+impl UpReport {
+    pub fn changed_nothing(&self) -> bool {
+        !self.database_created && self.services.iter().all(UpOutcome::changed_nothing)
+    }
+}
+
+/// Creates or starts what is missing, waits for Postgres and creates the database.
+pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpReport, LocalError> {
+    let services = engine.start_services(config, rebuild).await?;
+    let container = database_container(config);
+    let connection = match connection_info(engine, config).await {
+        Err(LocalError::NotCreated { .. }) => {
+            // No port binding: the container already stopped. Say why.
+            fail_if_stopped(engine, &container).await?;
+            connection_info(engine, config).await?
+        }
+        other => other?,
+    };
+    let client = wait_until_ready(engine, config, &connection).await?;
+    let database_created = db::ensure_database(&client, &connection.database).await?;
+    Ok(UpReport {
+        services,
+        connection,
+        database_created,
+    })
+}
+
+/// Brings the local database up (a no-op in milliseconds when it runs) and says how to reach it.
+pub async fn database(config: &Config) -> Result<ConnectionInfo, LocalError> {
+    let engine = Engine::connect().await?;
+    Ok(up(&engine, config, false).await?.connection)
+}
+
+/// How to reach the local database (its container must exist).
+pub async fn connection_info(
+    engine: &Engine,
+    config: &Config,
+) -> Result<ConnectionInfo, LocalError> {
+    let service = config.database_service();
+    let port = engine
+        .published_port(&database_container(config), POSTGRES_PORT)
+        .await?
+        .ok_or_else(|| LocalError::NotCreated {
+            service: service.name.clone(),
+        })?;
+    let credentials = config.credentials();
+    Ok(ConnectionInfo {
+        host: "127.0.0.1".to_string(),
+        port,
+        user: credentials.user,
+        password: credentials.password,
+        database: credentials.database,
+    })
+}
+
+fn database_container(config: &Config) -> String {
+    container_name(&config.project, &config.database_service().name)
+}
+
+/// Polls until Postgres accepts a real connection; fails early when the container stops.
+async fn wait_until_ready(
+    engine: &Engine,
+    config: &Config,
+    connection: &ConnectionInfo,
+) -> Result<tokio_postgres::Client, LocalError> {
+    let container = database_container(config);
+    let timeout = config.ready_timeout();
+    let started = Instant::now();
+    let maintenance = connection.with_database("postgres");
+    let mut last_state_check = Instant::now();
+    loop {
+        let last_error = match maintenance.connect().await {
+            Ok(client) => return Ok(client),
+            Err(DbError::Connect { error, .. }) => db::describe(&error),
+            Err(other) => other.to_string(),
+        };
+        if last_state_check.elapsed() >= Duration::from_secs(1) {
+            last_state_check = Instant::now();
+            fail_if_stopped(engine, &container).await?;
+        }
+        if started.elapsed() >= timeout {
+            return Err(LocalError::NotReady {
+                seconds: timeout.as_secs(),
+                last_error,
+                logs: engine.log_tail(&container, 20).await,
+                container,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An `Exited` error with the container's last log lines when it is not running.
+async fn fail_if_stopped(engine: &Engine, container: &str) -> Result<(), LocalError> {
+    let run = engine.container_run_state(container).await?;
+    if run.running {
+        return Ok(());
+    }
+    Err(LocalError::Exited {
+        exit_code: run.exit_code,
+        logs: engine.log_tail(container, 20).await,
+        container: container.to_string(),
+    })
+}
