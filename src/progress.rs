@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+pub use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
@@ -123,8 +124,20 @@ pub fn passthrough(text: &str) {
 }
 
 /// A result line on stdout (what scripts read); printed even under `--quiet`.
-pub fn result(message: impl AsRef<str>) {
-    println!("{}", message.as_ref());
+pub fn result(message: impl std::fmt::Display) {
+    println!("{message}");
+}
+
+/// Text on stdout exactly as given (a multi-line report that ends with its own newline).
+pub fn result_text(text: &str) {
+    print!("{text}");
+}
+
+/// A question on stderr, answered on the same line (always shown: the user must see it).
+pub fn prompt(question: &str) {
+    use std::io::Write;
+    eprint!("{question} ");
+    std::io::stderr().flush().ok();
 }
 
 /// An error, always printed (stderr).

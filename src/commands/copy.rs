@@ -51,9 +51,9 @@ pub async fn copy(config: &Config, args: CopyArgs) -> Result<()> {
     };
     let report = copy::copy_data(config, &local, &options).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        progress::result(serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", copy::summary(&report));
+        progress::result_text(&copy::summary(&report));
     }
     Ok(())
 }
@@ -92,6 +92,6 @@ pub async fn fix_missing(config: &Config, args: FixMissingArgs) -> Result<()> {
         "applied {} migrations; {relation} now exists locally",
         applied.len()
     ));
-    println!("{}", path.display());
+    progress::result(path.display());
     Ok(())
 }

@@ -25,7 +25,7 @@ pub async fn run(config: &Config, command: MigrateCommand) -> Result<Outcome> {
 
 fn new(config: &Config, name: &str) -> Result<()> {
     let path = files::create(&config.migrations_dir(), name, chrono::Utc::now())?;
-    println!("{}", path.display());
+    progress::result(path.display());
     Ok(())
 }
 
@@ -53,7 +53,7 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
     let applied = migrate::deploy(&target.client, &config.migrations_dir(), &files).await?;
     if args.json {
         let json = serde_json::json!({ "stage": target.stage, "target": target.description, "applied": applied });
-        println!("{json}");
+        progress::result(json);
     } else if applied.is_empty() {
         progress::note(format!(
             "{} is up to date ({} migrations)",
@@ -72,32 +72,40 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
 }
 
 fn print_plan(target: &Target, status: &Status, action: &str) {
-    println!("Plan for stage {}: {}", target.stage, target.description);
+    progress::result(format!(
+        "Plan for stage {}: {}",
+        target.stage, target.description
+    ));
     let pending: Vec<_> = status.pending().collect();
     if pending.is_empty() {
-        println!("  nothing to apply");
+        progress::result("  nothing to apply");
     }
     for entry in pending {
-        println!("  apply      {}  sha256 {}", entry.name, entry.checksum);
+        progress::result(format!(
+            "  apply      {}  sha256 {}",
+            entry.name, entry.checksum
+        ));
     }
     for entry in status.modified() {
-        println!(
+        progress::result(format!(
             "  modified   {}  (changed after it was applied; not re-run)",
             entry.name
-        );
+        ));
     }
     for entry in status.failed() {
-        println!(
+        progress::result(format!(
             "  failed     {}  (blocks deploy until `migrate resolve`)",
             entry.name
-        );
+        ));
     }
     for name in &status.missing_on_disk {
-        println!("  missing    {name}  (in the database, not on disk)");
+        progress::result(format!(
+            "  missing    {name}  (in the database, not on disk)"
+        ));
     }
-    println!(
+    progress::result(format!(
         "Nothing was changed. Re-run `devdb migrate {action}` with --confirm to apply this plan."
-    );
+    ));
 }
 
 async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<Outcome> {
@@ -112,15 +120,15 @@ async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<Outc
             "migrations": status.migrations,
             "missing_on_disk": status.missing_on_disk,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        progress::result(serde_json::to_string_pretty(&json)?);
     } else {
-        println!(
+        progress::result(format!(
             "{} migrations in {} against {} ({})",
             files.len(),
             config.migrations_dir().display(),
             target.stage,
             target.description
-        );
+        ));
         for entry in &status.migrations {
             let state = serde_json::to_value(entry.state)?
                 .as_str()
@@ -131,19 +139,19 @@ async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<Outc
             } else {
                 ""
             };
-            println!("  {state:<12} {}{note}", entry.name);
+            progress::result(format!("  {state:<12} {}{note}", entry.name));
         }
         for name in &status.missing_on_disk {
-            println!("  {:<12} {name}  (in the database, not on disk)", "missing");
+            progress::result(format!(
+                "  {:<12} {name}  (in the database, not on disk)",
+                "missing"
+            ));
         }
-        println!(
-            "{}",
-            if status.is_up_to_date() {
-                "Up to date."
-            } else {
-                "Not up to date."
-            }
-        );
+        progress::result(if status.is_up_to_date() {
+            "Up to date."
+        } else {
+            "Not up to date."
+        });
     }
     Ok(if status.is_up_to_date() {
         Outcome::Done
@@ -162,9 +170,14 @@ async fn resolve(config: &Config, args: ResolveArgs) -> Result<()> {
     };
     let verb = if applied { "applied" } else { "rolled back" };
     if target.remote && !args.confirm {
-        println!("Plan for stage {}: {}", target.stage, target.description);
-        println!("  record {name} as {verb} in _prisma_migrations (no SQL of the migration runs)");
-        println!("Nothing was changed. Re-run with --confirm to apply this plan.");
+        progress::result(format!(
+            "Plan for stage {}: {}",
+            target.stage, target.description
+        ));
+        progress::result(format!(
+            "  record {name} as {verb} in _prisma_migrations (no SQL of the migration runs)"
+        ));
+        progress::result("Nothing was changed. Re-run with --confirm to apply this plan.");
         return Ok(());
     }
     if applied {

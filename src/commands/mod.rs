@@ -1,7 +1,7 @@
 //! One thin function per subcommand: load what it needs, call the module that does the work,
 //! print the result.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use anyhow::{bail, Context as _, Result};
 
@@ -66,8 +66,7 @@ fn confirm(question: &str, what: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("{what}; pass --yes to confirm");
     }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
+    progress::prompt(&format!("{question} [y/N]"));
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -99,7 +98,7 @@ async fn up(config: &Config, args: UpArgs) -> Result<()> {
             "url": report.connection.redacted_url(),
             "changed": !report.changed_nothing(),
         });
-        println!("{json}");
+        progress::result(json);
         return Ok(());
     }
     for outcome in &report.services {
@@ -113,7 +112,7 @@ async fn up(config: &Config, args: UpArgs) -> Result<()> {
     if report.database_created {
         progress::note(format!("created database {}", report.connection.database));
     }
-    println!("{}", report.connection.redacted_url());
+    progress::result(report.connection.redacted_url());
     if std::io::stdout().is_terminal() {
         progress::note("(`devdb url` prints it with the password)");
     }
@@ -160,15 +159,15 @@ async fn status(config: &Config, args: JsonArg) -> Result<()> {
     let engine = Engine::connect().await?;
     let rows = engine.status(config).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        progress::result(serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!(
+    progress::result(format!(
         "{:<12} {:<10} {:<10} {:<6} IMAGE",
         "SERVICE", "STATE", "HEALTH", "PORT"
-    );
+    ));
     for row in rows {
-        println!(
+        progress::result(format!(
             "{:<12} {:<10} {:<10} {:<6} {}",
             row.service,
             row.state,
@@ -177,7 +176,7 @@ async fn status(config: &Config, args: JsonArg) -> Result<()> {
                 .map(|p| p.to_string())
                 .unwrap_or_else(|| "-".to_string()),
             row.image.as_deref().unwrap_or("-")
-        );
+        ));
     }
     Ok(())
 }
@@ -205,6 +204,6 @@ async fn logs(config: &Config, args: LogsArgs) -> Result<()> {
 async fn url(config: &Config) -> Result<()> {
     let engine = Engine::connect().await?;
     let info = local::connection_info(&engine, config).await?;
-    println!("{}", info.url());
+    progress::result(info.url());
     Ok(())
 }

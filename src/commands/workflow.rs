@@ -24,7 +24,7 @@ pub async fn reset(config: &Config, args: ResetArgs) -> Result<()> {
     }
     let report = workflow::reset(config, &options(&args.steps, args.recopy)).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        progress::result(serde_json::to_string_pretty(&report)?);
     } else {
         progress::note(format!("reset done in {} ms", report.total_milliseconds));
     }
@@ -36,7 +36,7 @@ pub async fn generate(config: &Config, args: JsonArg) -> Result<()> {
     let client = local.connect().await?;
     let outcomes = generate::run(config, &client, &local).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+        progress::result(serde_json::to_string_pretty(&outcomes)?);
         return Ok(());
     }
     if outcomes.is_empty() {
@@ -64,21 +64,21 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
         SnapshotCommand::List(JsonArg { json }) => {
             let snapshots = snapshot::list(&admin).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&snapshots)?);
+                progress::result(serde_json::to_string_pretty(&snapshots)?);
             } else {
-                println!(
+                progress::result(format!(
                     "{:<32} {:>10} {:>9}  {:<20} LAST MIGRATION",
                     "SNAPSHOT", "MIGRATIONS", "MB", "CREATED"
-                );
+                ));
                 for s in snapshots {
-                    println!(
+                    progress::result(format!(
                         "{:<32} {:>10} {:>9.1}  {:<20} {}",
                         s.database,
                         s.migrations,
                         s.bytes as f64 / 1e6,
                         s.created,
                         s.last
-                    );
+                    ));
                 }
             }
         }

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::progress::ProgressBar;
 use futures_util::StreamExt;
-use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::config::Config;

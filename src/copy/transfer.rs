@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::progress::ProgressBar;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, Stream, StreamExt};
-use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio_postgres::Client;
 

@@ -102,7 +102,7 @@ impl Engine {
             match chunk.map_err(DockerError::api(format!("reading the log of {name}")))? {
                 LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
                 LogOutput::StdErr { message } | LogOutput::Console { message } => {
-                    eprint!("{}", String::from_utf8_lossy(&message));
+                    crate::progress::passthrough(&String::from_utf8_lossy(&message));
                     stderr.extend_from_slice(&message);
                 }
                 LogOutput::StdIn { .. } => {}
