@@ -32,8 +32,10 @@ fn report_error(err: &anyhow::Error, json: bool) -> std::process::ExitCode {
     let text = format!("{err:#}");
     if json {
         let (message, hint) = devdb::progress::split_hint(&text);
-        let body = serde_json::json!({ "error": { "message": message, "hint": hint } });
-        println!("{body}");
+        let body = devdb::commands::json::Error {
+            error: devdb::commands::json::ErrorBody { message, hint },
+        };
+        devdb::progress::result(serde_json::to_string(&body).unwrap_or_default());
     } else {
         devdb::progress::error(&text);
     }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::TestProject;
+use devdb::commands::json;
 
 fn code(run: &common::Run) -> Option<i32> {
     run.status.code()
@@ -40,10 +41,8 @@ async fn migrate_status_exits_0_up_to_date_1_pending_2_unreachable() {
     let unreachable =
         project.devdb_with_env(&["migrate", "status", "--stage", "CODE", "--json"], &env);
     assert_eq!(code(&unreachable), Some(2), "{}", unreachable.all());
-    let json: serde_json::Value = serde_json::from_str(unreachable.stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: not JSON: {}", unreachable.stdout));
-    let message = json["error"]["message"].as_str().expect("error.message");
-    assert!(message.contains("CODE"), "{message}");
+    let error: json::Error = parse(&unreachable.stdout);
+    assert!(error.error.message.contains("CODE"), "{error:?}");
     assert!(
         !unreachable.all().contains("pw-secret"),
         "{}",
@@ -69,4 +68,37 @@ async fn quiet_reset_prints_nothing_on_success() {
     assert_eq!(run.stderr, "", "stderr: {}", run.stderr);
     let loud = project.devdb(&["reset"]).ok();
     assert!(loud.stderr.contains("reset done"), "{}", loud.stderr);
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: not the documented shape: {text}"))
+}
+
+#[tokio::test]
+async fn json_outputs_have_the_documented_shapes() {
+    let project = TestProject::with_database("jsonshape", "");
+    project.write_migration("20240101000000_a", "CREATE TABLE a (id int);\n");
+    let up: json::Up = parse(&project.devdb(&["up", "--json"]).ok().stdout);
+    assert_eq!(up.services[0].service, "postgres");
+    assert!(up.url.contains(":***@"), "{}", up.url);
+    let again: json::Up = parse(&project.devdb(&["up", "--json"]).ok().stdout);
+    assert!(!again.changed && again.services[0].state == "unchanged");
+
+    let rows: Vec<json::ServiceRow> = parse(&project.devdb(&["status", "--json"]).ok().stdout);
+    assert_eq!(rows[0].state, "running");
+    let status = project.devdb(&["migrate", "status", "--json"]);
+    assert_eq!(code(&status), Some(1));
+    let status: json::MigrateStatus = parse(&status.stdout);
+    assert_eq!(status.migrations[0].state, "pending");
+    let deploy: json::Deploy = parse(&project.devdb(&["migrate", "deploy", "--json"]).ok().stdout);
+    assert_eq!(deploy.applied[0].name, "20240101000000_a");
+    let reset: json::Reset = parse(&project.devdb(&["reset", "--json"]).ok().stdout);
+    assert!(reset.steps.iter().any(|s| s.name == "migrate"), "{reset:?}");
+
+    project.write_compose("services: {}\n");
+    let broken = project.devdb(&["up", "--json"]);
+    assert_eq!(code(&broken), Some(2));
+    let error: json::Error = parse(&broken.stdout);
+    assert!(error.error.message.contains("postgres"), "{error:?}");
 }

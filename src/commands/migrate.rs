@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 
-use super::{confirm, Outcome};
+use super::{confirm, json, Outcome};
 use crate::cli::{MigrateCommand, ResolveArgs, StageArgs};
 use crate::config::Config;
 use crate::db::{self, quote_ident};
@@ -52,8 +52,19 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
     }
     let applied = migrate::deploy(&target.client, &config.migrations_dir(), &files).await?;
     if args.json {
-        let json = serde_json::json!({ "stage": target.stage, "target": target.description, "applied": applied });
-        progress::result(json);
+        let json = json::Deploy {
+            stage: target.stage.clone(),
+            target: target.description.clone(),
+            applied: applied
+                .iter()
+                .map(|a| json::AppliedMigration {
+                    name: a.name.clone(),
+                    milliseconds: json::millis(a.milliseconds),
+                    in_transaction: a.in_transaction,
+                })
+                .collect(),
+        };
+        progress::result(serde_json::to_string(&json)?);
     } else if applied.is_empty() {
         progress::note(format!(
             "{} is up to date ({} migrations)",
@@ -113,13 +124,23 @@ async fn status(config: &Config, stage: Option<&str>, json: bool) -> Result<Outc
     let target = target::open(config, stage).await?;
     let status = migrate::status(&target.client, &files).await?;
     if json {
-        let json = serde_json::json!({
-            "stage": target.stage,
-            "target": target.description,
-            "up_to_date": status.is_up_to_date(),
-            "migrations": status.migrations,
-            "missing_on_disk": status.missing_on_disk,
-        });
+        let json = json::MigrateStatus {
+            stage: target.stage.clone(),
+            target: target.description.clone(),
+            up_to_date: status.is_up_to_date(),
+            migrations: status
+                .migrations
+                .iter()
+                .map(|m| json::MigrationState {
+                    name: m.name.clone(),
+                    state: json::variant_name(&m.state),
+                    modified: m.modified,
+                    checksum: m.checksum.clone(),
+                    logs: m.logs.clone(),
+                })
+                .collect(),
+            missing_on_disk: status.missing_on_disk.clone(),
+        };
         progress::result(serde_json::to_string_pretty(&json)?);
     } else {
         progress::result(format!(

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context as _, Result};
 
 mod copy;
+pub mod json;
 mod migrate;
 mod workflow;
 
@@ -90,15 +91,24 @@ async fn up(config: &Config, args: UpArgs) -> Result<()> {
     spinner.finish_and_clear();
     let report = report?;
     if args.json {
-        let json = serde_json::json!({
-            "project": config.project,
-            "services": report.services,
-            "database": report.connection.database,
-            "database_created": report.database_created,
-            "url": report.connection.redacted_url(),
-            "changed": !report.changed_nothing(),
-        });
-        progress::result(json);
+        let json = json::Up {
+            project: config.project.clone(),
+            services: report
+                .services
+                .iter()
+                .map(|s| json::UpService {
+                    service: s.service.clone(),
+                    container: s.container.clone(),
+                    state: json::variant_name(&s.state),
+                    image: s.image.clone(),
+                })
+                .collect(),
+            database: report.connection.database.clone(),
+            database_created: report.database_created,
+            url: report.connection.redacted_url(),
+            changed: !report.changed_nothing(),
+        };
+        progress::result(serde_json::to_string(&json)?);
         return Ok(());
     }
     for outcome in &report.services {
@@ -159,6 +169,17 @@ async fn status(config: &Config, args: JsonArg) -> Result<()> {
     let engine = Engine::connect().await?;
     let rows = engine.status(config).await?;
     if args.json {
+        let rows: Vec<json::ServiceRow> = rows
+            .into_iter()
+            .map(|r| json::ServiceRow {
+                service: r.service,
+                container: r.container,
+                state: r.state,
+                health: r.health,
+                port: r.port,
+                image: r.image,
+            })
+            .collect();
         progress::result(serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }

@@ -24,7 +24,21 @@ pub async fn reset(config: &Config, args: ResetArgs) -> Result<()> {
     }
     let report = workflow::reset(config, &options(&args.steps, args.recopy)).await?;
     if args.json {
-        progress::result(serde_json::to_string_pretty(&report)?);
+        let json = super::json::Reset {
+            steps: report
+                .steps
+                .iter()
+                .map(|s| super::json::ResetStep {
+                    name: s.name.clone(),
+                    milliseconds: super::json::millis(s.milliseconds),
+                    detail: s.detail.clone(),
+                })
+                .collect(),
+            from_snapshot: report.from_snapshot,
+            applied: report.applied.clone(),
+            total_milliseconds: super::json::millis(report.total_milliseconds),
+        };
+        progress::result(serde_json::to_string_pretty(&json)?);
     } else {
         progress::note(format!("reset done in {} ms", report.total_milliseconds));
     }
