@@ -1,4 +1,3 @@
-#![forbid(unsafe_code)]
 //! devdb: a real local Postgres for every developer of a Postgres-backed service, kept in step
 //! with the migrations and with the remote stages.
 

@@ -1,6 +1,5 @@
 //! The process boundary: parse arguments, run the command, and decide the exit code, as ripgrep
 //! does: 0 success or up to date, 1 "not up to date" or findings, 2 any error.
-#![forbid(unsafe_code)]
 
 use clap::Parser;
 use devdb::commands::Outcome;
