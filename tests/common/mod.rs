@@ -71,6 +71,7 @@ impl TestProject {
         extra_service_yaml: &str,
         extra_top: &str,
     ) -> String {
+        require_engine();
         format!(
             "name: {name}\n\
              services:\n  \
@@ -141,7 +142,25 @@ impl Drop for TestProject {
     }
 }
 
+/// Ends the test with one clear line (no panic backtrace) when no Docker engine answers: these
+/// tests start real containers. `cargo test --lib` needs no engine.
+pub fn require_engine() {
+    static ANSWERS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let answers = *ANSWERS.get_or_init(|| {
+        let socket = std::env::var("DOCKER_HOST")
+            .ok()
+            .and_then(|h| h.strip_prefix("unix://").map(str::to_string))
+            .unwrap_or_else(|| "/var/run/docker.sock".to_string());
+        std::os::unix::net::UnixStream::connect(socket).is_ok()
+    });
+    if !answers {
+        eprintln!("no Docker engine answers: integration tests need one (scripts/test starts it)");
+        std::process::exit(2);
+    }
+}
+
 pub async fn docker() -> Docker {
+    require_engine();
     Docker::connect_with_local_defaults()
         .expect("docker client")
         .negotiate_version()
