@@ -135,7 +135,7 @@ async fn ledger_written_by_prisma_reads_as_applied() {
 }
 
 #[tokio::test]
-async fn failed_transactional_migration_leaves_only_its_rolled_back_row() {
+async fn failed_transactional_migration_leaves_no_trace_and_stays_pending() {
     let project = TestProject::with_database("txfail", "");
     project.write_migration("20240101000000_ok", "CREATE TABLE kept (id int);\n");
     let path = project.write_migration(
@@ -155,7 +155,13 @@ async fn failed_transactional_migration_leaves_only_its_rolled_back_row() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("marked rolled back"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("statement: INSERT INTO missing_table VALUES (1)")
+            && run.stderr.contains("nothing of it was applied"),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr.contains("devdb fix-missing missing_table"),
         "{}",
@@ -164,14 +170,28 @@ async fn failed_transactional_migration_leaves_only_its_rolled_back_row() {
 
     let client = connect(&project).await;
     assert_eq!(column(&client, "SELECT to_regclass('half') IS NULL, to_regclass('after_broken') IS NULL, to_regclass('kept') IS NULL").await, ["t"]);
-    let rows = column(&client, &format!("SELECT migration_name || ' ' || (finished_at IS NULL) || ' ' || (rolled_back_at IS NOT NULL) || ' ' || coalesce(logs LIKE '%line 5%42P01%', false) FROM {LEDGER} ORDER BY started_at")).await;
+    // The ledger row was inserted in the migration's transaction: it went with the rollback.
+    let rows = column(&client, &format!("SELECT migration_name || ' ' || (finished_at IS NULL) || ' ' || (rolled_back_at IS NOT NULL) FROM {LEDGER} ORDER BY started_at")).await;
+    assert_eq!(rows, ["20240101000000_ok false false"]);
+    let status = project.devdb(&["migrate", "status", "--json"]).fails();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["migrations"][1]["state"], "pending", "{json}");
+
+    // Scripts get the same facts from --json.
+    let run = project.devdb(&["migrate", "deploy", "--json"]).fails();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["applied"], serde_json::json!([]), "{json}");
+    let failed = &json["failed"];
+    assert_eq!(failed["name"], "20240102000000_broken", "{json}");
+    assert_eq!(failed["line"], 5, "{json}");
+    assert_eq!(failed["sqlstate"], "42P01", "{json}");
     assert_eq!(
-        rows,
-        [
-            "20240101000000_ok false false false",
-            "20240102000000_broken true true true"
-        ]
+        failed["statement"], "INSERT INTO missing_table VALUES (1)",
+        "{json}"
     );
+    assert_eq!(failed["outcome"], "nothing_applied", "{json}");
+    assert_eq!(failed["connection_lost"], false, "{json}");
+    assert_eq!(failed["path"], path.display().to_string(), "{json}");
 
     // A fixed file simply re-applies.
     std::fs::write(

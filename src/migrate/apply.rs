@@ -10,7 +10,7 @@ use super::files::{self, MigrationFile};
 use super::ledger;
 use super::plan::{State, Status};
 use super::script::{line_of, Mode, Script, TxControl};
-use super::{MigrateError, MigrationFailure};
+use super::{MigrateError, MigrationFailure, Outcome};
 use crate::progress;
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,8 +75,11 @@ async fn deploy_locked(
         let in_transaction = script.mode == Mode::Transaction;
         let outcome = apply_one(client, dir, file, &script).await;
         bar.inc(1);
-        if let Err(error) = outcome {
+        if let Err(mut error) = outcome {
             bar.abandon();
+            if let MigrateError::Failed(failure) = &mut error {
+                failure.applied_before = applied.clone();
+            }
             return Err(error);
         }
         let milliseconds = started.elapsed().as_millis();
@@ -100,78 +103,160 @@ async fn apply_one(
     file: &MigrationFile,
     script: &Script,
 ) -> Result<(), MigrateError> {
-    let id = ledger::start(client, &file.name, &file.checksum).await?;
-    let db_error = |statement_index: usize, error: tokio_postgres::Error| (statement_index, error);
-    let failure = match &script.mode {
-        Mode::Transaction => {
-            // The ledger update commits together with the migration: both or neither.
-            let run = async {
-                client
-                    .batch_execute("BEGIN")
-                    .await
-                    .map_err(|e| db_error(0, e))?;
-                for (index, statement) in script.statements.iter().enumerate() {
-                    client
-                        .batch_execute(&statement.text)
-                        .await
-                        .map_err(|e| db_error(index, e))?;
-                }
-                client
-                    .execute(
-                        "UPDATE public._prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
-                        &[&id],
-                    )
-                    .await
-                    .map_err(|e| db_error(script.statements.len().saturating_sub(1), e))?;
-                client
-                    .batch_execute("COMMIT")
-                    .await
-                    .map_err(|e| db_error(script.statements.len().saturating_sub(1), e))
-            };
-            match run.await {
-                Ok(()) => return Ok(()),
-                Err((index, error)) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    (index, error, true)
-                }
-            }
-        }
-        Mode::NoTransaction { .. } => {
-            let mut in_block = false;
-            let mut persisted = false;
-            let mut failed = None;
-            for (index, statement) in script.statements.iter().enumerate() {
-                if let Err(error) = client.batch_execute(&statement.text).await {
-                    failed = Some((index, error));
-                    break;
-                }
-                match statement.control {
-                    Some(TxControl::Begin) => in_block = true,
-                    Some(TxControl::Commit) => {
-                        in_block = false;
-                        persisted = true;
-                    }
-                    Some(TxControl::Rollback) => in_block = false,
-                    None if !in_block => persisted = true,
-                    None => {}
-                }
-            }
-            match failed {
-                None => return ledger::finish(client, &id).await,
-                Some((index, error)) => {
-                    if in_block {
-                        let _ = client.batch_execute("ROLLBACK").await;
-                    }
-                    // When nothing was committed the failure left no trace, as a transaction would.
-                    (index, error, !persisted)
-                }
-            }
+    match &script.mode {
+        Mode::Transaction => apply_in_transaction(client, dir, file, script).await,
+        Mode::NoTransaction { .. } => apply_statement_by_statement(client, dir, file, script).await,
+    }
+}
+
+/// Where a transactional run stopped: the statement, and whether COMMIT had been sent (then a
+/// lost connection leaves it unknown whether it committed).
+struct Stop {
+    index: usize,
+    error: tokio_postgres::Error,
+    during_commit: bool,
+}
+
+/// The ledger row is inserted, the script run and the row finished in ONE transaction: both or
+/// neither. A failure, Ctrl-C or a killed process leaves no row, so devdb and Prisma both see the
+/// migration as pending (no started row blocking the next deploy with P3009, and no
+/// `rolled_back_at` row, which Prisma 7.8's `migrate status` misreads as applied).
+async fn apply_in_transaction(
+    client: &Client,
+    dir: &Path,
+    file: &MigrationFile,
+    script: &Script,
+) -> Result<(), MigrateError> {
+    let last = script.statements.len().saturating_sub(1);
+    let stop = |index: usize, during_commit: bool| {
+        move |error: tokio_postgres::Error| Stop {
+            index,
+            error,
+            during_commit,
         }
     };
-    let (index, error, rolled_back) = failure;
-    let failure = describe_failure(dir, file, script, index, &error, rolled_back);
-    ledger::record_failure(client, &id, &failure.ledger_logs(), rolled_back).await?;
-    Err(MigrateError::Failed(Box::new(failure)))
+    let run = async {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(stop(0, false))?;
+        let id = ledger::insert_started(client, &file.name, &file.checksum)
+            .await
+            .map_err(stop(0, false))?;
+        for (index, statement) in script.statements.iter().enumerate() {
+            client
+                .batch_execute(&statement.text)
+                .await
+                .map_err(stop(index, false))?;
+        }
+        ledger::mark_finished(client, &id)
+            .await
+            .map_err(stop(last, false))?;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(stop(last, true))
+    };
+    let Err(stopped) = run.await else {
+        return Ok(());
+    };
+    let _ = client.batch_execute("ROLLBACK").await;
+    let outcome = if !connection_lost(&stopped.error) || !stopped.during_commit {
+        Outcome::NothingApplied
+    } else {
+        Outcome::Unknown
+    };
+    Err(failure(
+        dir,
+        file,
+        script,
+        stopped.index,
+        &stopped.error,
+        outcome,
+    ))
+}
+
+/// Scripts that cannot run in one transaction run statement by statement, as Prisma runs them:
+/// the row is started first, so a crash part-way leaves a started row that blocks (P3009).
+async fn apply_statement_by_statement(
+    client: &Client,
+    dir: &Path,
+    file: &MigrationFile,
+    script: &Script,
+) -> Result<(), MigrateError> {
+    let id = ledger::start(client, &file.name, &file.checksum).await?;
+    let mut in_block = false;
+    let mut persisted = false;
+    let mut failed = None;
+    for (index, statement) in script.statements.iter().enumerate() {
+        if let Err(error) = client.batch_execute(&statement.text).await {
+            failed = Some((index, error));
+            break;
+        }
+        match statement.control {
+            Some(TxControl::Begin) => in_block = true,
+            Some(TxControl::Commit) => {
+                in_block = false;
+                persisted = true;
+            }
+            Some(TxControl::Rollback) => in_block = false,
+            None if !in_block => persisted = true,
+            None => {}
+        }
+    }
+    let Some((index, error)) = failed else {
+        return ledger::finish(client, &id).await;
+    };
+    if in_block {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    if connection_lost(&error) {
+        // The connection is gone: the started row stays, and blocks until resolved.
+        let outcome = if persisted {
+            Outcome::Partial
+        } else {
+            Outcome::NothingApplied
+        };
+        return Err(failure(dir, file, script, index, &error, outcome));
+    }
+    if persisted {
+        let failure = describe_failure(dir, file, script, index, &error, Outcome::Partial);
+        ledger::record_failure(client, &id, &failure.ledger_logs()).await?;
+        Err(MigrateError::Failed(Box::new(failure)))
+    } else {
+        // Nothing was committed: the failure left no trace, as a transaction's would.
+        ledger::delete(client, &id).await?;
+        Err(failure(
+            dir,
+            file,
+            script,
+            index,
+            &error,
+            Outcome::NothingApplied,
+        ))
+    }
+}
+
+/// The session ended (server gone, backend terminated, network): nothing more can run on it.
+fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    match error.as_db_error() {
+        // FATAL and PANIC end the session, e.g. 57P01 from pg_terminate_backend or a shutdown.
+        Some(db) => matches!(db.severity(), "FATAL" | "PANIC"),
+        None => true,
+    }
+}
+
+fn failure(
+    dir: &Path,
+    file: &MigrationFile,
+    script: &Script,
+    index: usize,
+    error: &tokio_postgres::Error,
+    outcome: Outcome,
+) -> MigrateError {
+    MigrateError::Failed(Box::new(describe_failure(
+        dir, file, script, index, error, outcome,
+    )))
 }
 
 fn describe_failure(
@@ -180,7 +265,7 @@ fn describe_failure(
     script: &Script,
     index: usize,
     error: &tokio_postgres::Error,
-    rolled_back: bool,
+    outcome: Outcome,
 ) -> MigrationFailure {
     let statement = script.statements.get(index);
     let (sqlstate, message, position) = match error.as_db_error() {
@@ -215,7 +300,9 @@ fn describe_failure(
         sqlstate,
         message,
         statement: statement.map(|s| s.text.clone()).unwrap_or_default(),
-        rolled_back,
+        connection_lost: connection_lost(error),
+        outcome,
+        applied_before: Vec::new(),
     }
 }
 

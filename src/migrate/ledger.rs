@@ -91,43 +91,68 @@ pub async fn read(client: &Client) -> Result<Vec<LedgerRow>, MigrateError> {
 
 /// Records the start of a migration, as Prisma does before running it; returns the row id.
 pub async fn start(client: &Client, name: &str, checksum: &str) -> Result<String, MigrateError> {
+    insert_started(client, name, checksum)
+        .await
+        .map_err(query_error("recording the migration start"))
+}
+
+/// The started row; inside the migration's transaction it commits (or vanishes) with it.
+pub async fn insert_started(
+    client: &Client,
+    name: &str,
+    checksum: &str,
+) -> Result<String, tokio_postgres::Error> {
     let id = uuid::Uuid::new_v4().to_string();
     client
         .execute(
             "INSERT INTO public._prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) \
-             VALUES ($1, $2, $3, now(), 0)",
+             VALUES ($1, $2, $3, clock_timestamp(), 0)",
             &[&id, &checksum, &name],
         )
-        .await
-        .map_err(query_error("recording the migration start"))?;
+        .await?;
     Ok(id)
 }
 
 pub async fn finish(client: &Client, id: &str) -> Result<(), MigrateError> {
+    mark_finished(client, id)
+        .await
+        .map_err(query_error("recording the migration as finished"))
+}
+
+pub async fn mark_finished(client: &Client, id: &str) -> Result<(), tokio_postgres::Error> {
     client
         .execute(
-            "UPDATE public._prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1",
+            "UPDATE public._prisma_migrations SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1",
             &[&id],
         )
-        .await
-        .map_err(query_error("recording the migration as finished"))?;
+        .await?;
     Ok(())
 }
 
-pub async fn record_failure(
-    client: &Client,
-    id: &str,
-    logs: &str,
-    rolled_back: bool,
-) -> Result<(), MigrateError> {
+/// A failed non-transactional migration that left part of itself: the row stays started (no
+/// `finished_at`, no `rolled_back_at`), which blocks deploys until resolved, as Prisma's P3009.
+pub async fn record_failure(client: &Client, id: &str, logs: &str) -> Result<(), MigrateError> {
     client
         .execute(
-            "UPDATE public._prisma_migrations SET logs = $2, \
-             rolled_back_at = CASE WHEN $3 THEN now() ELSE rolled_back_at END WHERE id = $1",
-            &[&id, &logs, &rolled_back],
+            "UPDATE public._prisma_migrations SET logs = $2 WHERE id = $1",
+            &[&id, &logs],
         )
         .await
         .map_err(query_error("recording the migration failure"))?;
+    Ok(())
+}
+
+/// Removes a started row whose migration left nothing behind, so it reads as pending.
+pub async fn delete(client: &Client, id: &str) -> Result<(), MigrateError> {
+    client
+        .execute(
+            "DELETE FROM public._prisma_migrations WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .map_err(query_error(
+            "removing the started row of a migration that left nothing",
+        ))?;
     Ok(())
 }
 

@@ -69,24 +69,41 @@ pub enum MigrateError {
     },
 }
 
-/// A migration that failed while it ran: where, why, and whether it left a trace.
-#[derive(Debug, thiserror::Error)]
+/// A migration that failed while it ran: where, why, and what it left in the database.
+#[derive(Debug, thiserror::Error, serde::Serialize)]
 #[error(
     "migration `{name}` failed at {}:{line}: {}{message}\n  statement: {}\n  next: {}",
     path.display(),
     if sqlstate.is_empty() { String::new() } else { format!("{sqlstate}: ") },
     first_lines(statement, 3),
-    next_step(name, path, message, *rolled_back)
+    next_step(self)
 )]
 pub struct MigrationFailure {
     pub name: String,
     pub path: PathBuf,
     pub line: usize,
+    /// Postgres's SQLSTATE; empty when the connection was lost instead.
     pub sqlstate: String,
     pub message: String,
     pub statement: String,
-    /// Nothing of it stayed in the database; it is marked rolled back.
-    pub rolled_back: bool,
+    /// The database connection broke (server gone, network, killed backend).
+    pub connection_lost: bool,
+    pub outcome: Outcome,
+    /// Migrations this same run applied before this one failed (they stay applied).
+    #[serde(skip)]
+    pub applied_before: Vec<Applied>,
+}
+
+/// What a failed migration left in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing of it, and no ledger row: it is pending, for devdb and for Prisma.
+    NothingApplied,
+    /// It ran outside a transaction and part of it stayed: its started row blocks (P3009).
+    Partial,
+    /// The connection broke while COMMIT was in flight: the ledger tells whether it committed.
+    Unknown,
 }
 
 impl MigrationFailure {
@@ -121,19 +138,29 @@ fn first_lines(text: &str, count: usize) -> String {
     shown
 }
 
-fn next_step(name: &str, path: &std::path::Path, message: &str, rolled_back: bool) -> String {
-    let mut next = if rolled_back {
-        format!(
-            "nothing of it was applied and it is marked rolled back; fix {} and run `devdb migrate deploy` again",
-            path.display()
-        )
+fn next_step(failure: &MigrationFailure) -> String {
+    let MigrationFailure { name, path, .. } = failure;
+    let lost = if failure.connection_lost {
+        "the connection to the database was lost; "
     } else {
-        format!(
-            "it ran outside a transaction, so part of it may be applied; repair the database, then run \
-             `devdb migrate resolve --rolled-back {name}` (to re-run the fixed file) or `--applied {name}`"
-        )
+        ""
     };
-    if let Some(relation) = missing_relation(message) {
+    let mut next = match failure.outcome {
+        Outcome::NothingApplied => format!(
+            "{lost}nothing of it was applied and the ledger has no row for it (it is pending); \
+             fix {} if needed and run `devdb migrate deploy` again",
+            path.display()
+        ),
+        Outcome::Partial => format!(
+            "{lost}it ran outside a transaction, so part of it may be applied; repair the database, then run \
+             `devdb migrate resolve --rolled-back {name}` (to re-run the fixed file) or `--applied {name}`"
+        ),
+        Outcome::Unknown => format!(
+            "{lost}it was lost while committing; `devdb migrate status` shows whether `{name}` is applied \
+             (its ledger row commits with it), then run `devdb migrate deploy` again"
+        ),
+    };
+    if let Some(relation) = missing_relation(&failure.message) {
         next.push_str(&format!(
             "\n  hint: if `{relation}` exists only on a remote stage, `devdb fix-missing {relation} --from STAGE` copies its structure"
         ));
