@@ -43,6 +43,33 @@ pub struct Relation {
     pub triggers: Vec<(String, String)>,
     /// Views and materialized views.
     pub definition: Option<String>,
+    /// `COMMENT ON TABLE`.
+    pub comment: Option<String>,
+    /// Row level security is enabled.
+    pub row_security: bool,
+    /// Other tables inherit from it (not partitions).
+    pub has_subclass: bool,
+    /// Every index, constraint-backed or not, in detail (for Prisma's `@@index`/`@@unique`).
+    pub index_details: Vec<IndexInfo>,
+    /// Creation order (the catalog's oid), which is the order `prisma db pull` lists views in.
+    pub oid: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexInfo {
+    pub name: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// The access method: btree, hash, gin, gist, brin, spgist.
+    pub method: String,
+    /// Key parts in order: the column (None for an expression), descending, nulls first.
+    pub parts: Vec<(Option<String>, bool, bool)>,
+    /// `WHERE` of a partial index, as `pg_get_expr` prints it.
+    pub predicate: Option<String>,
+    /// Non-default operator classes on some key part.
+    pub custom_opclass: bool,
+    /// Backs a unique or primary key constraint (not a plain `CREATE UNIQUE INDEX`).
+    pub constraint: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +91,8 @@ pub struct ColumnInfo {
     /// `a` always, `d` by default, empty otherwise.
     pub identity: String,
     pub generated: bool,
+    /// `COMMENT ON COLUMN`.
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,7 +169,10 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
         "SELECT c.oid, n.nspname, c.relname, c.relkind::text, \
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END, \
                 (SELECT format('%I.%I', pn.nspname, pc.relname) FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent \
-                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition) \
+                   JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition), \
+                obj_description(c.oid, 'pg_class'), c.relrowsecurity, \
+                EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class ic ON ic.oid = i.inhrelid \
+                        WHERE i.inhparent = c.oid AND NOT ic.relispartition) \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_OBJECTS} AND c.relname <> '_prisma_migrations' AND {} \
          ORDER BY 2, 3",
@@ -155,7 +187,7 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
         .query(
             "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, tn.nspname, t.typtype::text, \
                     et.typname, et.typtype::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-                    a.attidentity::text, a.attgenerated <> '' \
+                    a.attidentity::text, a.attgenerated <> '', col_description(a.attrelid, a.attnum) \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
              LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
@@ -191,6 +223,24 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
         )
         .await
         .map_err(db_error("reading indexes"))?;
+    let index_details = client
+        .query(
+            "SELECT i.indrelid, ic.relname, i.indisunique, i.indisprimary, am.amname, \
+                    ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_subscripts(i.indkey, 1) k \
+                          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k] AND i.indkey[k] <> 0 \
+                          WHERE k < i.indnkeyatts ORDER BY k), \
+                    ARRAY(SELECT (i.indoption[k] & 1) = 1 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
+                    ARRAY(SELECT (i.indoption[k] & 2) = 2 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
+                    pg_get_expr(i.indpred, i.indrelid), \
+                    EXISTS (SELECT 1 FROM generate_subscripts(i.indclass, 1) k JOIN pg_opclass oc ON oc.oid = i.indclass[k] \
+                            WHERE NOT oc.opcdefault), \
+                    EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u')) \
+             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
+             WHERE i.indrelid = ANY($1) ORDER BY 1, 2",
+            &[&oids],
+        )
+        .await
+        .map_err(db_error("reading index details"))?;
     let triggers = client
         .query(
             "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FROM pg_trigger \
@@ -214,6 +264,36 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
             kind,
             partition_of: row.get(5),
             definition: row.get(4),
+            comment: row.get(6),
+            row_security: row.get(7),
+            has_subclass: row.get(8),
+            oid,
+            index_details: index_details
+                .iter()
+                .filter(|i| i.get::<_, u32>(0) == oid)
+                .map(|i| {
+                    let columns: Vec<String> = i.get(5);
+                    let descending: Vec<bool> = i.get(6);
+                    let nulls_first: Vec<bool> = i.get(7);
+                    IndexInfo {
+                        name: i.get(1),
+                        unique: i.get(2),
+                        primary: i.get(3),
+                        method: i.get(4),
+                        parts: columns
+                            .into_iter()
+                            .zip(descending)
+                            .zip(nulls_first)
+                            .map(|((column, desc), nulls)| {
+                                ((!column.is_empty()).then_some(column), desc, nulls)
+                            })
+                            .collect(),
+                        predicate: i.get(8),
+                        custom_opclass: i.get(9),
+                        constraint: i.get(10),
+                    }
+                })
+                .collect(),
             columns: columns
                 .iter()
                 .filter(|c| c.get::<_, u32>(0) == oid)
@@ -229,6 +309,7 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
                     default: c.get(9),
                     identity: c.get(10),
                     generated: c.get(11),
+                    comment: c.get(12),
                 })
                 .collect(),
             constraints: constraints

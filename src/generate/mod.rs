@@ -132,8 +132,12 @@ pub async fn run(
             ) => {
                 let path = resolve(file);
                 let existing = std::fs::read_to_string(&path).ok();
-                let changed =
-                    write_if_changed(&path, &prisma::render(schema, existing.as_deref(), ignore))?;
+                let rendered = prisma::render(schema, existing.as_deref(), ignore);
+                // The same warnings `prisma db pull` prints, on stderr.
+                for warning in &rendered.warnings {
+                    crate::progress::note(warning.clone());
+                }
+                let changed = write_if_changed(&path, &rendered.text)?;
                 Outcome {
                     generator: generator.describe(),
                     output: Some(path),

@@ -1,0 +1,1208 @@
+//! `prisma`: writes schema.prisma from introspection exactly as `prisma db pull` (Prisma 7.8)
+//! writes it for the same database and the same input file: names sanitized with `@map`/`@@map`,
+//! native types, defaults, relations named as Prisma names them, indexes, the comments Prisma
+//! adds, and on re-introspection what the user kept in the file (names, `///` docs, `@@ignore`,
+//! relation field names, block order). Only the `public` schema is read, as Prisma does by default.
+
+mod defaults;
+mod previous;
+mod types;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write;
+
+use super::introspect::{ColumnInfo, Constraint, IndexInfo, Relation, RelationKind, Schema};
+use defaults::quote;
+use previous::{ConfigBlock, Previous, PreviousField, PreviousModel};
+use types::{ColumnType, Family};
+
+const DEFAULT_HEADER: &str = "generator client {\n  provider = \"prisma-client\"\n  output   = \"../generated/prisma\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n}\n";
+const NO_IDENTIFIER: &str = "The underlying table does not contain a valid unique identifier and can therefore currently not be handled by Prisma Client.";
+const INVALID_FIELD_NAME: &str = "This field was commented out because of an invalid name. Please provide a valid one that matches [a-zA-Z][a-zA-Z0-9_]*";
+const PARTITION: &str = "This table is a partition table and requires additional setup for migrations. Visit https://pris.ly/d/partition-tables for more info.";
+const SUBCLASS: &str = "This table has subclasses and requires additional setup for migrations. Visit https://pris.ly/d/table-inheritance for more info.";
+const CHECK: &str = "This table contains check constraints and requires additional setup for migrations. Visit https://pris.ly/d/check-constraints for more info.";
+const EXCLUSION: &str = "This table contains exclusion constraints and requires additional setup for migrations. Visit https://pris.ly/d/exclusion-constraints for more info.";
+const COMMENTS: &str = "This model or at least one of its fields has comments in the database, and requires an additional setup for migrations: Read more: https://pris.ly/d/database-comments";
+const ROW_SECURITY: &str = "This model contains row level security and requires additional setup for migrations. Visit https://pris.ly/d/row-level-security for more info.";
+const NULLS_ORDER: &str = "This model contains an index with non-default null sort order and requires additional setup for migrations. Visit https://pris.ly/d/default-index-null-ordering for more info.";
+const EXPRESSION_INDEX: &str = "This model contains an expression index which requires additional setup for migrations. Visit https://pris.ly/d/expression-indexes for more info.";
+
+/// The schema file and the warnings `prisma db pull` prints for it.
+pub struct Rendered {
+    pub text: String,
+    pub warnings: Vec<String>,
+}
+
+/// A name in the PSL and, when it differs, the database's (`@map`/`@@map`).
+#[derive(Debug, Clone)]
+struct Name {
+    prisma: String,
+    mapped: Option<String>,
+}
+
+/// Prisma's identifier rule: strip leading non-letters, replace other characters with `_`.
+fn sanitize(name: &str) -> String {
+    let start = name
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_alphabetic())
+        .map_or(name.len(), |(i, _)| i);
+    name[start..]
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn needs_sanitizing(name: &str) -> bool {
+    !name.starts_with(|c: char| c.is_ascii_alphabetic())
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn name_from_database(name: &str) -> Name {
+    if needs_sanitizing(name) {
+        Name {
+            prisma: sanitize(name),
+            mapped: Some(name.to_string()),
+        }
+    } else {
+        Name {
+            prisma: name.to_string(),
+            mapped: None,
+        }
+    }
+}
+
+/// A foreign key's referenced (schema, table, columns).
+type ForeignTarget = (String, String, Vec<String>);
+
+/// One foreign key Prisma turns into a relation.
+struct Fk<'a> {
+    table: usize,
+    referenced: usize,
+    constraint: &'a Constraint,
+}
+
+struct Model<'a> {
+    relation: &'a Relation,
+    name: Name,
+    previous: Option<&'a PreviousModel>,
+    columns: Vec<Column<'a>>,
+}
+
+struct Column<'a> {
+    info: &'a ColumnInfo,
+    name: Name,
+    column_type: ColumnType,
+    previous: Option<&'a PreviousField>,
+}
+
+struct Context<'a> {
+    previous: &'a Previous,
+    enums: Vec<(&'a super::introspect::EnumType, Name)>,
+    public_enums: Vec<String>,
+    warnings: Warnings,
+}
+
+#[derive(Default)]
+struct Warnings {
+    commented_fields: Vec<(String, String)>,
+    ignored_models: Vec<String>,
+    unsupported: Vec<(String, String, String)>,
+    partitions: Vec<String>,
+    inherited: Vec<String>,
+    row_security: Vec<String>,
+    checks: Vec<(String, String)>,
+    comments: Vec<(String, String)>,
+    expression_indexes: Vec<(String, String)>,
+}
+
+/// The new schema file for `schema`, given the `existing` file (None: Prisma 7 defaults).
+pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Rendered {
+    let existing = existing.filter(|text| text.contains("datasource"));
+    let previous = Previous::parse(existing.unwrap_or(DEFAULT_HEADER));
+    let mut public_enums: Vec<&super::introspect::EnumType> = schema
+        .enums
+        .iter()
+        .filter(|e| e.schema == "public")
+        .collect();
+    public_enums.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let enums = public_enums
+        .iter()
+        .map(|e| {
+            let name = match previous.enum_type(&e.name) {
+                Some(p) => Name {
+                    prisma: p.name.clone(),
+                    mapped: p.mapped.clone(),
+                },
+                None => name_from_database(&e.name),
+            };
+            (*e, name)
+        })
+        .collect();
+    let mut context = Context {
+        public_enums: public_enums.iter().map(|e| e.name.clone()).collect(),
+        previous: &previous,
+        enums,
+        warnings: Warnings::default(),
+    };
+    let views_enabled = context.previous.config.iter().any(|b| {
+        b.kind == "generator"
+            && b.properties
+                .iter()
+                .any(|(k, v)| k == "previewFeatures" && v.contains("\"views\""))
+    });
+
+    let mut tables: Vec<&Relation> = schema
+        .relations
+        .iter()
+        .filter(|r| {
+            r.schema == "public"
+                && r.partition_of.is_none()
+                && matches!(r.kind, RelationKind::Table | RelationKind::PartitionedTable)
+        })
+        .collect();
+    tables.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let mut views: Vec<&Relation> = schema
+        .relations
+        .iter()
+        .filter(|r| r.schema == "public" && r.kind == RelationKind::View && views_enabled)
+        .collect();
+    views.sort_by_key(|v| v.oid);
+
+    let models: Vec<Model> = tables.iter().map(|t| context.model(t, false)).collect();
+    let view_models: Vec<Model> = views.iter().map(|v| context.model(v, true)).collect();
+    let foreign_keys = foreign_keys(&models);
+    let relation_names = relation_names(&models, &foreign_keys);
+
+    let mut blocks: Vec<(Option<usize>, String)> = Vec::new();
+    let mut partial_indexes = false;
+    for (index, model) in models.iter().enumerate() {
+        let (text, partial) = context.render_model(
+            index,
+            model,
+            &models,
+            &foreign_keys,
+            &relation_names,
+            ignore,
+        );
+        partial_indexes |= partial;
+        blocks.push((
+            context.previous.model_position(&model.relation.name, false),
+            text,
+        ));
+    }
+    let mut view_blocks: Vec<(Option<usize>, String)> = view_models
+        .iter()
+        .map(|view| {
+            (
+                context.previous.model_position(&view.relation.name, true),
+                context.render_view(view),
+            )
+        })
+        .collect();
+    let mut enum_blocks: Vec<(Option<usize>, String)> = context
+        .enums
+        .iter()
+        .map(|(e, name)| {
+            (
+                context.previous.enum_position(&e.name),
+                context.render_enum(e, name),
+            )
+        })
+        .collect();
+    for list in [&mut blocks, &mut view_blocks, &mut enum_blocks] {
+        list.sort_by_key(|(position, _)| position.unwrap_or(usize::MAX));
+    }
+
+    let mut out = render_config(&context.previous.config, partial_indexes);
+    for (_, block) in blocks.iter().chain(&view_blocks).chain(&enum_blocks) {
+        out.push('\n');
+        out.push_str(block);
+    }
+    Rendered {
+        text: out,
+        warnings: context.warnings.lines(),
+    }
+}
+
+/// The generator and datasource blocks, re-rendered as Prisma does (aligned, comments dropped),
+/// with `partialIndexes` added to the preview features when a partial index is shown.
+fn render_config(blocks: &[ConfigBlock], partial_indexes: bool) -> String {
+    let mut out = String::new();
+    for (index, block) in blocks.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let mut properties = block.properties.clone();
+        // Prisma's engine writes the preview features it parsed in its own (alphabetical)
+        // order; the CLI then appends `partialIndexes` when it shows a partial index.
+        if let Some((_, value)) = properties.iter_mut().find(|(k, _)| k == "previewFeatures") {
+            let mut features: Vec<&str> = value
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .collect();
+            features.sort_unstable();
+            features.dedup();
+            *value = format!("[{}]", features.join(", "));
+        }
+        if block.kind == "generator" && partial_indexes {
+            match properties.iter_mut().find(|(k, _)| k == "previewFeatures") {
+                Some((_, value)) if !value.contains("\"partialIndexes\"") => {
+                    let inner = value.trim_start_matches('[').trim_end_matches(']').trim();
+                    *value = if inner.is_empty() {
+                        "[\"partialIndexes\"]".to_string()
+                    } else {
+                        format!("[{inner}, \"partialIndexes\"]")
+                    };
+                }
+                Some(_) => {}
+                None => properties.push(("previewFeatures".into(), "[\"partialIndexes\"]".into())),
+            }
+        }
+        let width = properties.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "{} {} {{", block.kind, block.name);
+        for (key, value) in &properties {
+            let _ = writeln!(out, "  {key:<width$} = {value}");
+        }
+        out.push_str("}\n");
+    }
+    out
+}
+
+fn foreign_keys<'a>(models: &[Model<'a>]) -> Vec<Fk<'a>> {
+    let mut fks = Vec::new();
+    for (table, model) in models.iter().enumerate() {
+        let mut constraints: Vec<&Constraint> = model
+            .relation
+            .constraints
+            .iter()
+            .filter(|c| c.kind == 'f')
+            .collect();
+        constraints.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+        let mut seen: Vec<(&Vec<String>, &ForeignTarget)> = Vec::new();
+        for constraint in constraints {
+            let Some(references) = &constraint.references else {
+                continue;
+            };
+            let Some(referenced) = models
+                .iter()
+                .position(|m| references.0 == "public" && m.relation.name == references.1)
+            else {
+                continue;
+            };
+            // Two constraints on the same columns to the same columns make one relation.
+            if seen
+                .iter()
+                .any(|(columns, r)| **columns == constraint.columns && *r == references)
+            {
+                continue;
+            }
+            seen.push((&constraint.columns, references));
+            fks.push(Fk {
+                table,
+                referenced,
+                constraint,
+            });
+        }
+    }
+    fks
+}
+
+/// Per foreign key: [relation name, forward field name, back field name], as Prisma names them.
+fn relation_names(models: &[Model], fks: &[Fk]) -> Vec<[String; 3]> {
+    let pair = |fk: &Fk| {
+        let mut p = [fk.table, fk.referenced];
+        p.sort();
+        p
+    };
+    let column_prisma = |table: usize, column: &str| -> String {
+        models[table]
+            .columns
+            .iter()
+            .find(|c| c.info.name == column)
+            .map_or_else(|| column.to_string(), |c| c.name.prisma.clone())
+    };
+    let mut ambiguous: HashSet<[usize; 2]> = HashSet::new();
+    for fk in fks {
+        let tables = pair(fk);
+        if ambiguous.contains(&tables) {
+            continue;
+        }
+        let distinct_other = fks.iter().any(|other| {
+            !std::ptr::eq(other, fk)
+                && (other.table == fk.table || other.table == fk.referenced)
+                && other.constraint.columns != fk.constraint.columns
+                && pair(other) == tables
+        });
+        let referenced_name = &models[fk.referenced].name.prisma;
+        let clashes = fk
+            .constraint
+            .columns
+            .iter()
+            .any(|c| &column_prisma(fk.table, c) == referenced_name);
+        if distinct_other || clashes {
+            ambiguous.insert(tables);
+        }
+    }
+    fks.iter()
+        .map(|fk| {
+            let referencing = &models[fk.table].name.prisma;
+            let referenced = &models[fk.referenced].name.prisma;
+            let self_relation = fk.table == fk.referenced;
+            let other = if self_relation { "other_" } else { "" };
+            if ambiguous.contains(&pair(fk)) {
+                let columns: Vec<String> = fk
+                    .constraint
+                    .columns
+                    .iter()
+                    .map(|c| column_prisma(fk.table, c))
+                    .collect();
+                let name = format!("{referencing}_{}To{referenced}", columns.join("_"));
+                [
+                    name.clone(),
+                    format!("{referenced}_{name}"),
+                    format!("{other}{referencing}_{name}"),
+                ]
+            } else {
+                [
+                    if self_relation {
+                        format!("{referencing}To{referenced}")
+                    } else {
+                        String::new()
+                    },
+                    referenced.clone(),
+                    format!("{other}{referencing}"),
+                ]
+            }
+        })
+        .collect()
+}
+
+fn action(code: char) -> &'static str {
+    match code {
+        'r' => "Restrict",
+        'c' => "Cascade",
+        'n' => "SetNull",
+        'd' => "SetDefault",
+        _ => "NoAction",
+    }
+}
+
+/// Lines of a block, aligned as `prisma format` aligns them: name, type, attributes.
+struct Fields {
+    lines: Vec<FieldLine>,
+}
+
+enum FieldLine {
+    Field {
+        docs: Vec<String>,
+        name: String,
+        field_type: String,
+        attributes: Vec<String>,
+    },
+    /// A field Prisma writes commented out (`// name Type ...`), not aligned.
+    Commented { docs: Vec<String>, text: String },
+}
+
+impl Fields {
+    fn render(&self, out: &mut String) {
+        let fields = self.lines.iter().filter_map(|l| match l {
+            FieldLine::Field {
+                name, field_type, ..
+            } => Some((name.len(), field_type.len())),
+            FieldLine::Commented { .. } => None,
+        });
+        let (name_width, type_width) = fields.fold((0, 0), |(n, t), (a, b)| (n.max(a), t.max(b)));
+        for line in &self.lines {
+            match line {
+                FieldLine::Field {
+                    docs,
+                    name,
+                    field_type,
+                    attributes,
+                } => {
+                    for doc in docs {
+                        let _ = writeln!(out, "  /// {doc}");
+                    }
+                    let text = format!(
+                        "  {name:<name_width$} {field_type:<type_width$} {}",
+                        attributes.join(" ")
+                    );
+                    out.push_str(text.trim_end());
+                    out.push('\n');
+                }
+                FieldLine::Commented { docs, text } => {
+                    for doc in docs {
+                        let _ = writeln!(out, "  /// {doc}");
+                    }
+                    let _ = writeln!(out, "  // {text}");
+                }
+            }
+        }
+    }
+}
+
+fn render_docs(out: &mut String, docs: &[String]) {
+    for doc in docs {
+        for line in doc.lines() {
+            let _ = writeln!(out, "/// {line}");
+        }
+    }
+}
+
+fn push_doc(docs: &mut Vec<String>, doc: &str) {
+    if !docs.iter().any(|d| d.contains(doc)) {
+        docs.push(doc.to_string());
+    }
+}
+
+impl<'a> Context<'a> {
+    fn model(&self, relation: &'a Relation, is_view: bool) -> Model<'a> {
+        let previous: Option<&'a PreviousModel> = self.previous.model(&relation.name, is_view);
+        let name = match previous {
+            Some(p) => Name {
+                prisma: p.name.clone(),
+                mapped: p.mapped.clone(),
+            },
+            None => name_from_database(&relation.name),
+        };
+        let columns = relation
+            .columns
+            .iter()
+            .map(|info| {
+                let previous_field = previous.and_then(|p| {
+                    p.fields
+                        .iter()
+                        .find(|f| f.relation.is_none() && f.database_name() == info.name)
+                });
+                let name = match previous_field {
+                    Some(f) => Name {
+                        prisma: f.name.clone(),
+                        mapped: f.mapped.clone(),
+                    },
+                    None => name_from_database(&info.name),
+                };
+                Column {
+                    info,
+                    name,
+                    column_type: types::column_type(info, &self.public_enums),
+                    previous: previous_field,
+                }
+            })
+            .collect();
+        Model {
+            relation,
+            name,
+            previous,
+            columns,
+        }
+    }
+
+    fn enum_prisma_name(&self, database_name: &str) -> String {
+        self.enums
+            .iter()
+            .find(|(e, _)| e.name == database_name)
+            .map_or_else(|| sanitize(database_name), |(_, n)| n.prisma.clone())
+    }
+
+    /// The PSL name of value `value` of enum `enum_name` (both database names).
+    fn enum_value_name(&self, enum_name: &str, value: &str) -> Option<String> {
+        let (enum_type, _) = self.enums.iter().find(|(e, _)| e.name == enum_name)?;
+        if !enum_type.labels.iter().any(|l| l == value) {
+            return None;
+        }
+        let previous = self.previous.enum_type(enum_name).and_then(|p| {
+            p.values
+                .iter()
+                .find(|(name, mapped)| mapped.as_deref().unwrap_or(name) == value)
+        });
+        Some(match previous {
+            Some((name, _)) => name.clone(),
+            None if value.is_empty() => "EMPTY_ENUM_VALUE".to_string(),
+            None => name_from_database(value).prisma,
+        })
+    }
+
+    fn type_text(&self, column: &Column) -> String {
+        let ColumnType { family, list, .. } = &column.column_type;
+        let base = match family {
+            Family::Int => "Int".to_string(),
+            Family::BigInt => "BigInt".to_string(),
+            Family::Float => "Float".to_string(),
+            Family::Decimal => "Decimal".to_string(),
+            Family::Boolean => "Boolean".to_string(),
+            Family::String => "String".to_string(),
+            Family::DateTime => "DateTime".to_string(),
+            Family::Json => "Json".to_string(),
+            Family::Bytes => "Bytes".to_string(),
+            Family::Enum(name) => self.enum_prisma_name(name),
+            Family::Unsupported(name) => format!("Unsupported({})", quote(name)),
+        };
+        if *list {
+            format!("{base}[]")
+        } else if column.info.not_null {
+            base
+        } else {
+            format!("{base}?")
+        }
+    }
+
+    fn scalar_line(
+        &mut self,
+        model: &Model,
+        column: &Column,
+        single_pk: Option<&IndexInfo>,
+        single_unique: Option<&IndexInfo>,
+    ) -> FieldLine {
+        let table = &model.relation.name;
+        let mut attributes = Vec::new();
+        if column.previous.is_some_and(|p| p.updated_at) {
+            attributes.push("@updatedAt".to_string());
+        }
+        if let Some(unique) = single_unique {
+            let default = format!("{table}_{}_key", column.info.name);
+            let mut arguments = Vec::new();
+            if unique.name != default {
+                arguments.push(format!("map: {}", quote(&unique.name)));
+            }
+            if unique
+                .parts
+                .first()
+                .is_some_and(|(_, descending, _)| *descending)
+            {
+                arguments.push("sort: Desc".to_string());
+            }
+            if let Some(predicate) = &unique.predicate {
+                arguments.push(format!("where: raw({})", quote(predicate)));
+            }
+            attributes.push(if arguments.is_empty() {
+                "@unique".to_string()
+            } else {
+                format!("@unique({})", arguments.join(", "))
+            });
+        }
+        if let Some(pk) = single_pk {
+            let default = format!("{table}_pkey");
+            attributes.push(if pk.name == default {
+                "@id".to_string()
+            } else {
+                format!("@id(map: {})", quote(&pk.name))
+            });
+        }
+        let enum_value = |name: &str, value: &str| self.enum_value_name(name, value);
+        if let Some(default) =
+            defaults::default_value(column.info, &column.column_type, &enum_value)
+        {
+            attributes.push(format!("@default({default})"));
+        }
+        if let Some(mapped) = &column.name.mapped {
+            attributes.push(format!("@map({})", quote(mapped)));
+        }
+        if let Some(native) = &column.column_type.native {
+            attributes.push(format!("@db.{native}"));
+        }
+        if column.previous.is_some_and(|p| p.ignored) {
+            attributes.push("@ignore".to_string());
+        }
+        let mut docs = column.previous.map(|p| p.docs.clone()).unwrap_or_default();
+        let field_type = self.type_text(column);
+        if let Family::Unsupported(name) = &column.column_type.family {
+            self.warnings.unsupported.push((
+                model.name.prisma.clone(),
+                column.name.prisma.clone(),
+                name.clone(),
+            ));
+        }
+        if column.info.comment.is_some() && column.previous.is_none() {
+            self.warnings.comments.push((
+                "field".to_string(),
+                format!("{}.{}", model.name.prisma, column.name.prisma),
+            ));
+        }
+        if column.name.prisma.is_empty() {
+            push_doc(&mut docs, INVALID_FIELD_NAME);
+            self.warnings
+                .commented_fields
+                .push((model.name.prisma.clone(), column.info.name.clone()));
+            return FieldLine::Commented {
+                docs,
+                text: format!("{} {field_type} {}", column.info.name, attributes.join(" "))
+                    .trim_end()
+                    .to_string(),
+            };
+        }
+        FieldLine::Field {
+            docs,
+            name: column.name.prisma.clone(),
+            field_type,
+            attributes,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_model(
+        &mut self,
+        index: usize,
+        model: &Model,
+        models: &[Model],
+        fks: &[Fk],
+        relation_names: &[[String; 3]],
+        ignore: &[String],
+    ) -> (String, bool) {
+        let relation = model.relation;
+        let table = &relation.name;
+        let indexes: Vec<&IndexInfo> = relation.index_details.iter().collect();
+        let primary = indexes.iter().copied().find(|i| i.primary);
+        let is_expression = |i: &IndexInfo| i.parts.iter().any(|p| p.0.is_none());
+        let column_of = |name: &str| model.columns.iter().find(|c| c.info.name == name);
+        let usable = indexes.iter().any(|i| {
+            (i.primary || i.unique)
+                && !is_expression(i)
+                && i.parts.iter().all(|p| {
+                    p.0.as_deref().and_then(column_of).is_some_and(|c| {
+                        c.info.not_null && !matches!(c.column_type.family, Family::Unsupported(_))
+                    })
+                })
+        });
+        let ignored_in_psl = model.previous.is_some_and(|p| p.ignored);
+        let configured_ignore = ignore.iter().any(|i| i == table);
+        let ignored = ignored_in_psl || configured_ignore || !usable;
+        let new = model.previous.is_none();
+
+        let mut docs = model.previous.map(|p| p.docs.clone()).unwrap_or_default();
+        if relation.kind == RelationKind::PartitionedTable && new {
+            push_doc(&mut docs, PARTITION);
+            self.warnings.partitions.push(table.clone());
+        }
+        if relation.has_subclass && new {
+            push_doc(&mut docs, SUBCLASS);
+            self.warnings.inherited.push(table.clone());
+        }
+        let checks: Vec<&Constraint> = relation
+            .constraints
+            .iter()
+            .filter(|c| c.kind == 'c')
+            .collect();
+        if !checks.is_empty() && new {
+            push_doc(&mut docs, CHECK);
+            for check in &checks {
+                self.warnings
+                    .checks
+                    .push((model.name.prisma.clone(), check.name.clone()));
+            }
+        }
+        if relation.constraints.iter().any(|c| c.kind == 'x') && new {
+            push_doc(&mut docs, EXCLUSION);
+        }
+        if !usable && !ignored_in_psl {
+            push_doc(&mut docs, NO_IDENTIFIER);
+            self.warnings.ignored_models.push(model.name.prisma.clone());
+        }
+        let column_comments = model
+            .columns
+            .iter()
+            .any(|c| c.info.comment.is_some() && c.previous.is_none());
+        if new && (relation.comment.is_some() || column_comments) {
+            push_doc(&mut docs, COMMENTS);
+            if relation.comment.is_some() {
+                self.warnings
+                    .comments
+                    .push(("model".to_string(), model.name.prisma.clone()));
+            }
+        }
+        if relation.row_security && new {
+            push_doc(&mut docs, ROW_SECURITY);
+            self.warnings.row_security.push(table.clone());
+        }
+        if indexes.iter().any(|i| {
+            i.parts
+                .iter()
+                .any(|(_, desc, nulls_first)| *nulls_first != *desc)
+        }) {
+            push_doc(&mut docs, NULLS_ORDER);
+        }
+        let expression_indexes: Vec<&&IndexInfo> =
+            indexes.iter().filter(|i| is_expression(i)).collect();
+        if !expression_indexes.is_empty() {
+            push_doc(&mut docs, EXPRESSION_INDEX);
+            for i in &expression_indexes {
+                self.warnings
+                    .expression_indexes
+                    .push((model.name.prisma.clone(), i.name.clone()));
+            }
+        }
+
+        let mut fields = Fields { lines: Vec::new() };
+        for column in &model.columns {
+            let only = |i: &&&IndexInfo| {
+                i.parts.len() == 1 && i.parts[0].0.as_deref() == Some(column.info.name.as_str())
+            };
+            let single_pk = primary.filter(|p| p.parts.len() == 1 && only(&p));
+            let mut singles: Vec<&&IndexInfo> = indexes
+                .iter()
+                .filter(|i| i.unique && !i.primary)
+                .filter(only)
+                .collect();
+            singles.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+            let single_unique = singles.first().map(|i| **i);
+            let line = self.scalar_line(model, column, single_pk, single_unique);
+            fields.lines.push(line);
+        }
+        let column_name = |table: usize, column: &str| -> String {
+            models[table]
+                .columns
+                .iter()
+                .find(|c| c.info.name == column)
+                .map_or_else(|| column.to_string(), |c| c.name.prisma.clone())
+        };
+        for (fk_index, fk) in fks.iter().enumerate() {
+            let names = &relation_names[fk_index];
+            if fk.table == index {
+                fields
+                    .lines
+                    .push(self.forward_field(model, models, fk, names, &column_name));
+            }
+            if fk.referenced == index {
+                fields.lines.push(self.back_field(models, fk, names));
+            }
+        }
+
+        let mut block = Vec::new();
+        if let Some(pk) = primary.filter(|p| p.parts.len() > 1) {
+            let columns: Vec<String> = pk
+                .parts
+                .iter()
+                .map(|p| index_field(&column_name(index, p.0.as_deref().unwrap_or("")), p.1))
+                .collect();
+            let default = format!("{table}_pkey");
+            let map = if pk.name == default {
+                String::new()
+            } else {
+                format!(", map: {}", quote(&pk.name))
+            };
+            block.push(format!("@@id([{}]{map})", columns.join(", ")));
+        }
+        let mut partial = false;
+        let mut model_indexes: Vec<&&IndexInfo> = indexes
+            .iter()
+            .filter(|i| !(i.primary || is_expression(i) || (i.unique && i.parts.len() == 1)))
+            .collect();
+        model_indexes.sort_by(|a, b| {
+            b.unique
+                .cmp(&a.unique)
+                .then(a.name.as_bytes().cmp(b.name.as_bytes()))
+        });
+        for i in model_indexes {
+            let columns: Vec<&str> = i.parts.iter().filter_map(|p| p.0.as_deref()).collect();
+            let fields_text: Vec<String> = i
+                .parts
+                .iter()
+                .map(|p| index_field(&column_name(index, p.0.as_deref().unwrap_or("")), p.1))
+                .collect();
+            let suffix = if i.unique { "key" } else { "idx" };
+            let default = format!("{table}_{}_{suffix}", columns.join("_"));
+            let mut arguments = vec![format!("[{}]", fields_text.join(", "))];
+            if i.name != default {
+                arguments.push(format!("map: {}", quote(&i.name)));
+            }
+            let method = match i.method.as_str() {
+                "hash" => Some("Hash"),
+                "gin" => Some("Gin"),
+                "gist" => Some("Gist"),
+                "brin" => Some("Brin"),
+                "spgist" => Some("SpGist"),
+                _ => None,
+            };
+            if let Some(method) = method {
+                arguments.push(format!("type: {method}"));
+            }
+            if let Some(predicate) = &i.predicate {
+                arguments.push(format!("where: raw({})", quote(predicate)));
+                partial = true;
+            }
+            let attribute = if i.unique { "@@unique" } else { "@@index" };
+            block.push(format!("{attribute}({})", arguments.join(", ")));
+        }
+        if indexes
+            .iter()
+            .any(|i| i.unique && i.parts.len() == 1 && i.predicate.is_some() && !is_expression(i))
+        {
+            partial = true;
+        }
+        if let Some(mapped) = &model.name.mapped {
+            block.push(format!("@@map({})", quote(mapped)));
+        }
+        if ignored {
+            block.push("@@ignore".to_string());
+        }
+
+        let mut out = String::new();
+        render_docs(&mut out, &docs);
+        let _ = writeln!(out, "model {} {{", model.name.prisma);
+        fields.render(&mut out);
+        if !block.is_empty() {
+            out.push('\n');
+            for line in block {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        out.push_str("}\n");
+        (out, partial)
+    }
+
+    fn forward_field(
+        &self,
+        model: &Model,
+        models: &[Model],
+        fk: &Fk,
+        names: &[String; 3],
+        column_name: &dyn Fn(usize, &str) -> String,
+    ) -> FieldLine {
+        let constraint = fk.constraint;
+        let (_, _, referenced_columns) = constraint.references.as_ref().expect("a foreign key");
+        let target = &models[fk.referenced];
+        let previous = self.previous_forward(model, target, fk, column_name);
+        let optional = constraint.columns.iter().any(|c| {
+            model
+                .columns
+                .iter()
+                .any(|col| &col.info.name == c && !col.info.not_null)
+        });
+        let relation_name = match &previous {
+            Some((_, Some(name))) => name.clone(),
+            Some((_, None)) => String::new(),
+            None => names[0].clone(),
+        };
+        let mut arguments = Vec::new();
+        if !relation_name.is_empty() {
+            arguments.push(quote(&relation_name));
+        }
+        let fields: Vec<String> = constraint
+            .columns
+            .iter()
+            .map(|c| column_name(fk.table, c))
+            .collect();
+        let references: Vec<String> = referenced_columns
+            .iter()
+            .map(|c| column_name(fk.referenced, c))
+            .collect();
+        arguments.push(format!("fields: [{}]", fields.join(", ")));
+        arguments.push(format!("references: [{}]", references.join(", ")));
+        let default_delete = if optional { 'n' } else { 'r' };
+        if constraint.on_delete != default_delete {
+            arguments.push(format!("onDelete: {}", action(constraint.on_delete)));
+        }
+        if constraint.on_update != 'c' {
+            arguments.push(format!("onUpdate: {}", action(constraint.on_update)));
+        }
+        let default_name = format!(
+            "{}_{}_fkey",
+            model.relation.name,
+            constraint.columns.join("_")
+        );
+        if constraint.name != default_name {
+            arguments.push(format!("map: {}", quote(&constraint.name)));
+        }
+        let (field_name, docs, ignored) = match previous {
+            Some((field, _)) => (field.name.clone(), field.docs.clone(), field.ignored),
+            None => (names[1].clone(), Vec::new(), false),
+        };
+        let mut attributes = vec![format!("@relation({})", arguments.join(", "))];
+        if ignored {
+            attributes.push("@ignore".to_string());
+        }
+        FieldLine::Field {
+            docs,
+            name: field_name,
+            field_type: format!("{}{}", target.name.prisma, if optional { "?" } else { "" }),
+            attributes,
+        }
+    }
+
+    /// The user's forward relation field for `fk` in the previous file, and its relation name.
+    fn previous_forward(
+        &self,
+        model: &Model<'a>,
+        target: &Model,
+        fk: &Fk,
+        column_name: &dyn Fn(usize, &str) -> String,
+    ) -> Option<(&'a PreviousField, Option<String>)> {
+        let previous = model.previous?;
+        let fields: Vec<String> = fk
+            .constraint
+            .columns
+            .iter()
+            .map(|c| column_name(fk.table, c))
+            .collect();
+        let field = previous.fields.iter().find(|f| {
+            f.type_name == target.name.prisma
+                && f.relation.as_ref().is_some_and(|r| r.fields == fields)
+        })?;
+        let name = field.relation.as_ref().and_then(|r| r.name.clone());
+        Some((field, name))
+    }
+
+    fn back_field(&self, models: &[Model], fk: &Fk, names: &[String; 3]) -> FieldLine {
+        let referencing = &models[fk.table];
+        let target = &models[fk.referenced];
+        let one_to_one = referencing.relation.index_details.iter().any(|i| {
+            (i.primary || i.unique) && {
+                let mut columns: Vec<&str> =
+                    i.parts.iter().filter_map(|p| p.0.as_deref()).collect();
+                let mut fk_columns: Vec<&str> =
+                    fk.constraint.columns.iter().map(String::as_str).collect();
+                columns.sort();
+                fk_columns.sort();
+                columns == fk_columns && i.parts.len() == fk_columns.len()
+            }
+        });
+        // The user's back field: in the referenced model, of the referencing model's type,
+        // with the same relation name as the forward field.
+        let forward_name = referencing.previous.and_then(|p| {
+            p.fields
+                .iter()
+                .find(|f| {
+                    f.type_name == target.name.prisma
+                        && f.relation.as_ref().is_some_and(|r| {
+                            r.fields
+                                == fk
+                                    .constraint
+                                    .columns
+                                    .iter()
+                                    .map(|c| {
+                                        referencing
+                                            .columns
+                                            .iter()
+                                            .find(|col| &col.info.name == c)
+                                            .map_or_else(
+                                                || c.clone(),
+                                                |col| col.name.prisma.clone(),
+                                            )
+                                    })
+                                    .collect::<Vec<_>>()
+                        })
+                })
+                .map(|f| f.relation.as_ref().and_then(|r| r.name.clone()))
+        });
+        let previous_back = forward_name.as_ref().and_then(|name| {
+            target.previous?.fields.iter().find(|f| {
+                f.type_name == referencing.name.prisma
+                    && f.relation
+                        .as_ref()
+                        .map_or(name.is_none(), |r| r.fields.is_empty() && r.name == *name)
+                    && (f.relation.is_some() || name.is_none())
+            })
+        });
+        let relation_name = match &forward_name {
+            Some(name) => name.clone().unwrap_or_default(),
+            None => names[0].clone(),
+        };
+        let (field_name, docs, ignored) = match previous_back {
+            Some(field) => (field.name.clone(), field.docs.clone(), field.ignored),
+            None => (names[2].clone(), Vec::new(), false),
+        };
+        let field_type = if one_to_one {
+            format!("{}?", referencing.name.prisma)
+        } else {
+            format!("{}[]", referencing.name.prisma)
+        };
+        let mut attributes = Vec::new();
+        if !relation_name.is_empty() {
+            attributes.push(format!("@relation({})", quote(&relation_name)));
+        }
+        if ignored {
+            attributes.push("@ignore".to_string());
+        }
+        FieldLine::Field {
+            docs,
+            name: field_name,
+            field_type,
+            attributes,
+        }
+    }
+
+    fn render_view(&mut self, view: &Model) -> String {
+        let mut out = String::new();
+        render_docs(
+            &mut out,
+            &view.previous.map(|p| p.docs.clone()).unwrap_or_default(),
+        );
+        let _ = writeln!(out, "view {} {{", view.name.prisma);
+        let mut fields = Fields { lines: Vec::new() };
+        for column in &view.columns {
+            let line = self.scalar_line(view, column, None, None);
+            fields.lines.push(line);
+        }
+        fields.render(&mut out);
+        let mut block = Vec::new();
+        if let Some(mapped) = &view.name.mapped {
+            block.push(format!("@@map({})", quote(mapped)));
+        }
+        if view.previous.is_some_and(|p| p.ignored) {
+            block.push("@@ignore".to_string());
+        }
+        if !block.is_empty() {
+            out.push('\n');
+            for line in block {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    fn render_enum(&self, enum_type: &super::introspect::EnumType, name: &Name) -> String {
+        let mut out = String::new();
+        let previous = self.previous.enum_type(&enum_type.name);
+        render_docs(
+            &mut out,
+            &previous.map(|p| p.docs.clone()).unwrap_or_default(),
+        );
+        let values: Vec<(String, Option<String>)> = enum_type
+            .labels
+            .iter()
+            .map(|label| {
+                let prisma = self
+                    .enum_value_name(&enum_type.name, label)
+                    .unwrap_or_else(|| sanitize(label));
+                let mapped = (prisma != *label).then(|| label.clone());
+                (prisma, mapped)
+            })
+            .collect();
+        let width = values.iter().map(|(v, _)| v.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "enum {} {{", name.prisma);
+        for (value, mapped) in &values {
+            let line = match mapped {
+                Some(m) => format!("  {value:<width$} @map({})", quote(m)),
+                None => format!("  {value}"),
+            };
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if let Some(mapped) = &name.mapped {
+            let _ = write!(out, "\n  @@map({})\n", quote(mapped));
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+fn index_field(name: &str, descending: bool) -> String {
+    if descending {
+        format!("{name}(sort: Desc)")
+    } else {
+        name.to_string()
+    }
+}
+
+impl Warnings {
+    /// Prisma's warning text, section by section, as `prisma db pull` prints it.
+    fn lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut section = |title: &str, items: Vec<String>| {
+            if !items.is_empty() {
+                out.push(format!("{title}\n{}", items.join("\n")));
+            }
+        };
+        let mut commented: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (model, field) in &self.commented_fields {
+            commented.entry(model).or_default().push(field);
+        }
+        section(
+            "These fields were commented out because their names are currently not supported by Prisma. Please provide valid ones that match [a-zA-Z][a-zA-Z0-9_]* using the `@map` attribute:",
+            commented
+                .iter()
+                .map(|(model, fields)| {
+                    let quoted: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+                    format!("  - Model: \"{model}\", field(s): [{}]", quoted.join(", "))
+                })
+                .collect(),
+        );
+        section(
+            "The following models were ignored as they do not have a valid unique identifier or id. This is currently not supported by Prisma Client:",
+            self.ignored_models.iter().map(|m| format!("  - \"{m}\"")).collect(),
+        );
+        section(
+            "These fields are not supported by Prisma Client, because Prisma currently does not support their types:",
+            self.unsupported
+                .iter()
+                .map(|(m, f, t)| format!("  - Model: \"{m}\", field: \"{f}\", original data type: \"{t}\""))
+                .collect(),
+        );
+        section(
+            "These tables are partition tables, which are not yet fully supported:",
+            self.partitions
+                .iter()
+                .map(|t| format!("  - \"{t}\""))
+                .collect(),
+        );
+        section(
+            "These tables are inherited tables, which are not yet fully supported:",
+            self.inherited
+                .iter()
+                .map(|t| format!("  - \"{t}\""))
+                .collect(),
+        );
+        section(
+            "These tables contain row level security, which is not yet fully supported. Read more: https://pris.ly/d/row-level-security",
+            self.row_security.iter().map(|t| format!("  - \"{t}\"")).collect(),
+        );
+        section(
+            "These constraints are not supported by Prisma Client, because Prisma currently does not fully support check constraints. Read more: https://pris.ly/d/check-constraints",
+            self.checks
+                .iter()
+                .map(|(m, c)| format!("  - Model: \"{m}\", constraint: \"{c}\""))
+                .collect(),
+        );
+        section(
+            "These objects have comments defined in the database, which is not yet fully supported. Read more: https://pris.ly/d/database-comments",
+            self.comments
+                .iter()
+                .map(|(kind, name)| format!("  - Type: \"{kind}\", name: \"{name}\""))
+                .collect(),
+        );
+        section(
+            "These indexes are not supported by Prisma Client, because Prisma currently does not fully support expression indexes. Read more: https://pris.ly/d/expression-indexes",
+            self.expression_indexes
+                .iter()
+                .map(|(m, i)| format!("  - Model: \"{m}\", constraint: \"{i}\""))
+                .collect(),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizes_like_prisma() {
+        assert_eq!(sanitize("_sync_id"), "sync_id");
+        assert_eq!(sanitize("1st_attempt"), "st_attempt");
+        assert_eq!(sanitize("first-name"), "first_name");
+        assert_eq!(sanitize("ümlaut"), "mlaut");
+        assert_eq!(sanitize("_"), "");
+        assert!(!needs_sanitizing("camelCase") && needs_sanitizing("has space"));
+    }
+
+    #[test]
+    fn config_blocks_are_aligned_and_gain_partial_indexes() {
+        let previous = Previous::parse(
+            "generator client {\n  provider = \"prisma-client\"\n  // x\n  output = \"../g\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n}\n",
+        );
+        assert_eq!(
+            render_config(&previous.config, true),
+            "generator client {\n  provider        = \"prisma-client\"\n  output          = \"../g\"\n  previewFeatures = [\"partialIndexes\"]\n}\n\ndatasource db {\n  provider = \"postgresql\"\n}\n"
+        );
+    }
+}
