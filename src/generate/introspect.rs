@@ -93,6 +93,8 @@ pub struct ColumnInfo {
     pub generated: bool,
     /// `COMMENT ON COLUMN`.
     pub comment: Option<String>,
+    /// For a domain: its base type's name and `format_type` text.
+    pub domain_base: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -187,9 +189,11 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
         .query(
             "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, tn.nspname, t.typtype::text, \
                     et.typname, et.typtype::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-                    a.attidentity::text, a.attgenerated <> '', col_description(a.attrelid, a.attnum) \
+                    a.attidentity::text, a.attgenerated <> '', col_description(a.attrelid, a.attnum), \
+                    bt.typname, format_type(t.typbasetype, t.typtypmod) \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
              LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
+             LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' \
              LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum",
             &[&oids],
@@ -236,7 +240,9 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
                             WHERE NOT oc.opcdefault), \
                     EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u')) \
              FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
-             WHERE i.indrelid = ANY($1) ORDER BY 1, 2",
+             WHERE i.indrelid = ANY($1) \
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype = 'x') \
+             ORDER BY 1, 2",
             &[&oids],
         )
         .await
@@ -310,6 +316,9 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
                     identity: c.get(10),
                     generated: c.get(11),
                     comment: c.get(12),
+                    domain_base: c
+                        .get::<_, Option<String>>(13)
+                        .map(|name| (name, c.get::<_, String>(14))),
                 })
                 .collect(),
             constraints: constraints

@@ -95,6 +95,97 @@ struct Model<'a> {
     columns: Vec<Column<'a>>,
 }
 
+impl Model<'_> {
+    /// A model needs a primary key or a unique index on required, supported columns.
+    fn has_usable_identifier(&self) -> bool {
+        self.relation.index_details.iter().any(|i| {
+            (i.primary || i.unique)
+                && i.parts.iter().all(|p| {
+                    p.0.as_deref()
+                        .and_then(|name| self.columns.iter().find(|c| c.info.name == name))
+                        .is_some_and(|c| {
+                            c.info.not_null
+                                && !matches!(c.column_type.family, Family::Unsupported(_))
+                        })
+                })
+        })
+    }
+
+    /// Ignored because it has no identifier, not because the file says `@@ignore`: relation
+    /// fields to it get `@ignore` (only then, as Prisma does).
+    fn implicitly_ignored(&self) -> bool {
+        !self.has_usable_identifier() && !self.previous.is_some_and(|p| p.ignored)
+    }
+
+    fn ignored(&self, ignore: &[String]) -> bool {
+        self.previous.is_some_and(|p| p.ignored)
+            || ignore.iter().any(|i| i == &self.relation.name)
+            || !self.has_usable_identifier()
+    }
+}
+
+/// Everything about relations a model block needs.
+struct Relations<'r, 'a> {
+    models: &'r [Model<'a>],
+    fks: &'r [Fk<'a>],
+    names: &'r [[String; 3]],
+    many_to_many: &'r [ManyToMany],
+    ignored: &'r [bool],
+}
+
+/// An implicit many-to-many relation: the two models (sorted) and the relation's name.
+struct ManyToMany {
+    models: [usize; 2],
+    /// Empty when it is the default `AToB`.
+    name: String,
+}
+
+impl ManyToMany {
+    fn new(join: &Relation, models_pair: [usize; 2], models: &[Model]) -> ManyToMany {
+        let found = join.name.trim_start_matches('_');
+        let default = format!(
+            "{}To{}",
+            models[models_pair[0]].name.prisma, models[models_pair[1]].name.prisma
+        );
+        ManyToMany {
+            models: models_pair,
+            name: if found == default && models_pair[0] != models_pair[1] {
+                String::new()
+            } else {
+                found.to_string()
+            },
+        }
+    }
+}
+
+/// `_AToB` with exactly columns `A` and `B`, a foreign key on each, and a unique index or
+/// primary key on (A, B): returns it with the tables A and B reference.
+fn join_table(table: &Relation) -> Option<(&Relation, String, String)> {
+    if !table.name.starts_with('_') || table.columns.len() != 2 {
+        return None;
+    }
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    if names != ["A", "B"] {
+        return None;
+    }
+    let target = |column: &str| {
+        table
+            .constraints
+            .iter()
+            .find(|c| c.kind == 'f' && c.columns == [column])
+            .and_then(|c| c.references.as_ref())
+            .filter(|r| r.0 == "public")
+            .map(|r| r.1.clone())
+    };
+    let fk_count = table.constraints.iter().filter(|c| c.kind == 'f').count();
+    let unique_ab = table.index_details.iter().any(|i| {
+        (i.unique || i.primary)
+            && i.parts.iter().map(|p| p.0.as_deref()).collect::<Vec<_>>() == [Some("A"), Some("B")]
+    });
+    (fk_count == 2 && unique_ab).then_some(())?;
+    Some((table, target("A")?, target("B")?))
+}
+
 struct Column<'a> {
     info: &'a ColumnInfo,
     name: Name,
@@ -168,6 +259,10 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
         })
         .collect();
     tables.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    // Prisma's implicit many-to-many join tables (`_AToB`) become list fields, not models.
+    let join_tables: Vec<(&Relation, String, String)> =
+        tables.iter().filter_map(|t| join_table(t)).collect();
+    tables.retain(|t| !join_tables.iter().any(|(j, _, _)| std::ptr::eq(*j, *t)));
     let mut views: Vec<&Relation> = schema
         .relations
         .iter()
@@ -179,6 +274,15 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
     let view_models: Vec<Model> = views.iter().map(|v| context.model(v, true)).collect();
     let foreign_keys = foreign_keys(&models);
     let relation_names = relation_names(&models, &foreign_keys);
+    let many_to_many: Vec<ManyToMany> = join_tables
+        .iter()
+        .filter_map(|(join, a, b)| {
+            let a = models.iter().position(|m| &m.relation.name == a)?;
+            let b = models.iter().position(|m| &m.relation.name == b)?;
+            Some(ManyToMany::new(join, [a.min(b), a.max(b)], &models))
+        })
+        .collect();
+    let ignored: Vec<bool> = models.iter().map(|m| m.ignored(ignore)).collect();
 
     let mut blocks: Vec<(Option<usize>, String)> = Vec::new();
     let mut partial_indexes = false;
@@ -186,10 +290,13 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
         let (text, partial) = context.render_model(
             index,
             model,
-            &models,
-            &foreign_keys,
-            &relation_names,
-            ignore,
+            &Relations {
+                models: &models,
+                fks: &foreign_keys,
+                names: &relation_names,
+                many_to_many: &many_to_many,
+                ignored: &ignored,
+            },
         );
         partial_indexes |= partial;
         blocks.push((
@@ -411,6 +518,16 @@ enum FieldLine {
     },
     /// A field Prisma writes commented out (`// name Type ...`), not aligned.
     Commented { docs: Vec<String>, text: String },
+}
+
+impl FieldLine {
+    fn ignore(&mut self) {
+        if let FieldLine::Field { attributes, .. } = self {
+            if !attributes.iter().any(|a| a == "@ignore") {
+                attributes.push("@ignore".to_string());
+            }
+        }
+    }
 }
 
 impl Fields {
@@ -653,29 +770,22 @@ impl<'a> Context<'a> {
         &mut self,
         index: usize,
         model: &Model,
-        models: &[Model],
-        fks: &[Fk],
-        relation_names: &[[String; 3]],
-        ignore: &[String],
+        relations: &Relations,
     ) -> (String, bool) {
+        let Relations {
+            models,
+            fks,
+            names: relation_names,
+            ..
+        } = *relations;
         let relation = model.relation;
         let table = &relation.name;
         let indexes: Vec<&IndexInfo> = relation.index_details.iter().collect();
         let primary = indexes.iter().copied().find(|i| i.primary);
         let is_expression = |i: &IndexInfo| i.parts.iter().any(|p| p.0.is_none());
-        let column_of = |name: &str| model.columns.iter().find(|c| c.info.name == name);
-        let usable = indexes.iter().any(|i| {
-            (i.primary || i.unique)
-                && !is_expression(i)
-                && i.parts.iter().all(|p| {
-                    p.0.as_deref().and_then(column_of).is_some_and(|c| {
-                        c.info.not_null && !matches!(c.column_type.family, Family::Unsupported(_))
-                    })
-                })
-        });
+        let usable = model.has_usable_identifier();
         let ignored_in_psl = model.previous.is_some_and(|p| p.ignored);
-        let configured_ignore = ignore.iter().any(|i| i == table);
-        let ignored = ignored_in_psl || configured_ignore || !usable;
+        let ignored = relations.ignored[index];
         let new = model.previous.is_none();
 
         let mut docs = model.previous.map(|p| p.docs.clone()).unwrap_or_default();
@@ -766,13 +876,64 @@ impl<'a> Context<'a> {
         };
         for (fk_index, fk) in fks.iter().enumerate() {
             let names = &relation_names[fk_index];
+            // A relation field to an ignored model is ignored too.
             if fk.table == index {
-                fields
-                    .lines
-                    .push(self.forward_field(model, models, fk, names, &column_name));
+                let mut line = self.forward_field(model, models, fk, names, &column_name);
+                if models[fk.referenced].implicitly_ignored() && !ignored {
+                    line.ignore();
+                }
+                fields.lines.push(line);
             }
             if fk.referenced == index {
-                fields.lines.push(self.back_field(models, fk, names));
+                let mut line = self.back_field(models, fk, names);
+                if models[fk.table].implicitly_ignored() && !ignored {
+                    line.ignore();
+                }
+                fields.lines.push(line);
+            }
+        }
+        for relation in relations.many_to_many {
+            for (side, other) in [(0, 1), (1, 0)] {
+                if relation.models[side] != index {
+                    continue;
+                }
+                let other_model = &models[relation.models[other]];
+                // Kept from the file, Prisma names the relation explicitly (`AToB` by default).
+                let previous_name = model.previous.and_then(|p| {
+                    p.fields
+                        .iter()
+                        .find(|f| {
+                            f.type_name == other_model.name.prisma
+                                && f.relation.as_ref().is_none_or(|r| r.fields.is_empty())
+                        })
+                        .map(|f| {
+                            f.relation
+                                .as_ref()
+                                .and_then(|r| r.name.clone())
+                                .unwrap_or_else(|| {
+                                    format!(
+                                        "{}To{}",
+                                        models[relation.models[0]].name.prisma,
+                                        models[relation.models[1]].name.prisma
+                                    )
+                                })
+                        })
+                });
+                let name = previous_name.unwrap_or_else(|| relation.name.clone());
+                let attributes = if name.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![format!("@relation({})", quote(&name))]
+                };
+                fields.lines.push(FieldLine::Field {
+                    docs: Vec::new(),
+                    name: other_model.name.prisma.clone(),
+                    field_type: format!("{}[]", other_model.name.prisma),
+                    attributes,
+                });
+                if relation.models[0] == relation.models[1] {
+                    break;
+                }
             }
         }
 
@@ -913,7 +1074,7 @@ impl<'a> Context<'a> {
             arguments.push(format!("map: {}", quote(&constraint.name)));
         }
         let (field_name, docs, ignored) = match previous {
-            Some((field, _)) => (field.name.clone(), field.docs.clone(), field.ignored),
+            Some((field, _)) => (field.name.clone(), field.docs.clone(), false),
             None => (names[1].clone(), Vec::new(), false),
         };
         let mut attributes = vec![format!("@relation({})", arguments.join(", "))];
@@ -1007,7 +1168,7 @@ impl<'a> Context<'a> {
             None => names[0].clone(),
         };
         let (field_name, docs, ignored) = match previous_back {
-            Some(field) => (field.name.clone(), field.docs.clone(), field.ignored),
+            Some(field) => (field.name.clone(), field.docs.clone(), false),
             None => (names[2].clone(), Vec::new(), false),
         };
         let field_type = if one_to_one {

@@ -31,6 +31,17 @@ pub struct ColumnType {
 
 /// `public_enums`: names of the enums Prisma shows (those of the `public` schema).
 pub fn column_type(column: &ColumnInfo, public_enums: &[String]) -> ColumnType {
+    // Prisma reads a domain as its base type.
+    if let Some((base, format)) = &column.domain_base {
+        let base_column = ColumnInfo {
+            udt_name: base.clone(),
+            type_name: format.clone(),
+            type_kind: "b".to_string(),
+            domain_base: None,
+            ..column.clone()
+        };
+        return column_type(&base_column, public_enums);
+    }
     if let Some(element) = &column.element_name {
         let element_kind = column.element_kind.as_deref().unwrap_or_default();
         let (family, native) = scalar(
