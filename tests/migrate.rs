@@ -177,21 +177,17 @@ async fn failed_transactional_migration_leaves_no_trace_and_stays_pending() {
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(json["migrations"][1]["state"], "pending", "{json}");
 
-    // Scripts get the same facts from --json.
+    // Scripts get the same facts from --json (main's `{"error": {"message", "hint"}}`).
     let run = project.devdb(&["migrate", "deploy", "--json"]).fails();
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(json["applied"], serde_json::json!([]), "{json}");
-    let failed = &json["failed"];
-    assert_eq!(failed["name"], "20240102000000_broken", "{json}");
-    assert_eq!(failed["line"], 5, "{json}");
-    assert_eq!(failed["sqlstate"], "42P01", "{json}");
-    assert_eq!(
-        failed["statement"], "INSERT INTO missing_table VALUES (1)",
-        "{json}"
-    );
-    assert_eq!(failed["outcome"], "nothing_applied", "{json}");
-    assert_eq!(failed["connection_lost"], false, "{json}");
-    assert_eq!(failed["path"], path.display().to_string(), "{json}");
+    let message = json["error"]["message"].as_str().unwrap_or_default();
+    for fact in [
+        format!("{}:5: 42P01", path.display()),
+        "statement: INSERT INTO missing_table VALUES (1)".to_string(),
+        "nothing of it was applied".to_string(),
+    ] {
+        assert!(message.contains(&fact), "{fact} missing from {json}");
+    }
 
     // A fixed file simply re-applies.
     std::fs::write(

@@ -50,16 +50,7 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
             entry.name, target.stage
         ));
     }
-    let applied = match migrate::deploy(&target.client, &config.migrations_dir(), &files).await {
-        Err(migrate::MigrateError::Failed(failure)) if args.json => {
-            // Scripts read where and why it failed from stdout; people read stderr.
-            let json = serde_json::json!({ "stage": target.stage, "target": target.description,
-                "applied": failure.applied_before, "failed": &failure });
-            println!("{json}");
-            return Err(migrate::MigrateError::Failed(failure).into());
-        }
-        result => result?,
-    };
+    let applied = migrate::deploy(&target.client, &config.migrations_dir(), &files).await?;
     if args.json {
         let json = json::Deploy {
             stage: target.stage.clone(),

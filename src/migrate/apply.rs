@@ -75,11 +75,8 @@ async fn deploy_locked(
         let in_transaction = script.mode == Mode::Transaction;
         let outcome = apply_one(client, dir, file, &script).await;
         bar.inc(1);
-        if let Err(mut error) = outcome {
+        if let Err(error) = outcome {
             bar.abandon();
-            if let MigrateError::Failed(failure) = &mut error {
-                failure.applied_before = applied.clone();
-            }
             return Err(error);
         }
         let milliseconds = started.elapsed().as_millis();
@@ -302,7 +299,6 @@ fn describe_failure(
         statement: statement.map(|s| s.text.clone()).unwrap_or_default(),
         connection_lost: connection_lost(error),
         outcome,
-        applied_before: Vec::new(),
     }
 }
 

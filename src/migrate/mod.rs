@@ -89,9 +89,6 @@ pub struct MigrationFailure {
     /// The database connection broke (server gone, network, killed backend).
     pub connection_lost: bool,
     pub outcome: Outcome,
-    /// Migrations this same run applied before this one failed (they stay applied).
-    #[serde(skip)]
-    pub applied_before: Vec<Applied>,
 }
 
 /// What a failed migration left in the database.
