@@ -69,8 +69,9 @@ impl Setup {
         self.project.path().join("prisma/schema.prisma")
     }
 
-    /// Runs both on copies of `input`; returns (devdb's file, Prisma's file, devdb's stderr).
-    fn introspect_both(&self, input: &str) -> (String, String, String) {
+    /// Runs both on copies of `input`; returns (devdb's file, Prisma's file, devdb's stderr,
+    /// Prisma's warning sections).
+    fn introspect_both(&self, input: &str) -> (String, String, String, Vec<String>) {
         std::fs::write(self.devdb_schema(), input).unwrap();
         let started = Instant::now();
         let run = self.project.devdb(&["generate"]).ok();
@@ -91,6 +92,7 @@ impl Setup {
             std::fs::read_to_string(self.devdb_schema()).unwrap(),
             std::fs::read_to_string(&pulled).unwrap(),
             run.stderr,
+            warning_sections(&pull.stdout),
         )
     }
 
@@ -121,6 +123,20 @@ impl Setup {
         );
         errors
     }
+}
+
+/// The sections of the `*** WARNING ***` block `prisma db pull` prints.
+fn warning_sections(stdout: &str) -> Vec<String> {
+    let Some((_, rest)) = stdout.split_once("*** WARNING ***\n") else {
+        return Vec::new();
+    };
+    let block = rest.split("\nRun prisma generate").next().unwrap_or(rest);
+    block
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn strip_ansi(text: &str) -> String {
@@ -251,8 +267,15 @@ async fn generate_equals_prisma_db_pull_and_keeps_edits_like_it() {
         ("with views", INPUT_WITH_VIEWS),
         ("without views", INPUT_PLAIN),
     ] {
-        let (devdb, prisma, stderr) = setup.introspect_both(input);
+        let (devdb, prisma, stderr, warnings) = setup.introspect_both(input);
         assert_same(&devdb, &prisma, &format!("first introspection, {label}"));
+        assert!(warnings.len() >= 5, "{warnings:#?}");
+        for section in &warnings {
+            assert!(
+                stderr.contains(section.as_str()),
+                "devdb does not print Prisma's warning:\n{section}\n--- devdb printed:\n{stderr}"
+            );
+        }
         setup.assert_valid(&devdb);
         assert!(
             !devdb.contains("things") && !devdb.contains("hidden_enum"),
@@ -265,14 +288,14 @@ async fn generate_equals_prisma_db_pull_and_keeps_edits_like_it() {
     }
 
     // Re-introspection keeps the user's edits, as Prisma keeps them.
-    let (first, _, _) = setup.introspect_both(INPUT_WITH_VIEWS);
+    let (first, _, _, _) = setup.introspect_both(INPUT_WITH_VIEWS);
     let edited = edit(&first);
     assert!(
         edited.contains("model User {") && edited.contains("authoredPosts"),
         "{edited}"
     );
     setup.assert_valid(&edited);
-    let (devdb, prisma, _) = setup.introspect_both(&edited);
+    let (devdb, prisma, _, _) = setup.introspect_both(&edited);
     assert_same(&devdb, &prisma, "re-introspection of an edited schema");
     // Prisma 7.8 drops `@ignore` from relation fields to a model the file marks `@@ignore`
     // (page_views here) and then rejects its own output; devdb writes the same bytes. Exactly

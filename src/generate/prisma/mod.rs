@@ -209,6 +209,8 @@ struct Warnings {
     inherited: Vec<String>,
     row_security: Vec<String>,
     checks: Vec<(String, String)>,
+    exclusions: Vec<(String, String)>,
+    null_orders: Vec<(String, String)>,
     comments: Vec<(String, String)>,
     expression_indexes: Vec<(String, String)>,
 }
@@ -810,8 +812,18 @@ impl<'a> Context<'a> {
                     .push((model.name.prisma.clone(), check.name.clone()));
             }
         }
-        if relation.constraints.iter().any(|c| c.kind == 'x') && new {
+        let exclusions: Vec<&Constraint> = relation
+            .constraints
+            .iter()
+            .filter(|c| c.kind == 'x')
+            .collect();
+        if !exclusions.is_empty() && new {
             push_doc(&mut docs, EXCLUSION);
+            for exclusion in exclusions {
+                self.warnings
+                    .exclusions
+                    .push((model.name.prisma.clone(), exclusion.name.clone()));
+            }
         }
         if !usable && !ignored_in_psl {
             push_doc(&mut docs, NO_IDENTIFIER);
@@ -833,12 +845,16 @@ impl<'a> Context<'a> {
             push_doc(&mut docs, ROW_SECURITY);
             self.warnings.row_security.push(table.clone());
         }
-        if indexes.iter().any(|i| {
-            i.parts
-                .iter()
-                .any(|(_, desc, nulls_first)| *nulls_first != *desc)
-        }) {
-            push_doc(&mut docs, NULLS_ORDER);
+        for i in &indexes {
+            for (column, descending, nulls_first) in &i.parts {
+                if nulls_first != descending {
+                    push_doc(&mut docs, NULLS_ORDER);
+                    let column = column.as_deref().unwrap_or_default();
+                    self.warnings
+                        .null_orders
+                        .push((i.name.clone(), column.to_string()));
+                }
+            }
         }
         let expression_indexes: Vec<&&IndexInfo> =
             indexes.iter().filter(|i| is_expression(i)).collect();
@@ -1314,12 +1330,26 @@ impl Warnings {
                 .collect(),
         );
         section(
+            "These index columns are having a non-default null sort order, which is not yet fully supported. Read more: https://pris.ly/d/non-default-index-null-ordering",
+            self.null_orders
+                .iter()
+                .map(|(i, c)| format!("  - Index: \"{i}\", column: \"{c}\""))
+                .collect(),
+        );
+        section(
             "These tables contain row level security, which is not yet fully supported. Read more: https://pris.ly/d/row-level-security",
             self.row_security.iter().map(|t| format!("  - \"{t}\"")).collect(),
         );
         section(
             "These constraints are not supported by Prisma Client, because Prisma currently does not fully support check constraints. Read more: https://pris.ly/d/check-constraints",
             self.checks
+                .iter()
+                .map(|(m, c)| format!("  - Model: \"{m}\", constraint: \"{c}\""))
+                .collect(),
+        );
+        section(
+            "These constraints are not supported by Prisma Client, because Prisma currently does not fully support exclusion constraints. Read more: https://pris.ly/d/exclusion-constraints",
+            self.exclusions
                 .iter()
                 .map(|(m, c)| format!("  - Model: \"{m}\", constraint: \"{c}\""))
                 .collect(),
