@@ -225,7 +225,7 @@ async fn reset(config: &Config, yes: bool, stage: Option<&str>) -> Result<()> {
             &format!("reset drops the local database {}", local.database),
         )?;
     }
-    let admin = local.with_database("postgres").connect().await?;
+    let admin = local.maintenance().connect().await?;
     admin
         .batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",

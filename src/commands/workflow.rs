@@ -73,7 +73,7 @@ pub async fn watch(config: &Config, steps: ResetSteps) -> Result<()> {
 
 pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
     let local = target::local_database(config).await?;
-    let admin = local.with_database("postgres").connect().await?;
+    let admin = local.maintenance().connect().await?;
     match command {
         SnapshotCommand::List(JsonArg { json }) => {
             let snapshots = snapshot::list(&admin).await?;
@@ -121,7 +121,7 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
 pub async fn prepare_spares(config: &Config) -> Result<()> {
     let engine = crate::docker::Engine::connect().await?;
     let local = crate::local::connection_info(&engine, config).await?;
-    let admin = local.with_database("postgres").connect().await?;
+    let admin = local.maintenance().connect().await?;
     let migrations = files::discover(&config.migrations_dir())?;
     spare::prepare(&admin, &snapshot::prefix_hashes(&migrations)).await?;
     Ok(())

@@ -56,6 +56,12 @@ impl ConnectionInfo {
         redact_url(&self.url())
     }
 
+    /// The same server's maintenance database (see [`maintenance_database`]), for dropping,
+    /// creating and templating the project's database.
+    pub fn maintenance(&self) -> ConnectionInfo {
+        self.with_database(maintenance_database(&self.database))
+    }
+
     pub fn with_database(&self, database: &str) -> ConnectionInfo {
         ConnectionInfo {
             database: database.to_string(),
@@ -91,6 +97,17 @@ impl ConnectionInfo {
             let _ = connection.await;
         });
         Ok(client)
+    }
+}
+
+/// The database to hold admin sessions in while `target` is dropped, renamed or copied: Postgres
+/// refuses those while a session is open on `target`, so when the project's database is
+/// `postgres` itself (the official image's default) devdb uses `template1`, which always exists.
+pub fn maintenance_database(target: &str) -> &'static str {
+    if target == "postgres" {
+        "template1"
+    } else {
+        "postgres"
     }
 }
 

@@ -116,7 +116,7 @@ async fn wait_until_ready(
     let container = database_container(config);
     let timeout = config.ready_timeout();
     let started = Instant::now();
-    let maintenance = connection.with_database("postgres");
+    let maintenance = connection.maintenance();
     let mut last_state_check = Instant::now();
     loop {
         let last_error = match maintenance.connect().await {

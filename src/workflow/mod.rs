@@ -116,7 +116,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     files::ensure_lock_file(&dir)?;
     let files = files::discover(&dir)?;
     let hashes = snapshot::prefix_hashes(&files);
-    let admin = local.with_database("postgres").connect().await?;
+    let admin = local.maintenance().connect().await?;
     let existing = snapshot::list(&admin).await?;
     let restored = (1..=files.len())
         .rev()
