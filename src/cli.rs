@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "A real local Postgres for every developer, kept in step with migrations and remote stages"
 )]
 pub struct Cli {
-    /// The Compose file (default: compose/docker-compose.yaml, searched upwards from here).
+    /// The Compose file (default: COMPOSE_FILE, else compose.yaml, compose.yml,
+    /// docker-compose.yaml, docker-compose.yml or compose/docker-compose.yaml here or above).
     #[arg(
         long,
         short = 'f',
@@ -23,6 +24,14 @@ pub struct Cli {
     /// Compose project name (default: COMPOSE_PROJECT_NAME, then `name:` in the file).
     #[arg(long, short = 'p', global = true, value_name = "NAME")]
     pub project_name: Option<String>,
+    /// An env file to interpolate the Compose file with, as Compose's --env-file (repeatable,
+    /// later files win; default: .env in the project directory).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Vec<PathBuf>,
+    /// Compose's project directory: where `.env` is read and relative paths in services start
+    /// (default: the Compose file's folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(subcommand)]

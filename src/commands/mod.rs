@@ -13,7 +13,7 @@ mod workflow;
 use crate::cli::{
     Cli, Command, DestroyArgs, JsonArg, LogsArgs, MigrateCommand, SnapshotCommand, UpArgs,
 };
-use crate::config::Config;
+use crate::config::{Config, LoadOptions};
 use crate::docker::Engine;
 use crate::local;
 use crate::progress;
@@ -81,7 +81,16 @@ fn confirm(question: &str, what: &str) -> Result<()> {
 fn load_config(cli: &Cli) -> Result<Config> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let path = Config::locate(cli.file.as_deref(), &cwd)?;
-    Ok(Config::load(&path, cli.project_name.as_deref())?)
+    let options = LoadOptions {
+        project_name: cli.project_name.clone(),
+        env_files: cli.env_file.iter().map(|f| cwd.join(f)).collect(),
+        project_directory: cli.project_directory.as_ref().map(|d| cwd.join(d)),
+    };
+    let config = Config::load_with(&path, &options)?;
+    for warning in &config.warnings {
+        progress::note(format!("warning: {warning}"));
+    }
+    Ok(config)
 }
 
 async fn up(config: &Config, args: UpArgs) -> Result<()> {

@@ -1,9 +1,21 @@
 //! Compose-style variable interpolation: `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
 //! `${VAR:?message}`, `${VAR?message}`, `${VAR:+alternative}`, `${VAR+alternative}`, and `$$` for
-//! a literal dollar sign. Defaults may themselves contain variables, as in Compose.
+//! a literal dollar sign. Defaults may themselves contain variables, as in Compose. A variable
+//! that is unset and has no default becomes an empty string, and its name is reported so the
+//! caller can warn as Compose does.
 
 /// Replaces variables in `input` using `lookup`. The error is a sentence naming the variable.
 pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    interpolate_tracking(input, lookup, &mut Vec::new())
+}
+
+/// As [`interpolate`], adding to `unset` each variable replaced by an empty string because it
+/// is not set (not those with a default or an alternative).
+pub fn interpolate_tracking(
+    input: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(input.len());
     let mut rest = input;
     while let Some(pos) = rest.find('$') {
@@ -15,7 +27,7 @@ pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
         } else if let Some(body_and_tail) = after.strip_prefix('{') {
             let end = matching_brace(body_and_tail)
                 .ok_or_else(|| format!("unclosed `${{` in \"{input}\""))?;
-            out.push_str(&expand(&body_and_tail[..end], lookup)?);
+            out.push_str(&expand(&body_and_tail[..end], lookup, unset)?);
             rest = &body_and_tail[end + 1..];
         } else {
             let name_len = after
@@ -24,7 +36,7 @@ pub fn interpolate(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
             if name_len == 0 {
                 out.push('$');
             } else {
-                out.push_str(&lookup(&after[..name_len]).unwrap_or_default());
+                out.push_str(&value_or_empty(&after[..name_len], lookup, unset));
             }
             rest = &after[name_len..];
         }
@@ -53,7 +65,24 @@ fn matching_brace(s: &str) -> Option<usize> {
     None
 }
 
-fn expand(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn value_or_empty(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+) -> String {
+    lookup(name).unwrap_or_else(|| {
+        if !unset.iter().any(|u| u == name) {
+            unset.push(name.to_string());
+        }
+        String::new()
+    })
+}
+
+fn expand(
+    body: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+) -> Result<String, String> {
     let name_len = body
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(body.len());
@@ -67,7 +96,7 @@ fn expand(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
     let (operator, argument) =
         split_operator(op).ok_or_else(|| format!("invalid variable reference `${{{body}}}`"))?;
     let use_argument = match operator {
-        "" => return Ok(value.unwrap_or_default()),
+        "" => return Ok(value_or_empty(name, lookup, unset)),
         ":-" => !non_empty,
         "-" => !set,
         ":+" => non_empty,
@@ -75,7 +104,7 @@ fn expand(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
         ":?" | "?" => {
             let missing = if operator == ":?" { !non_empty } else { !set };
             if missing {
-                let why = interpolate(argument, lookup)?;
+                let why = interpolate_tracking(argument, lookup, unset)?;
                 let why = if why.is_empty() {
                     "required variable is missing".to_string()
                 } else {
@@ -88,7 +117,7 @@ fn expand(body: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String,
         _ => unreachable!("split_operator returns only known operators"),
     };
     if use_argument {
-        interpolate(argument, lookup)
+        interpolate_tracking(argument, lookup, unset)
     } else if operator.ends_with('+') {
         Ok(String::new())
     } else {
@@ -151,6 +180,19 @@ mod tests {
         );
         assert!(run("${EMPTY?x}").is_ok());
         assert!(run("${EMPTY:?x}").is_err());
+    }
+
+    #[test]
+    fn unset_variables_without_default_are_reported() {
+        let mut unset = Vec::new();
+        let out = interpolate_tracking(
+            "127.0.0.1:${DB_PORT}:$OTHER ${NODEF:-x} ${USER} ${DB_PORT}",
+            &env,
+            &mut unset,
+        )
+        .unwrap();
+        assert_eq!(out, "127.0.0.1:: x alice ");
+        assert_eq!(unset, ["DB_PORT", "OTHER"]);
     }
 
     #[test]

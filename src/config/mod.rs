@@ -1,31 +1,38 @@
-//! Configuration: a Compose file (`compose/docker-compose.yaml`) plus its `x-devdb:` block.
+//! Configuration: a Compose file plus its `x-devdb:` block.
 //!
-//! devdb reads the services it manages from the same file `docker compose` uses, follows
-//! Compose's naming rules, and keeps its own settings in an extension block Compose ignores.
+//! devdb reads the services it manages from the same file `docker compose` uses, finds it and
+//! its variables as Compose does (file names, `COMPOSE_FILE`, `--env-file`, `.env` in the project
+//! directory), follows Compose's naming rules, and keeps its own settings in an extension block
+//! Compose ignores. This module imports nothing else of devdb: everything builds on it.
 
-mod dotenv;
+mod env;
 mod interpolate;
+mod locate;
 mod raw;
 mod service;
 mod settings;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use env::Variables;
 pub use interpolate::interpolate;
-pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount};
-pub use settings::{CopySettings, Settings, SslMode, StageSettings};
-
-/// Where devdb looks for its configuration, relative to each folder walking up from the cwd.
-pub const DEFAULT_FILE: &str = "compose/docker-compose.yaml";
+pub use locate::{locate, COMPOSE_FILE_NAMES, DEVDB_FILE};
+pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
+pub use settings::{
+    parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "no {DEFAULT_FILE} found in {} or any folder above it\n  \
-         hint: run devdb inside your project, or pass --file PATH (or set DEVDB_FILE)",
-        start.display()
+        "no Compose file found in {} or any folder above it (looked for {}, and {DEVDB_FILE})\n  \
+         hint: run `devdb init` to add devdb to this repository, run devdb inside your project, \
+         or pass --file PATH (or set COMPOSE_FILE or DEVDB_FILE)",
+        start.display(), COMPOSE_FILE_NAMES.join(", ")
     )]
     NotFound { start: PathBuf },
     #[error("cannot read {}: {source}", path.display())]
@@ -44,6 +51,17 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// How the command line chose the configuration (Compose's `-f`, `-p`, `--env-file`,
+/// `--project-directory`).
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub project_name: Option<String>,
+    /// Env files, later ones winning; none means `.env` in the project directory.
+    pub env_files: Vec<PathBuf>,
+    /// The folder relative paths of services resolve against; default: the file's folder.
+    pub project_directory: Option<PathBuf>,
+}
+
 /// The loaded configuration: every service resolved, variables interpolated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -55,62 +73,69 @@ pub struct Config {
     /// Named volumes declared at the top level (Compose prefixes them with the project name).
     pub volumes: Vec<String>,
     pub settings: Settings,
-    /// Variables from the environment and the `.env` beside the file, for later interpolation.
-    variables: BTreeMap<String, String>,
+    /// Compose's warnings (unset variables), for the caller to print.
+    pub warnings: Vec<String>,
+    /// Variables from the environment and the env files, for later interpolation.
+    variables: Variables,
+    options: LoadOptions,
 }
 
 impl Config {
-    /// Finds the Compose file: `explicit` when given, else walks up from `start`.
+    /// Finds the Compose file: `explicit` when given, else as Compose does (see `locate`).
     pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
-        if let Some(path) = explicit {
-            return Ok(if path.is_absolute() {
-                path.to_path_buf()
-            } else {
-                start.join(path)
-            });
-        }
-        start
-            .ancestors()
-            .map(|dir| dir.join(DEFAULT_FILE))
-            .find(|candidate| candidate.is_file())
-            .ok_or_else(|| ConfigError::NotFound {
-                start: start.to_path_buf(),
-            })
+        locate(explicit, start)
     }
 
     /// Reads and resolves the file. `project_override` is `-p` (COMPOSE_PROJECT_NAME is read here).
     pub fn load(path: &Path, project_override: Option<&str>) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
-        let variables = load_variables(&dir)?;
-        Self::from_text(path, &text, variables, project_override)
+        let options = LoadOptions {
+            project_name: project_override.map(str::to_string),
+            ..LoadOptions::default()
+        };
+        Self::load_with(path, &options)
+    }
+
+    /// Reads and resolves the file with Compose's command-line choices.
+    pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
+        let text = locate::read_compose_file(path)?;
+        let project_dir = options
+            .project_directory
+            .clone()
+            .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
+        let variables = Variables::gather(&options.env_files, &project_dir)?;
+        let mut config = Self::from_text(path, &text, variables, options.project_name.as_deref())?;
+        config.options = options.clone();
+        Ok(config)
+    }
+
+    /// The global arguments that make another devdb process load this same configuration.
+    pub fn cli_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["--file".into(), self.file.clone().into()];
+        args.extend(["--project-name".into(), self.project.clone().into()]);
+        for file in &self.options.env_files {
+            args.extend(["--env-file".into(), absolute(file).into()]);
+        }
+        if let Some(dir) = &self.options.project_directory {
+            args.extend(["--project-directory".into(), absolute(dir).into()]);
+        }
+        args
     }
 
     fn from_text(
         path: &Path,
         text: &str,
-        variables: BTreeMap<String, String>,
+        variables: Variables,
         project_override: Option<&str>,
     ) -> Result<Config, ConfigError> {
-        let raw: raw::RawComposeFile = serde_yaml::from_str(text).map_err(|err| {
-            let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
-            ConfigError::Syntax {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: strip_location(&err.to_string()),
-            }
-        })?;
+        let raw = raw::parse(path, text)?;
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         };
-        let lookup = |name: &str| variables.get(name).cloned();
-        let expand = |what: &str, value: &str| {
-            interpolate(value, &lookup).map_err(|why| invalid(format!("{what}: {why}")))
+        let expander = Expander {
+            variables: &variables,
+            file: path,
+            unset: RefCell::new(Vec::new()),
         };
 
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -125,8 +150,8 @@ impl Config {
             &raw.name,
         ) {
             (Some(name), _, _) => name.to_string(),
-            (None, Some(name), _) if !name.is_empty() => name.clone(),
-            (None, _, Some(name)) => expand("name", name)?,
+            (None, Some(name), _) if !name.is_empty() => name.to_string(),
+            (None, _, Some(name)) => expander.expand("name", name)?,
             _ => folder_name,
         };
         let project = normalize_project_name(&project_source);
@@ -138,28 +163,42 @@ impl Config {
 
         let mut services = BTreeMap::new();
         for (name, raw_service) in raw.services {
-            let service = Service::resolve(&name, raw_service, &project, path, &expand)?;
+            let service = Service::resolve(&name, raw_service, &project, dir, &expander)?;
             services.insert(name, service);
         }
         let volumes = raw.volumes.into_keys().collect();
-        let settings = raw.devdb;
+        let settings = match raw.devdb {
+            Some(block) => settings_from(path, text, block, &expander)?,
+            None => Settings::default(),
+        };
+        let warnings = expander
+            .unset
+            .borrow()
+            .iter()
+            .map(|name| {
+                format!("The \"{name}\" variable is not set. Defaulting to a blank string.")
+            })
+            .collect();
         let config = Config {
             file: path.to_path_buf(),
             project,
             services,
             volumes,
             settings,
-            variables,
+            warnings,
+            variables: variables.clone(),
+            options: LoadOptions::default(),
         };
-        config.validate().map_err(invalid)?;
+        config.validate(&expander).map_err(invalid)?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self, expander: &Expander) -> Result<(), String> {
         let db = self.database_service_checked()?;
         if db.image.is_none() {
             return Err(format!("service `{}` needs `image:` or `build:`", db.name));
         }
+        check_database_port(db, expander)?;
         for service in self.services.values() {
             for mount in &service.volumes {
                 if let VolumeMount::Named { name, .. } = mount {
@@ -179,9 +218,6 @@ impl Config {
                     ));
                 }
             }
-        }
-        if let Some(timeout) = &self.settings.ready_timeout {
-            parse_duration(timeout).map_err(|why| format!("x-devdb.ready_timeout: {why}"))?;
         }
         for (stage, settings) in &self.settings.stages {
             if settings.url_env.is_some() == settings.url_command.is_some() {
@@ -231,16 +267,12 @@ impl Config {
     }
 
     pub fn ready_timeout(&self) -> Duration {
-        self.settings
-            .ready_timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
-            .unwrap_or(Duration::from_secs(60))
+        self.settings.ready_timeout
     }
 
-    /// A variable from the environment or the `.env` file beside the Compose file.
+    /// A variable from the environment or the env files.
     pub fn variable(&self, name: &str) -> Option<&str> {
-        self.variables.get(name).map(String::as_str)
+        self.variables.get(name)
     }
 
     /// The database user, password and name the local service is configured with.
@@ -272,26 +304,147 @@ pub struct Credentials {
     pub database: String,
 }
 
-/// Environment variables take precedence over `.env`, as in Compose.
-fn load_variables(dir: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
-    let env_file = dir.join(".env");
-    let mut variables = match std::fs::read_to_string(&env_file) {
-        Ok(text) => dotenv::parse(&text).map_err(|(line, message)| ConfigError::Syntax {
-            path: env_file.clone(),
-            line,
-            column: 1,
-            message,
-        })?,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: env_file,
-                source,
-            })
+/// Interpolates values as Compose does and remembers which variables were unset, so errors in
+/// values built from them can name them and say where to set them.
+pub(crate) struct Expander<'a> {
+    variables: &'a Variables,
+    file: &'a Path,
+    unset: RefCell<Vec<String>>,
+}
+
+impl Expander<'_> {
+    /// `raw` interpolated; `what` (e.g. `services.postgres.ports`) names it in errors.
+    pub(crate) fn expand(&self, what: &str, raw: &str) -> Result<String, ConfigError> {
+        let mut unset = Vec::new();
+        let value = self
+            .variables
+            .expand(raw, &mut unset)
+            .map_err(|why| self.invalid(what, raw, why))?;
+        let mut seen = self.unset.borrow_mut();
+        for name in unset {
+            if !seen.contains(&name) {
+                seen.push(name);
+            }
         }
+        Ok(value)
+    }
+
+    /// An error about the value written as `raw`, naming any unset variable it was built from.
+    pub(crate) fn invalid(&self, what: &str, raw: &str, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.file.to_path_buf(),
+            message: format!("{what}: {message}{}", self.unset_note(raw)),
+        }
+    }
+
+    /// `""`, or a sentence naming the unset variables `raw` uses and where to set them.
+    pub(crate) fn unset_note(&self, raw: &str) -> String {
+        let mut unset = Vec::new();
+        let _ = self.variables.expand(raw, &mut unset);
+        if unset.is_empty() {
+            return String::new();
+        }
+        let names: Vec<String> = unset.iter().map(|n| format!("${{{n}}}")).collect();
+        format!(
+            "\n  `{raw}` uses {} which {} not set, so it became an empty string\n  hint: {}",
+            names.join(", "),
+            if unset.len() == 1 { "is" } else { "are" },
+            self.variables.where_to_set()
+        )
+    }
+}
+
+/// The `x-devdb` block, interpolated as Compose interpolates extension fields, then typed.
+fn settings_from(
+    path: &Path,
+    text: &str,
+    mut block: serde_yaml::Value,
+    expander: &Expander,
+) -> Result<Settings, ConfigError> {
+    let mut raw_strings = Vec::new();
+    interpolate_value(&mut block, "x-devdb", expander, &mut raw_strings)?;
+    serde_yaml::from_value(block).map_err(|err| {
+        let message = raw::strip_location(&err.to_string());
+        // Errors that do not depend on variables (an unknown key, a wrong type) are located
+        // in the file as written; others name the value and its variables.
+        if let Some(located) = raw::locate_devdb_error(path, text, &message) {
+            return located;
+        }
+        let notes: String = raw_strings.iter().map(|r| expander.unset_note(r)).collect();
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("x-devdb: {message}{notes}"),
+        }
+    })
+}
+
+/// Interpolates every string in `value`; `raw_strings` collects those that contained a `$`.
+fn interpolate_value(
+    value: &mut serde_yaml::Value,
+    what: &str,
+    expander: &Expander,
+    raw_strings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    match value {
+        serde_yaml::Value::String(text) if text.contains('$') => {
+            raw_strings.push(text.clone());
+            *text = expander.expand(what, text)?;
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                interpolate_value(item, what, expander, raw_strings)?;
+            }
+        }
+        serde_yaml::Value::Mapping(map) => {
+            for (key, item) in map.iter_mut() {
+                let key = key.as_str().unwrap_or("?");
+                interpolate_value(item, &format!("{what}.{key}"), expander, raw_strings)?;
+            }
+        }
+        serde_yaml::Value::Tagged(tagged) => {
+            interpolate_value(&mut tagged.value, what, expander, raw_strings)?
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The database service must publish the port Postgres listens on inside the container.
+fn check_database_port(db: &Service, expander: &Expander) -> Result<(), String> {
+    let port = db.postgres_port();
+    if db.host_port_for(port).is_some() {
+        return Ok(());
+    }
+    let why = if port == DEFAULT_POSTGRES_PORT {
+        format!("Postgres listens on {port} inside the container (its default)")
+    } else {
+        format!("Postgres listens on {port} inside the container (set by `command:` or PGPORT)")
     };
-    variables.extend(std::env::vars());
-    Ok(variables)
+    match db.ports.first() {
+        None => Err(format!(
+            "services.{}.ports: the database service publishes no port, so devdb cannot reach it; \
+             {why}\n  hint: add `ports: [\"127.0.0.1:{port}:{port}\"]` to service `{}`",
+            db.name, db.name
+        )),
+        Some(first) => {
+            let suggestion = match first.written.rsplit_once(':') {
+                Some((host, _)) => format!("{host}:{port}"),
+                None => port.to_string(),
+            };
+            Err(format!(
+                "services.{}.ports: `{}` publishes container port {}, but {why}\n  \
+                 hint: write the entry as \"{suggestion}\" (HOST:CONTAINER, the container side being {port}){}",
+                db.name,
+                first.written,
+                first.container_port,
+                expander.unset_note(&first.written)
+            ))
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// Folds `.` and `..` out of a path without touching the filesystem, so messages show
@@ -320,47 +473,6 @@ pub fn normalize_project_name(name: &str) -> String {
     lowered.trim_start_matches(['_', '-']).to_string()
 }
 
-/// serde_yaml appends "at line X column Y"; the error already shows the location up front.
-fn strip_location(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(pos) => message[..pos].to_string(),
-        None => message.to_string(),
-    }
-}
-
-/// Compose durations: `90s`, `1m30s`, `500ms`, `2h`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Ok(Duration::from_secs_f64(seconds.max(0.0)));
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let unit_len = rest[digits..]
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len() - digits);
-        let (number, unit) = (&rest[..digits], &rest[digits..digits + unit_len]);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration like 30s or 1m30s"))?;
-        let unit_seconds = match unit {
-            "us" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(format!("`{text}` is not a duration like 30s or 1m30s")),
-        };
-        total += Duration::from_secs_f64(value * unit_seconds);
-        rest = &rest[digits + unit_len..];
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,12 +482,13 @@ mod tests {
         Config::from_text(
             Path::new("/repo/compose/docker-compose.yaml"),
             text,
-            vars,
+            Variables::from_map(vars),
             None,
         )
     }
 
-    const MINIMAL: &str = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n";
+    const MINIMAL: &str =
+        "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    ports: [\"5432\"]\n";
 
     #[test]
     fn minimal_file_uses_defaults() {
@@ -401,7 +514,7 @@ mod tests {
                 message,
                 ..
             } => {
-                assert_eq!((line, column), (6, 3), "{message}");
+                assert_eq!((line, column), (7, 3), "{message}");
                 assert!(message.contains("servce"), "{message}");
             }
             other => panic!("unexpected {other:?}"),
@@ -410,7 +523,7 @@ mod tests {
 
     #[test]
     fn unknown_compose_keys_are_ignored() {
-        let text = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    restart: always\n    deploy: {}\nx-other: 1\n";
+        let text = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    ports: [\"5432\"]\n    restart: always\n    deploy: {}\nx-other: 1\n";
         assert!(load(text).is_ok());
     }
 
@@ -439,7 +552,7 @@ mod tests {
 
     #[test]
     fn undeclared_named_volume_is_an_error() {
-        let text = "services:\n  postgres:\n    image: postgres:16\n    volumes: [\"data:/var/lib/postgresql/data\"]\n";
+        let text = "services:\n  postgres:\n    image: postgres:16\n    ports: [\"5432\"]\n    volumes: [\"data:/var/lib/postgresql/data\"]\n";
         assert!(load(text).unwrap_err().to_string().contains("not declared"));
     }
 
@@ -474,10 +587,85 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
-        assert!(parse_duration("soon").is_err());
+    fn ready_timeout_is_typed_at_load_time() {
+        let with = |value: &str| load(&format!("{MINIMAL}x-devdb:\n  ready_timeout: {value}\n"));
+        assert_eq!(with("90").unwrap().ready_timeout(), Duration::from_secs(90));
+        assert_eq!(
+            with("1m30s").unwrap().ready_timeout(),
+            Duration::from_secs(90)
+        );
+        for bad in ["1e30s", "inf", "soon"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("ready_timeout") && err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_devdb_block_is_interpolated() {
+        let text = format!(
+            "{MINIMAL}x-devdb:\n  database: ${{DB_NAME:-fallback}}\n  ready_timeout: ${{PGPORT_OVERRIDE}}ms\n"
+        );
+        let config = load(&text).unwrap();
+        assert_eq!(config.settings.database.as_deref(), Some("fallback"));
+        assert_eq!(config.ready_timeout(), Duration::from_millis(6000));
+        let err = load(&format!(
+            "{MINIMAL}x-devdb:\n  ready_timeout: ${{NOT_SET}}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("${NOT_SET}") && err.contains("--env-file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unset_variable_warns_and_errors_built_from_it_name_it() {
+        let text = "services:\n  postgres:\n    image: postgres:16\n    ports: [\"127.0.0.1:${DB_PORT}:5432\"]\n    environment: { POSTGRES_PASSWORD: \"${PW}\" }\n";
+        let config = load(text).unwrap();
+        assert_eq!(config.database_service().ports[0].host_port, None);
+        for name in ["DB_PORT", "PW"] {
+            let warning =
+                format!("The \"{name}\" variable is not set. Defaulting to a blank string.");
+            assert!(config.warnings.contains(&warning), "{:?}", config.warnings);
+        }
+        assert_eq!(config.warnings.len(), 2);
+        let text = "services:\n  postgres:\n    image: postgres:16\n    ports: [\"${DB_PORT}:${DB_PORT}\"]\n";
+        let err = load(text).unwrap_err().to_string();
+        assert!(
+            err.contains("services.postgres.ports")
+                && err.contains("${DB_PORT}")
+                && err.contains("not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_database_port_must_be_published_for_postgres() {
+        let text = "services:\n  postgres:\n    image: postgres:16\n    ports: [\"55499:55499\"]\n";
+        let err = load(text).unwrap_err().to_string();
+        assert!(
+            err.contains("`55499:55499` publishes container port 55499")
+                && err.contains("\"55499:5432\""),
+            "{err}"
+        );
+        let text = "services:\n  postgres:\n    image: postgres:16\n    command: postgres -p 55499\n    ports: [\"55499:55499\"]\n";
+        assert_eq!(
+            load(text).unwrap().database_service().postgres_port(),
+            55499
+        );
+        let text = "services:\n  postgres:\n    image: postgres:16\n";
+        let err = load(text).unwrap_err().to_string();
+        assert!(
+            err.contains("publishes no port") && err.contains("ports:"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_list_at_the_root_is_explained() {
+        let err = load("- services\n- volumes\n").unwrap_err().to_string();
+        assert!(err.contains("holds a list at its top level"), "{err}");
+        assert!(!err.contains("RawComposeFile"), "{err}");
     }
 }

@@ -2,10 +2,12 @@
 //! Compose keys devdb does not need are ignored, but `x-devdb` is strict (see `settings.rs`).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Deserialize;
 
 use super::settings::Settings;
+use super::ConfigError;
 
 #[derive(Debug, Deserialize)]
 pub struct RawComposeFile {
@@ -14,8 +16,62 @@ pub struct RawComposeFile {
     pub services: BTreeMap<String, RawService>,
     #[serde(default)]
     pub volumes: BTreeMap<String, Option<serde_yaml::Value>>,
-    #[serde(rename = "x-devdb", default)]
-    pub devdb: Settings,
+    /// Kept as YAML: it is interpolated first, then typed (see `settings_from`).
+    #[serde(rename = "x-devdb")]
+    pub devdb: Option<serde_yaml::Value>,
+}
+
+/// Parses the file's text; errors carry the line and column.
+pub fn parse(path: &Path, text: &str) -> Result<RawComposeFile, ConfigError> {
+    let tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| syntax(path, e))?;
+    let found = match tree {
+        serde_yaml::Value::Mapping(_) => None,
+        serde_yaml::Value::Null => Some("nothing"),
+        serde_yaml::Value::Sequence(_) => Some("a list"),
+        _ => Some("a single value"),
+    };
+    if let Some(found) = found {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "a Compose file is a mapping of top-level keys (`services:`, `volumes:`, `x-devdb:`), \
+                 but this file holds {found} at its top level"
+            ),
+        });
+    }
+    serde_yaml::from_str(text).map_err(|e| syntax(path, e))
+}
+
+fn syntax(path: &Path, err: serde_yaml::Error) -> ConfigError {
+    let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+    ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: strip_location(&err.to_string()),
+    }
+}
+
+/// serde_yaml appends "at line X column Y"; the error already shows the location up front.
+pub fn strip_location(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(pos) => message[..pos].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The `x-devdb` error `message` with its line and column, when typing the block as written
+/// (before interpolation) fails the same way: then the error does not come from a variable.
+pub fn locate_devdb_error(path: &Path, text: &str, message: &str) -> Option<ConfigError> {
+    #[derive(Deserialize)]
+    struct DevdbOnly {
+        #[serde(rename = "x-devdb")]
+        _devdb: Option<Settings>,
+    }
+    match serde_yaml::from_str::<DevdbOnly>(text) {
+        Err(err) if strip_location(&err.to_string()).ends_with(message) => Some(syntax(path, err)),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

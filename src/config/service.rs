@@ -7,7 +7,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::raw::{RawBuild, RawCommand, RawDependsOn, RawEnvironment, RawService};
-use super::{parse_duration, ConfigError};
+use super::{parse_duration, ConfigError, Expander};
+
+/// The port Postgres listens on unless `command:` or PGPORT say otherwise.
+pub const DEFAULT_POSTGRES_PORT: u16 = 5432;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Service {
@@ -35,6 +38,10 @@ pub struct PortMapping {
     /// None: Docker picks a free host port.
     pub host_port: Option<u16>,
     pub container_port: u16,
+    /// The entry as written in the file (before interpolation), for messages; not part of
+    /// the container's configuration hash.
+    #[serde(skip)]
+    pub written: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -61,22 +68,19 @@ pub struct Healthcheck {
     pub disable: bool,
 }
 
-type Expand<'a> = dyn Fn(&str, &str) -> Result<String, ConfigError> + 'a;
-
 impl Service {
+    /// `dir` is Compose's project directory, which relative paths are taken from.
     pub(super) fn resolve(
         name: &str,
         raw: RawService,
         project: &str,
-        file: &Path,
-        expand: &Expand,
+        dir: &Path,
+        expander: &Expander,
     ) -> Result<Service, ConfigError> {
-        let dir = file.parent().unwrap_or(Path::new("."));
         let field = |key: &str| format!("services.{name}.{key}");
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
-            path: file.to_path_buf(),
-            message: format!("{}: {message}", field(key)),
-        };
+        let expand = |what: &str, raw: &str| expander.expand(what, raw);
+        let invalid =
+            |key: &str, raw: &str, message: String| expander.invalid(&field(key), raw, message);
 
         let build = match raw.build {
             None => None,
@@ -98,7 +102,7 @@ impl Service {
                     Some(d) => expand(&field("build.dockerfile"), &d)?,
                     None => "Dockerfile".to_string(),
                 },
-                args: resolve_environment(args, &field("build.args"), expand)?,
+                args: resolve_environment(args, &field("build.args"), &expand)?,
             }),
         };
         let image = match (raw.image, &build) {
@@ -106,17 +110,20 @@ impl Service {
             (None, Some(_)) => Some(format!("{project}-{name}")),
             (None, None) => None,
         };
-        let environment = resolve_environment(raw.environment, &field("environment"), expand)?;
+        let environment = resolve_environment(raw.environment, &field("environment"), &expand)?;
 
         let mut ports = Vec::new();
         for port in raw.ports {
-            let text = expand(&field("ports"), &port.into_string())?;
-            ports.push(parse_port(&text).map_err(|why| invalid("ports", why))?);
+            let written = port.into_string();
+            let text = expand(&field("ports"), &written)?;
+            let mut mapping = parse_port(&text).map_err(|why| invalid("ports", &written, why))?;
+            mapping.written = written;
+            ports.push(mapping);
         }
         let mut volumes = Vec::new();
         for volume in raw.volumes {
             let text = expand(&field("volumes"), &volume)?;
-            volumes.push(parse_volume(&text, dir).map_err(|why| invalid("volumes", why))?);
+            volumes.push(parse_volume(&text, dir).map_err(|why| invalid("volumes", &volume, why))?);
         }
         let healthcheck = match raw.healthcheck {
             None => None,
@@ -125,8 +132,9 @@ impl Service {
                     |key: &str, value: Option<String>| -> Result<Option<Duration>, ConfigError> {
                         value
                             .map(|v| {
-                                parse_duration(&v)
-                                    .map_err(|why| invalid(&format!("healthcheck.{key}"), why))
+                                let text = expand(&field(&format!("healthcheck.{key}")), &v)?;
+                                parse_duration(&text)
+                                    .map_err(|why| invalid(&format!("healthcheck.{key}"), &v, why))
                             })
                             .transpose()
                     };
@@ -153,9 +161,9 @@ impl Service {
         };
         let command = match raw.command {
             None => None,
-            Some(RawCommand::Shell(s)) => {
-                let s = expand(&field("command"), &s)?;
-                Some(split_command(&s).map_err(|why| invalid("command", why))?)
+            Some(RawCommand::Shell(written)) => {
+                let s = expand(&field("command"), &written)?;
+                Some(split_command(&s).map_err(|why| invalid("command", &written, why))?)
             }
             Some(RawCommand::Exec(parts)) => Some(
                 parts
@@ -182,6 +190,32 @@ impl Service {
         })
     }
 
+    /// The port Postgres listens on inside the container: `-p N` / `-c port=N` in `command:`,
+    /// else PGPORT in `environment:` (the server reads it), else 5432.
+    pub fn postgres_port(&self) -> u16 {
+        let from_command = self.command.as_deref().and_then(|words| {
+            let mut found = None;
+            let mut words = words.iter().map(String::as_str).peekable();
+            while let Some(word) = words.next() {
+                let value = match word {
+                    "-p" | "--port" => words.peek().copied(),
+                    "-c" => words.peek().and_then(|w| w.strip_prefix("port=")),
+                    _ => word
+                        .strip_prefix("--port=")
+                        .or_else(|| word.strip_prefix("-cport="))
+                        .or_else(|| word.strip_prefix("-p").filter(|p| !p.is_empty())),
+                };
+                if let Some(port) = value.and_then(|v| v.trim().parse().ok()) {
+                    found = Some(port); // the last one wins, as for the server
+                }
+            }
+            found
+        });
+        from_command
+            .or_else(|| self.environment.get("PGPORT")?.trim().parse().ok())
+            .unwrap_or(DEFAULT_POSTGRES_PORT)
+    }
+
     /// The host port published for `container_port`, when the file fixes one.
     pub fn host_port_for(&self, container_port: u16) -> Option<&PortMapping> {
         self.ports
@@ -193,7 +227,7 @@ impl Service {
 fn resolve_environment(
     raw: Option<RawEnvironment>,
     what: &str,
-    expand: &Expand,
+    expand: &dyn Fn(&str, &str) -> Result<String, ConfigError>,
 ) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut environment = BTreeMap::new();
     match raw {
@@ -215,8 +249,8 @@ fn resolve_environment(
     Ok(environment)
 }
 
-/// `[IP:][HOST:]CONTAINER[/PROTO]`. devdb publishes on 127.0.0.1 whatever IP is written, so the
-/// database is never reachable from other machines.
+/// `[IP:][HOST:]CONTAINER[/PROTO]` (an IPv6 address in brackets). devdb publishes on 127.0.0.1
+/// whatever IP is written, so the database is never reachable from other machines.
 pub fn parse_port(text: &str) -> Result<PortMapping, String> {
     let (spec, protocol) = text.split_once('/').unwrap_or((text, "tcp"));
     if protocol != "tcp" {
@@ -224,21 +258,38 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
             "`{text}`: only tcp ports can be published for Postgres"
         ));
     }
-    let parts: Vec<&str> = spec.rsplitn(3, ':').collect();
+    let ports = match spec.strip_prefix('[') {
+        Some(bracketed) => match bracketed.split_once("]:") {
+            Some((_ip, rest)) => rest,
+            None => return Err(format!("`{text}`: an IPv6 address needs `[ADDRESS]:`")),
+        },
+        None => spec,
+    };
+    let parts: Vec<&str> = ports.split(':').collect();
     let number = |s: &str| {
         s.parse::<u16>().map_err(|_| {
             format!("`{text}` is not a port mapping like \"5432:5432\" (`{s}` is not a port)")
         })
     };
-    let (host_port, container_port) = match parts.as_slice() {
-        [container] => (None, number(container)?),
-        [container, "", ..] => (None, number(container)?),
-        [container, host, ..] => (Some(number(host)?), number(container)?),
-        [] => return Err(format!("`{text}` is empty")),
+    let with_ip = ports.len() != spec.len();
+    let (host, container) = match (parts.as_slice(), with_ip) {
+        ([container], false) => ("", *container),
+        ([host, container], _) => (*host, *container),
+        ([_ip, host, container], false) => (*host, *container),
+        _ => {
+            return Err(format!(
+                "`{text}` has too many parts; a port mapping is [IP:][HOST:]CONTAINER, e.g. \"127.0.0.1:5432:5432\""
+            ))
+        }
     };
     Ok(PortMapping {
-        host_port,
-        container_port,
+        host_port: if host.is_empty() {
+            None
+        } else {
+            Some(number(host)?)
+        },
+        container_port: number(container)?,
+        written: text.to_string(),
     })
 }
 
@@ -345,37 +396,61 @@ mod tests {
 
     #[test]
     fn port_forms() {
-        let p = |s| parse_port(s).unwrap();
-        assert_eq!(
-            p("5432"),
-            PortMapping {
-                host_port: None,
-                container_port: 5432
-            }
-        );
-        assert_eq!(
-            p("6000:5432"),
-            PortMapping {
-                host_port: Some(6000),
-                container_port: 5432
-            }
-        );
-        assert_eq!(
-            p("127.0.0.1:6000:5432/tcp"),
-            PortMapping {
-                host_port: Some(6000),
-                container_port: 5432
-            }
-        );
-        assert_eq!(
-            p("127.0.0.1::5432"),
-            PortMapping {
-                host_port: None,
-                container_port: 5432
-            }
-        );
+        let p = |s| {
+            let m = parse_port(s).unwrap();
+            (m.host_port, m.container_port)
+        };
+        assert_eq!(p("5432"), (None, 5432));
+        assert_eq!(p("6000:5432"), (Some(6000), 5432));
+        assert_eq!(p("127.0.0.1:6000:5432/tcp"), (Some(6000), 5432));
+        assert_eq!(p("127.0.0.1::5432"), (None, 5432));
+        assert_eq!(p("[::1]:6000:5432"), (Some(6000), 5432));
         assert!(parse_port("abc:5432").unwrap_err().contains("abc"));
         assert!(parse_port("5432/udp").is_err());
+        let four = parse_port("127.0.0.1:56002:56003:5432").unwrap_err();
+        assert!(four.contains("too many parts"), "{four}");
+    }
+
+    fn service_with(command: &[&str], pgport: Option<&str>) -> Service {
+        Service {
+            name: "postgres".into(),
+            image: Some("postgres:16".into()),
+            build: None,
+            environment: pgport
+                .map(|p| BTreeMap::from([("PGPORT".to_string(), p.to_string())]))
+                .unwrap_or_default(),
+            ports: Vec::new(),
+            volumes: Vec::new(),
+            healthcheck: None,
+            command: (!command.is_empty()).then(|| command.iter().map(|w| w.to_string()).collect()),
+            depends_on: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn postgres_port_comes_from_command_then_pgport() {
+        assert_eq!(service_with(&[], None).postgres_port(), 5432);
+        assert_eq!(service_with(&[], Some("6001")).postgres_port(), 6001);
+        assert_eq!(
+            service_with(&["postgres", "-p", "6002"], Some("6001")).postgres_port(),
+            6002
+        );
+        assert_eq!(
+            service_with(&["postgres", "-c", "port=6003"], None).postgres_port(),
+            6003
+        );
+        assert_eq!(
+            service_with(&["postgres", "-p6004"], None).postgres_port(),
+            6004
+        );
+        assert_eq!(
+            service_with(&["postgres", "--port=6005"], None).postgres_port(),
+            6005
+        );
+        assert_eq!(
+            service_with(&["postgres", "-c", "wal_level=minimal"], None).postgres_port(),
+            5432
+        );
     }
 
     #[test]

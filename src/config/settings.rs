@@ -1,13 +1,11 @@
 //! devdb's own settings: the `x-devdb:` block of the Compose file. Compose ignores `x-` keys, so
 //! the same file works with `docker compose`. Unknown keys here are errors: a typo must not be
-//! silently ignored.
+//! silently ignored. Values are typed here, at load time, so a bad one fails before any work.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-use crate::copy::plan::MaskRule;
-use crate::generate::GeneratorSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,13 +15,18 @@ pub struct Settings {
     pub service: String,
     /// The database devdb creates and targets; default: the service's POSTGRES_DB.
     pub database: Option<String>,
-    /// How long `up` waits for Postgres to accept connections (Compose duration, e.g. `60s`).
-    pub ready_timeout: Option<String>,
+    /// How long `up` waits for Postgres to accept connections (`60s`, `1m30s`, or seconds).
+    #[serde(default = "default_ready_timeout", with = "duration")]
+    pub ready_timeout: Duration,
     /// The migrations folder, relative to the Compose file's folder.
     pub migrations: Option<String>,
-    /// The one-shot service holding pg_dump/psql for the remote's version.
+    /// The one-shot service holding pg_dump/psql for the remote's version. When the file has
+    /// no such service, devdb builds its own job image (see `copy_image`).
     #[serde(default = "default_copy_service")]
     pub copy_service: String,
+    /// The base image of devdb's built-in db-copy job; `{major}` becomes the stage's Postgres
+    /// major version. Default: `$DEVDB_POSTGRES_IMAGE_<major>`, else `postgres:<major>`.
+    pub copy_image: Option<String>,
     /// Remote databases, by stage name (`CODE`, `PROD`, ...). `DEV` is the local database.
     #[serde(default)]
     pub stages: BTreeMap<String, StageSettings>,
@@ -59,9 +62,10 @@ impl Default for Settings {
         Settings {
             service: default_service(),
             database: None,
-            ready_timeout: None,
+            ready_timeout: default_ready_timeout(),
             migrations: None,
             copy_service: default_copy_service(),
+            copy_image: None,
             stages: BTreeMap::new(),
             copy: CopySettings::default(),
             generate: Vec::new(),
@@ -75,6 +79,10 @@ fn default_service() -> String {
 
 fn default_copy_service() -> String {
     "db_copy".to_string()
+}
+
+fn default_ready_timeout() -> Duration {
+    Duration::from_secs(60)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,4 +106,110 @@ pub enum SslMode {
     Require,
     VerifyCa,
     VerifyFull,
+}
+
+/// How a masked column is replaced on the way: `null`, `hash`, or `{ value: ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MaskRule {
+    /// NULL.
+    Null,
+    /// A stable hash of the value (md5 of its text): equal inputs stay equal, so joins survive.
+    Hash,
+    /// A fixed value.
+    Value { value: String },
+}
+
+impl<'de> Deserialize<'de> for MaskRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Keyword(String),
+            Value { value: String },
+            Null(()),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Null(()) => Ok(MaskRule::Null),
+            Raw::Keyword(word) if word == "null" => Ok(MaskRule::Null),
+            Raw::Keyword(word) if word == "hash" => Ok(MaskRule::Hash),
+            Raw::Keyword(word) => Err(serde::de::Error::custom(format!(
+                "unknown mask `{word}`; use null, hash, or {{ value: ... }}"
+            ))),
+            Raw::Value { value } => Ok(MaskRule::Value { value }),
+        }
+    }
+}
+
+/// One entry of `x-devdb.generate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum GeneratorSettings {
+    /// A sorted, deterministic SQL snapshot of the schema.
+    SchemaSql { output: String },
+    /// TypeScript row types for tables and views.
+    Typescript { output: String },
+    /// Models of a schema.prisma, as `prisma db pull` writes them.
+    Prisma {
+        schema: String,
+        /// Tables written with `@@ignore`.
+        #[serde(default)]
+        ignore: Vec<String>,
+    },
+    /// An external program (found on PATH), run in the project root with DATABASE_URL set.
+    Command { run: Vec<String> },
+}
+
+/// Compose durations (`90s`, `1m30s`, `500ms`, `2h`) read with humantime; a bare whole
+/// number is seconds. Anything else is an error, never a silent default.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|why| format!("`{text}` is not a duration like 30s or 1m30s ({why})"))
+}
+
+/// Serde glue: a duration written as a string or a whole number of seconds.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        match Raw::deserialize(deserializer)? {
+            Raw::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+            Raw::Text(text) => super::parse_duration(&text)
+                .map_err(|why| serde::de::Error::custom(format!("ready_timeout: {why}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
+        for bad in [
+            "soon",
+            "1e30s",
+            "inf",
+            "-5s",
+            "99999999999999999999999h",
+            "",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad} must be an error");
+        }
+    }
 }

@@ -57,37 +57,8 @@ pub struct Column {
     pub generated: bool,
 }
 
-/// How a masked column is replaced on the way: `null`, `hash`, or `{ value: ... }`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MaskRule {
-    /// NULL.
-    Null,
-    /// A stable hash of the value (md5 of its text): equal inputs stay equal, so joins survive.
-    Hash,
-    /// A fixed value.
-    Value { value: String },
-}
-
-impl<'de> Deserialize<'de> for MaskRule {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Keyword(String),
-            Value { value: String },
-            Null(()),
-        }
-        match Raw::deserialize(deserializer)? {
-            Raw::Null(()) => Ok(MaskRule::Null),
-            Raw::Keyword(word) if word == "null" => Ok(MaskRule::Null),
-            Raw::Keyword(word) if word == "hash" => Ok(MaskRule::Hash),
-            Raw::Keyword(word) => Err(serde::de::Error::custom(format!(
-                "unknown mask `{word}`; use null, hash, or {{ value: ... }}"
-            ))),
-            Raw::Value { value } => Ok(MaskRule::Value { value }),
-        }
-    }
-}
+/// The mask rules are configuration (`x-devdb.copy.mask`), defined in `config/`.
+pub use crate::config::MaskRule;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -9,7 +9,7 @@ mod typescript;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::config::Config;
@@ -46,24 +46,8 @@ pub enum GenerateError {
     },
 }
 
-/// One entry of `x-devdb.generate`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum GeneratorSettings {
-    /// A sorted, deterministic SQL snapshot of the schema.
-    SchemaSql { output: String },
-    /// TypeScript row types for tables and views.
-    Typescript { output: String },
-    /// Models of a schema.prisma, as `prisma db pull` writes them.
-    Prisma {
-        schema: String,
-        /// Tables written with `@@ignore`.
-        #[serde(default)]
-        ignore: Vec<String>,
-    },
-    /// An external program (found on PATH), run in the project root with DATABASE_URL set.
-    Command { run: Vec<String> },
-}
+/// The generator entries are configuration (`x-devdb.generate`), defined in `config/`.
+pub use crate::config::GeneratorSettings;
 
 impl GeneratorSettings {
     fn describe(&self) -> String {

@@ -10,7 +10,6 @@ use crate::docker::names::container_name;
 use crate::docker::{DockerError, Engine, UpOutcome};
 
 /// The port Postgres listens on inside its container.
-const POSTGRES_PORT: u16 = 5432;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -88,7 +87,7 @@ pub async fn connection_info(
 ) -> Result<ConnectionInfo, LocalError> {
     let service = config.database_service();
     let port = engine
-        .published_port(&database_container(config), POSTGRES_PORT)
+        .published_port(&database_container(config), service.postgres_port())
         .await?
         .ok_or_else(|| LocalError::NotCreated {
             service: service.name.clone(),

@@ -73,10 +73,7 @@ pub fn spawn_prepare(config: &Config) {
     };
     let mut command = std::process::Command::new(exe);
     command
-        .arg("--file")
-        .arg(&config.file)
-        .arg("--project-name")
-        .arg(&config.project)
+        .args(config.cli_args())
         .arg("internal-prepare-spares")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
