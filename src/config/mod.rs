@@ -677,7 +677,7 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             let imports: Vec<&str> = text
                 .lines()
-                .filter(|l| l.contains("crate::") || l.contains("super::super"))
+                .filter(|l| l.trim_start().starts_with("use ") && l.contains("crate::"))
                 .collect();
             assert!(imports.is_empty(), "{}: {imports:?}", path.display());
         }
