@@ -257,3 +257,194 @@ fn a_port_mapping_to_the_wrong_container_port_names_the_entry() {
         run.stderr
     );
 }
+
+/// A remote stage (its own project) holding `remote_sql`, and a local project whose Compose
+/// file has only its Postgres service (no `db_copy`), with that stage as CODE.
+async fn stage_and_plain_local(
+    label: &str,
+    remote_image: &str,
+    local_image: &str,
+    remote_sql: &str,
+) -> (TestProject, TestProject) {
+    let remote = TestProject::new(&format!("{label}-remote"));
+    remote.write_compose(&remote.database_yaml(remote_image, "\"5432\"", "", ""));
+    remote.devdb(&["up"]).ok();
+    common::connect(&remote)
+        .await
+        .batch_execute(remote_sql)
+        .await
+        .expect("remote schema");
+    let remote_url = remote.devdb(&["url"]).ok().stdout.trim().to_string();
+    let local = TestProject::new(&format!("{label}-local"));
+    let stages = format!(
+        "  stages:\n    CODE: {{ url_command: \"echo '{remote_url}'\", sslmode: disable }}\n"
+    );
+    local.write_compose(&local.database_yaml(local_image, "\"5432\"", "", &stages));
+    local.devdb(&["up"]).ok();
+    (remote, local)
+}
+
+/// The local stand-in images the built-in db-copy job is based on (no registry offline).
+fn copy_base_images() -> Vec<(String, String)> {
+    vec![
+        ("DEVDB_POSTGRES_IMAGE_15".to_string(), postgres_image()),
+        (
+            "DEVDB_POSTGRES_IMAGE_17".to_string(),
+            common::postgres_image_17(),
+        ),
+    ]
+}
+
+fn with_base_images(project: &TestProject, args: &[&str]) -> common::Run {
+    let images = copy_base_images();
+    let env: Vec<(&str, &str)> = images
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    project.devdb_with_env(args, &env)
+}
+
+#[tokio::test]
+async fn copy_schema_without_a_db_copy_service_builds_devdb_s_own_job() {
+    let (_remote, local) = stage_and_plain_local(
+        "builtin",
+        &postgres_image(),
+        &postgres_image(),
+        "CREATE TABLE legacy_prices (id int PRIMARY KEY, cents int NOT NULL);
+         INSERT INTO legacy_prices SELECT g, g * 100 FROM generate_series(1, 30) g;",
+    )
+    .await;
+    let run = with_base_images(
+        &local,
+        &["copy", "legacy_prices", "--from", "CODE", "--schema"],
+    )
+    .ok();
+    assert!(!run.all().contains("test-secret-pw"), "{}", run.all());
+    let client = common::connect(&local).await;
+    assert_eq!(
+        column(
+            &client,
+            "SELECT count(*) || ' ' || sum(cents) FROM legacy_prices"
+        )
+        .await,
+        ["30 46500"]
+    );
+    let images = common::docker()
+        .await
+        .list_images(Some(
+            bollard::query_parameters::ListImagesOptionsBuilder::default()
+                .filters(&std::collections::HashMap::from([(
+                    "reference".to_string(),
+                    vec!["devdb-db-copy:15-*".to_string()],
+                )]))
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        images.len(),
+        1,
+        "one job image for PostgreSQL 15: {images:?}"
+    );
+}
+
+/// The job never carries the password in its configuration, and Ctrl-C removes it.
+#[tokio::test]
+async fn the_db_copy_job_holds_no_password_and_ctrl_c_removes_it() {
+    let (remote, local) = stage_and_plain_local(
+        "jobsecret",
+        &postgres_image(),
+        &postgres_image(),
+        "CREATE TABLE locked_away (id int PRIMARY KEY);",
+    )
+    .await;
+    // pg_dump waits for this lock, so the job stays up while we look at it.
+    let holder = common::connect(&remote).await;
+    holder
+        .batch_execute("BEGIN; LOCK TABLE locked_away IN ACCESS EXCLUSIVE MODE;")
+        .await
+        .unwrap();
+
+    let images = copy_base_images();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_devdb"));
+    command
+        .args(["copy", "locked_away", "--from", "CODE", "--schema-only"])
+        .current_dir(local.path())
+        .env_remove("DEVDB_FILE")
+        .env_remove("COMPOSE_FILE")
+        .envs(images.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+
+    let watcher = common::connect(&remote).await;
+    let started = Instant::now();
+    while column(
+        &watcher,
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'devdb-db-copy' AND wait_event_type = 'Lock'",
+    )
+    .await
+        != ["1"]
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "pg_dump never reached the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let jobs = job_containers(&local.name).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let inspect = common::docker()
+        .await
+        .inspect_container(&jobs[0], None)
+        .await
+        .unwrap();
+    let seen = serde_json::to_string(&inspect).unwrap();
+    assert!(!seen.contains("test-secret-pw"), "{seen}");
+    assert!(seen.contains("PGPASSFILE="), "{seen}");
+    assert_eq!(
+        inspect.host_config.unwrap().auto_remove,
+        Some(true),
+        "auto-removed"
+    );
+
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        job_containers(&local.name).await.is_empty(),
+        "the job container is gone when devdb exits"
+    );
+    holder.batch_execute("ROLLBACK").await.unwrap();
+}
+
+/// The project's one-off (job) containers, any state.
+async fn job_containers(project: &str) -> Vec<String> {
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("com.docker.compose.project={project}"),
+            "com.docker.compose.oneoff=True".to_string(),
+        ],
+    )]);
+    common::docker()
+        .await
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect()
+}

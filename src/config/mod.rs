@@ -270,6 +270,19 @@ impl Config {
         self.settings.ready_timeout
     }
 
+    /// The base image of devdb's built-in db-copy job for a PostgreSQL `major` server:
+    /// x-devdb.copy_image (`{major}` replaced), else DEVDB_POSTGRES_IMAGE_<major>, else the
+    /// official `postgres:<major>`.
+    pub fn copy_base_image(&self, major: u32) -> String {
+        match &self.settings.copy_image {
+            Some(template) => template.replace("{major}", &major.to_string()),
+            None => self
+                .variable(&format!("DEVDB_POSTGRES_IMAGE_{major}"))
+                .filter(|image| !image.is_empty())
+                .map_or_else(|| format!("postgres:{major}"), str::to_string),
+        }
+    }
+
     /// A variable from the environment or the env files.
     pub fn variable(&self, name: &str) -> Option<&str> {
         self.variables.get(name)

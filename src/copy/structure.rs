@@ -13,7 +13,7 @@ use super::plan::TableName;
 use super::CopyError;
 use crate::config::Config;
 use crate::db::stage::Stage;
-use crate::docker::Engine;
+use crate::docker::{DockerError, Engine, Job};
 
 /// The DDL that creates `relation` (and its missing dependencies) locally.
 #[derive(Debug, Clone)]
@@ -125,7 +125,7 @@ pub async fn dump(
             "{relation} already exists in the local database; nothing to copy"
         )));
     }
-    let dumped = run_pg_dump(engine, config, stage, &relations).await?;
+    let dumped = run_pg_dump(engine, config, stage, remote, &relations).await?;
     let mut sql = String::new();
     for statement in &enums {
         sql.push_str(statement);
@@ -158,12 +158,15 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> CopyError + '
     }
 }
 
-/// Runs `db-copy structure` for the relations. A stage on a port published on 127.0.0.1 (a
-/// container) is reached by joining the job, not the stage, to that container's network.
+/// Runs `db-copy structure` for the relations, in the file's db-copy service or else in
+/// devdb's own job image for the stage's Postgres major (pg_dump must be at least as new as
+/// the server). A stage on a port published on 127.0.0.1 (a container) is reached by joining
+/// the job, not the stage, to that container's network.
 async fn run_pg_dump(
     engine: &Engine,
     config: &Config,
     stage: &Stage,
+    remote: &Client,
     relations: &[TableName],
 ) -> Result<String, CopyError> {
     let endpoint = stage.endpoint()?;
@@ -199,17 +202,33 @@ async fn run_pg_dump(
     );
     let mut args = vec!["structure".to_string(), conninfo];
     args.extend(relations.iter().map(|r| r.quoted()));
-    // The password travels in the environment of a container removed right after, never in args.
-    let env = vec![format!("PGPASSWORD={}", endpoint.password)];
-    let result = engine
-        .run_job(
-            config,
-            &config.settings.copy_service,
-            args,
-            env,
-            also_on.as_deref(),
-        )
-        .await;
+    let major = server_major(remote).await?;
+    let service = &config.settings.copy_service;
+    let image = if config.services.contains_key(service) {
+        engine.job_service_image(config, service).await?
+    } else {
+        engine
+            .builtin_job_image(&config.copy_base_image(major), major)
+            .await?
+    };
+    // The password goes in a 0600 file inside the job, never in its env or args.
+    let job = Job {
+        args,
+        env: Vec::new(),
+        password: Some(endpoint.password.clone()),
+        also_on,
+    };
+    let result = match engine.run_job_image(config, service, &image, job).await {
+        Err(DockerError::JobFailed { stderr, .. }) if stderr.contains("server version mismatch") => {
+            return Err(CopyError::Structure(format!(
+                "the `{service}` service's pg_dump is older than stage {}'s PostgreSQL {major}:\n{stderr}\n  \
+                 hint: base the `{service}` service on postgres:{major} (or remove it, and devdb builds \
+                 its own job for the stage's version)",
+                stage.name
+            )))
+        }
+        other => other,
+    };
     // Recent pg_dump releases wrap their output in psql's `\restrict` / `\unrestrict`
     // meta-commands; they are for psql, not SQL, and there is no data in a schema-only dump.
     Ok(result?
@@ -218,6 +237,18 @@ async fn run_pg_dump(
         .filter(|line| !line.starts_with('\\'))
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// The server's major version (`server_version_num` 170002 → 17).
+async fn server_major(client: &Client) -> Result<u32, CopyError> {
+    let text: String = client
+        .query_one("SELECT current_setting('server_version_num')", &[])
+        .await
+        .map_err(db_error("reading the stage's version"))?
+        .get(0);
+    text.parse::<u32>()
+        .map(|n| n / 10000)
+        .map_err(|_| CopyError::Structure(format!("unexpected server_version_num `{text}`")))
 }
 
 /// Applies structure DDL to the local database in one transaction.

@@ -1,5 +1,6 @@
 //! Making sure a service's image exists: pulled from its registry with a progress bar, or
-//! built from its `build:` context sent as a tar stream.
+//! built from its `build:` context sent as a tar stream. Also devdb's own db-copy job image,
+//! built from a Dockerfile embedded in the binary, so a repository needs no `db_copy` service.
 
 use std::collections::HashMap;
 
@@ -41,7 +42,7 @@ impl Engine {
             self.build(service, image).await?;
             ImageAction::Built
         } else {
-            self.pull(service, image).await?;
+            self.pull(image, &service.name).await?;
             ImageAction::Pulled
         };
         let id = self
@@ -63,30 +64,28 @@ impl Engine {
         }
     }
 
-    async fn pull(&self, service: &Service, image: &str) -> Result<(), DockerError> {
+    /// Pulls `image` for `service` (named in messages).
+    async fn pull(&self, image: &str, service: &str) -> Result<(), DockerError> {
         let (name, tag) = split_reference(image);
         let options = CreateImageOptionsBuilder::default()
             .from_image(name)
             .tag(tag)
             .build();
-        progress::note(format!(
-            "Pulling image {image} for service {}",
-            service.name
-        ));
+        progress::note(format!("Pulling image {image} for service {service}"));
         let bar = progress::bytes_bar(format!("pull {image}"));
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         let mut stream = self.docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| DockerError::Pull {
                 image: image.to_string(),
-                service: service.name.clone(),
+                service: service.to_string(),
                 reason: pull_reason(&e),
             })?;
             if let Some(detail) = info.error_detail {
                 bar.abandon();
                 return Err(DockerError::Pull {
                     image: image.to_string(),
-                    service: service.name.clone(),
+                    service: service.to_string(),
                     reason: detail
                         .message
                         .unwrap_or_else(|| "unknown error".to_string()),
@@ -133,34 +132,49 @@ impl Engine {
             super::names::SERVICE_LABEL.to_string(),
             service.name.clone(),
         )]);
-        let options = BuildImageOptionsBuilder::default()
-            .dockerfile(&build.dockerfile)
-            .t(image)
-            .rm(true)
-            .forcerm(true)
-            .buildargs(&args)
-            .labels(&labels)
-            .build();
         progress::note(format!(
             "Building image {image} for service {} from {context_display}",
             service.name
         ));
+        self.build_archive(image, &build.dockerfile, archive, &args, &labels)
+            .await
+            .map_err(fail)
+    }
+
+    /// Builds `image` from a tar context; the error is the engine's reason with the last
+    /// lines of the build output.
+    async fn build_archive(
+        &self,
+        image: &str,
+        dockerfile: &str,
+        archive: Vec<u8>,
+        args: &HashMap<String, String>,
+        labels: &HashMap<String, String>,
+    ) -> Result<(), String> {
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(image)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(args)
+            .labels(labels)
+            .build();
         let bar = progress::spinner(format!("build {image}"));
         let mut output_tail: Vec<String> = Vec::new();
         let mut stream =
             self.docker
                 .build_image(options, None, Some(bollard::body_full(archive.into())));
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| fail(e.to_string()))?;
+            let info = item.map_err(|e| e.to_string())?;
             if let Some(detail) = info.error_detail {
                 bar.abandon();
                 let message = detail
                     .message
                     .unwrap_or_else(|| "unknown error".to_string());
-                return Err(fail(format!(
+                return Err(format!(
                     "{message}\n  build output (last lines):\n{}",
                     output_tail.join("\n")
-                )));
+                ));
             }
             if let Some(line) = info.stream {
                 let line = line.trim_end();
@@ -179,6 +193,67 @@ impl Engine {
         progress::note(format!("Built image {image}"));
         Ok(())
     }
+
+    /// devdb's own db-copy job image on `base` (an image with PostgreSQL `major`'s client
+    /// tools). Its tag is a hash of what it is made of, so it is built once per base.
+    pub async fn builtin_job_image(&self, base: &str, major: u32) -> Result<String, DockerError> {
+        let recipe = format!("{DB_COPY_DOCKERFILE}\0{DB_COPY_ENTRYPOINT}\0{base}");
+        let tag = format!(
+            "{BUILTIN_JOB_IMAGE}:{major}-{}",
+            &crate::digest::sha256_hex(recipe.as_bytes())[..12]
+        );
+        if let Some(id) = self.image_id(&tag).await? {
+            return Ok(id);
+        }
+        let no_image = |reason: String| DockerError::NoCopyImage {
+            major,
+            base: base.to_string(),
+            reason,
+        };
+        if self.image_id(base).await?.is_none() {
+            self.pull(base, "db-copy (built in)")
+                .await
+                .map_err(|e| match e {
+                    DockerError::Pull { reason, .. } => no_image(format!(
+                        "is not present locally and cannot be pulled: {reason}"
+                    )),
+                    other => other,
+                })?;
+        }
+        let archive = builtin_context().map_err(|e| no_image(e.to_string()))?;
+        let args = HashMap::from([("BASE_IMAGE".to_string(), base.to_string())]);
+        progress::note(format!(
+            "Building the db-copy job image {tag} on {base} (once)"
+        ));
+        self.build_archive(&tag, "Dockerfile", archive, &args, &HashMap::new())
+            .await
+            .map_err(|why| no_image(format!("could not be built on: {why}")))?;
+        self.image_id(&tag)
+            .await?
+            .ok_or_else(|| no_image("built, but the engine does not list it".to_string()))
+    }
+}
+
+/// The repository name of devdb's own db-copy job images.
+pub const BUILTIN_JOB_IMAGE: &str = "devdb-db-copy";
+const DB_COPY_DOCKERFILE: &str = include_str!("../../containers/db-copy/Dockerfile");
+const DB_COPY_ENTRYPOINT: &str = include_str!("../../containers/db-copy/entrypoint.sh");
+
+/// The db-copy build context, in memory: the embedded Dockerfile and entrypoint.
+fn builtin_context() -> std::io::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, content, mode) in [
+        ("Dockerfile", DB_COPY_DOCKERFILE, 0o644),
+        ("entrypoint.sh", DB_COPY_ENTRYPOINT, 0o755),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(path)?;
+        header.set_size(content.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        builder.append(&header, content.as_bytes())?;
+    }
+    builder.into_inner()
 }
 
 /// `registry:5000/name:tag` → (`registry:5000/name`, `tag`); digests stay in the name.

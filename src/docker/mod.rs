@@ -13,7 +13,7 @@ use bollard::Docker;
 
 pub use connect::{resolve_endpoint, Endpoint};
 pub use container::{config_hash, ServiceState};
-pub use oneshot::{JobOutput, PublishedBy};
+pub use oneshot::{Job, JobOutput, PublishedBy};
 pub use project::{RunState, ServiceStatus, UpOutcome};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,10 +63,24 @@ pub enum DockerError {
         stderr: String,
     },
     #[error(
-        "{file} has no service `{service}`; the one-shot db-copy job needs it \
-         (see containers/db-copy and x-devdb.copy_service)"
+        "{file} has no service `{service}` (x-devdb.copy_service names the db-copy job's service)"
     )]
     UnknownService { service: String, file: String },
+    #[error("interrupted; the {job} job was stopped and removed")]
+    Interrupted { job: String },
+    #[error("db-copy job: {0}")]
+    Job(String),
+    #[error(
+        "no image with PostgreSQL {major}'s pg_dump for the built-in db-copy job: `{base}` {reason}\n  \
+         hint: set DEVDB_POSTGRES_IMAGE_{major} (or x-devdb.copy_image, `{{major}}` standing for the \
+         version) to a local image that has PostgreSQL {major}'s client tools, or add a `db_copy` \
+         service to the Compose file"
+    )]
+    NoCopyImage {
+        major: u32,
+        base: String,
+        reason: String,
+    },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
     #[error("{action}: {source}")]

@@ -18,6 +18,11 @@ pub fn postgres_image() -> String {
     std::env::var("DEVDB_TEST_IMAGE").unwrap_or_else(|_| "devdb-postgres:15".to_string())
 }
 
+/// The PostgreSQL 17 stand-in built by `scripts/test` (for tests across majors).
+pub fn postgres_image_17() -> String {
+    std::env::var("DEVDB_TEST_IMAGE_17").unwrap_or_else(|_| "devdb-postgres:17".to_string())
+}
+
 /// The local registry started by `scripts/test`.
 pub fn registry() -> String {
     std::env::var("DEVDB_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
