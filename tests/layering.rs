@@ -51,6 +51,12 @@ fn foreign_imports(files: &[PathBuf], allowed: &[&str]) -> Vec<String> {
 }
 
 #[test]
+fn config_imports_nothing_else_of_devdb() {
+    let found: Vec<String> = foreign_imports(&src("config"), &["config"]);
+    assert!(found.is_empty(), "config/ imports:\n{}", found.join("\n"));
+}
+
+#[test]
 fn docker_knows_no_postgres() {
     let found: Vec<String> =
         foreign_imports(&src("docker"), &["docker", "config", "digest", "progress"]);
