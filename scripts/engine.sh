@@ -2,14 +2,18 @@
 # Prepares what devdb's tests (and a machine without registry access) need, idempotently:
 #   - libclang, which building devdb needs (pg_query)
 #   - a Docker engine answering on /var/run/docker.sock (installed and started when none answers)
-#   - devdb-base:bookworm, a Postgres 15 base image made from this machine's own apt sources
-#   - devdb-postgres:15, an image that behaves like the official postgres image (same env contract)
+#   - devdb-base:bookworm and devdb-base:trixie, Postgres 15 and 17 base images made with
+#     mmdebstrap from Debian's apt sources
+#   - devdb-postgres:15 and devdb-postgres:17, images that behave like the official postgres
+#     image (same env contract), for tests across Postgres majors
 #   - a local registry on 127.0.0.1:5000 holding a copy of it, so the pull path is tested for real
 # Source it and call the functions you need; every step is skipped when its result already exists.
 set -euo pipefail
 
 DEVDB_BASE_IMAGE=${DEVDB_BASE_IMAGE:-devdb-base:bookworm}
 DEVDB_LOCAL_IMAGE=${DEVDB_LOCAL_IMAGE:-devdb-postgres:15}
+DEVDB_BASE_IMAGE_17=${DEVDB_BASE_IMAGE_17:-devdb-base:trixie}
+DEVDB_LOCAL_IMAGE_17=${DEVDB_LOCAL_IMAGE_17:-devdb-postgres:17}
 DEVDB_REGISTRY=${DEVDB_REGISTRY:-127.0.0.1:5000}
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -31,20 +35,26 @@ apt_install() {
   apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# has_libclang [ROOT]: true when a libclang that bindgen (clang-sys) loads exists under ROOT
-# (default /): $LIBCLANG_PATH, or `libclang.so`, `libclang-<major>.so[.N]`, `libclang.so.<N>` in the
-# LLVM or multiarch library folders. `libclang-cpp.so.<N>` (the C++ API, preinstalled on fresh
-# machines) is not libclang and does not count.
+# libclang_in DIR: true when DIR holds a libclang that bindgen (clang-sys) loads: `libclang.so`,
+# `libclang.so.<N>`, `libclang-<major>.so[.N]`. `libclang-cpp.so.<N>` (the C++ API, preinstalled
+# on fresh machines) is not libclang and does not count.
+libclang_in() {
+  local f
+  for f in "$1"/libclang.so "$1"/libclang.so.[0-9]* "$1"/libclang-[0-9]*.so "$1"/libclang-[0-9]*.so.*; do
+    [ -e "$f" ] && return 0
+  done
+  return 1
+}
+
+# has_libclang [ROOT]: true when $LIBCLANG_PATH (without ROOT) or the LLVM or multiarch library
+# folders under ROOT (default /) hold a libclang (see libclang_in).
 has_libclang() {
-  local root=${1:-} dir f
-  if [ -z "$root" ] && [ -n "${LIBCLANG_PATH:-}" ]; then
-    compgen -G "$LIBCLANG_PATH/libclang*.so*" >/dev/null && return 0
+  local root=${1:-} dir
+  if [ -z "$root" ] && [ -n "${LIBCLANG_PATH:-}" ] && libclang_in "$LIBCLANG_PATH"; then
+    return 0
   fi
   for dir in "$root"/usr/lib/llvm-*/lib "$root"/usr/lib/*-linux-gnu "$root"/usr/lib "$root"/usr/local/lib; do
-    [ -d "$dir" ] || continue
-    for f in "$dir"/libclang.so "$dir"/libclang.so.[0-9]* "$dir"/libclang-[0-9]*.so "$dir"/libclang-[0-9]*.so.*; do
-      [ -e "$f" ] && return 0
-    done
+    [ -d "$dir" ] && libclang_in "$dir" && return 0
   done
   return 1
 }
@@ -68,20 +78,39 @@ ensure_engine() {
   docker version >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/devdb-dockerd.log"; exit 1; }
 }
 
-ensure_base_image() {
-  docker image inspect "$DEVDB_BASE_IMAGE" >/dev/null 2>&1 && return 0
-  apt_install mmdebstrap
-  log "building $DEVDB_BASE_IMAGE from this machine's apt sources"
-  mmdebstrap --quiet --variant=apt --include=postgresql-15,postgresql-client-15 bookworm - \
-    | docker import - "$DEVDB_BASE_IMAGE" >/dev/null
+# pg_suite MAJOR: the Debian release whose main archive carries postgresql-MAJOR.
+pg_suite() {
+  case "$1" in
+    15) echo bookworm ;;
+    17) echo trixie ;;
+    *) log "no Debian release known for PostgreSQL $1"; return 1 ;;
+  esac
 }
 
+# ensure_base_image [MAJOR]: a Debian image with postgresql-MAJOR (default 15), via mmdebstrap.
+ensure_base_image() {
+  local major=${1:-15} image suite
+  image=$(base_image_for "$major")
+  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  suite=$(pg_suite "$major")
+  apt_install mmdebstrap
+  log "building $image (Debian $suite with PostgreSQL $major)"
+  mmdebstrap --quiet --variant=apt --include="postgresql-$major,postgresql-client-$major" "$suite" - \
+    | docker import - "$image" >/dev/null
+}
+
+base_image_for() { if [ "$1" = 17 ]; then echo "$DEVDB_BASE_IMAGE_17"; else echo "$DEVDB_BASE_IMAGE"; fi; }
+local_image_for() { if [ "$1" = 17 ]; then echo "$DEVDB_LOCAL_IMAGE_17"; else echo "$DEVDB_LOCAL_IMAGE"; fi; }
+
+# ensure_local_postgres_image [MAJOR]: the official-image stand-in for PostgreSQL MAJOR.
 ensure_local_postgres_image() {
-  ensure_base_image
-  docker image inspect "$DEVDB_LOCAL_IMAGE" >/dev/null 2>&1 && return 0
-  log "building $DEVDB_LOCAL_IMAGE"
-  docker build -q --build-arg "BASE_IMAGE=$DEVDB_BASE_IMAGE" -t "$DEVDB_LOCAL_IMAGE" \
-    "$repo_root/containers/postgres-local" >/dev/null
+  local major=${1:-15} image
+  ensure_base_image "$major"
+  image=$(local_image_for "$major")
+  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  log "building $image"
+  docker build -q --build-arg "BASE_IMAGE=$(base_image_for "$major")" --build-arg "PG_MAJOR=$major" \
+    -t "$image" "$repo_root/containers/postgres-local" >/dev/null
 }
 
 ensure_registry() {

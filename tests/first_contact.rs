@@ -448,3 +448,53 @@ async fn job_containers(project: &str) -> Vec<String> {
         .filter_map(|c| c.id)
         .collect()
 }
+
+/// up, migrate deploy, copy and copy --schema between a `local_image` database and a
+/// `remote_image` stage of another Postgres major.
+async fn across_majors(label: &str, local_image: &str, remote_image: &str) {
+    let (_remote, local) = stage_and_plain_local(
+        label,
+        remote_image,
+        local_image,
+        "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);
+         INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 40) g;
+         CREATE TYPE mood AS ENUM ('ok', 'sad');
+         CREATE TABLE legacy (id int PRIMARY KEY, m mood, note text DEFAULT 'x');
+         INSERT INTO legacy VALUES (1, 'ok'), (2, 'sad');",
+    )
+    .await;
+    local.write_migration(
+        "20240101000000_items",
+        "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL);",
+    );
+    with_base_images(&local, &["migrate", "deploy"]).ok();
+    with_base_images(&local, &["copy", "items", "--from", "CODE"]).ok();
+    with_base_images(&local, &["copy", "legacy", "--from", "CODE", "--schema"]).ok();
+    let client = common::connect(&local).await;
+    assert_eq!(column(&client, "SELECT count(*) FROM items").await, ["40"]);
+    assert_eq!(
+        column(
+            &client,
+            "SELECT string_agg(m::text || note, ',' ORDER BY id) FROM legacy"
+        )
+        .await,
+        ["okx,sadx"]
+    );
+    let version = column(&client, "SHOW server_version_num").await;
+    let expected_major = if local_image.ends_with(":17") {
+        "17"
+    } else {
+        "15"
+    };
+    assert!(version[0].starts_with(expected_major), "{version:?}");
+}
+
+#[tokio::test]
+async fn a_15_local_with_a_17_stage() {
+    across_majors("l15r17", &postgres_image(), &common::postgres_image_17()).await;
+}
+
+#[tokio::test]
+async fn a_17_local_with_a_15_stage() {
+    across_majors("l17r15", &common::postgres_image_17(), &postgres_image()).await;
+}

@@ -126,6 +126,7 @@ pub async fn dump(
         )));
     }
     let dumped = run_pg_dump(engine, config, stage, remote, &relations).await?;
+    let dumped = without_unknown_settings(local, &dumped).await?;
     let mut sql = String::new();
     for statement in &enums {
         sql.push_str(statement);
@@ -237,6 +238,34 @@ async fn run_pg_dump(
         .filter(|line| !line.starts_with('\\'))
         .collect::<Vec<_>>()
         .join("\n"))
+}
+
+/// pg_dump of a newer major sets session parameters an older local server does not know
+/// (PostgreSQL 17's `transaction_timeout`): those SETs are dropped, the rest kept as dumped.
+async fn without_unknown_settings(local: &Client, sql: &str) -> Result<String, CopyError> {
+    let known: BTreeSet<String> = local
+        .query("SELECT name FROM pg_settings", &[])
+        .await
+        .map_err(db_error("reading the local server's settings"))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let statements = pg_query::split_with_parser(sql)
+        .map_err(|e| CopyError::Structure(format!("the dumped DDL does not parse: {e}")))?;
+    let mut out = String::with_capacity(sql.len());
+    for statement in statements {
+        let unknown_setting = pg_query::parse(statement, 0).is_ok_and(|parsed| {
+            parsed.protobuf.stmts.iter().any(|raw| {
+                matches!(raw.stmt.as_ref().and_then(|n| n.node.as_ref()),
+                    Some(NodeEnum::VariableSetStmt(set)) if !set.name.is_empty() && !known.contains(&set.name))
+            })
+        });
+        if !unknown_setting {
+            out.push_str(statement.trim());
+            out.push_str(";\n");
+        }
+    }
+    Ok(out)
 }
 
 /// The server's major version (`server_version_num` 170002 → 17).
