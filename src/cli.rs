@@ -101,6 +101,14 @@ pub enum Command {
     /// The template databases `reset` keeps.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Add devdb to an existing repository: find its Compose file, Postgres service and Prisma
+    /// migrations, and append an `x-devdb:` block (or write devdb's example Compose file).
+    Init(InitArgs),
+    /// Print a shell completion script (e.g. `devdb completions bash > /etc/bash_completion.d/devdb`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// Background job started by `reset`: makes ready copies of the latest snapshots.
     #[command(hide = true)]
     InternalPrepareSpares,
@@ -286,4 +294,11 @@ pub struct LogsArgs {
     /// Only the last N lines.
     #[arg(long, value_name = "N")]
     pub tail: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Print the block that would be appended, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -498,3 +498,160 @@ async fn a_15_local_with_a_17_stage() {
 async fn a_17_local_with_a_15_stage() {
     across_majors("l17r15", &common::postgres_image_17(), &postgres_image()).await;
 }
+
+/// `devdb init` in a Prisma monorepo: root `.env`, `packages/app/docker-compose.yml`,
+/// `packages/app/prisma/migrations`; then up, migrate deploy and fix-missing with no edits.
+#[tokio::test]
+async fn init_adopts_a_prisma_monorepo_without_further_edits() {
+    let remote = TestProject::with_database("init-remote", "");
+    remote.devdb(&["up"]).ok();
+    common::connect(&remote)
+        .await
+        .batch_execute(
+            "CREATE TABLE legacy_prices (id int PRIMARY KEY, cents int);
+             INSERT INTO legacy_prices VALUES (1, 100);",
+        )
+        .await
+        .unwrap();
+    let remote_url = remote.devdb(&["url"]).ok().stdout.trim().to_string();
+
+    let project = TestProject::new("init");
+    let root = project.path();
+    std::fs::create_dir(root.join(".git")).unwrap();
+    std::fs::write(
+        root.join(".env"),
+        format!(
+            "# shared by every package\nPG_IMAGE={}\nDB_PASSWORD='s3cret-from-root'\nDATABASE_URL=postgres://localhost/app\nCODE_DATABASE_URL={remote_url}\n",
+            postgres_image()
+        ),
+    )
+    .unwrap();
+    let app = root.join("packages/app");
+    let compose = app.join("docker-compose.yml");
+    std::fs::create_dir_all(app.join("prisma/migrations/20240101000000_init")).unwrap();
+    let original = format!(
+        "# The app's services.   Run: docker compose --env-file ../../.env up\n\
+         name: {}\n\
+         services:\n  \
+           db:\n    \
+             image: ${{PG_IMAGE}}   # from the root .env\n    \
+             environment:\n      \
+               POSTGRES_PASSWORD: ${{DB_PASSWORD}}\n      \
+               POSTGRES_DB: shop\n    \
+             ports:\n      - \"127.0.0.1::5432\"",
+        project.name
+    );
+    std::fs::write(&compose, &original).unwrap();
+    std::fs::write(
+        app.join("prisma/schema.prisma"),
+        "datasource db {\n  provider = \"postgresql\"\n  url = env(\"DATABASE_URL\")\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("prisma/migrations/migration_lock.toml"),
+        "provider = \"postgresql\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("prisma/migrations/20240101000000_init/migration.sql"),
+        "CREATE TABLE products (id int PRIMARY KEY);",
+    )
+    .unwrap();
+
+    let dry = devdb_in(&app, &["init", "--dry-run"], &[]).ok();
+    assert!(dry.stdout.contains("x-devdb:"), "{}", dry.stdout);
+    assert_eq!(std::fs::read_to_string(&compose).unwrap(), original);
+
+    let init = devdb_in(&app, &["init"], &[]).ok();
+    assert!(init.stderr.contains("next: devdb up"), "{}", init.stderr);
+    let adopted = std::fs::read_to_string(&compose).unwrap();
+    assert!(
+        adopted.starts_with(&original),
+        "the user's text is kept byte for byte"
+    );
+    for line in [
+        "  service: db\n",
+        "  migrations: prisma/migrations\n",
+        "  env_files: [../../.env]",
+        "    CODE: { url_env: CODE_DATABASE_URL }\n",
+    ] {
+        assert!(adopted.contains(line), "{line:?} missing from:\n{adopted}");
+    }
+    let again = devdb_in(&app, &["init"], &[]).fails();
+    assert!(
+        again.stderr.contains("already has an `x-devdb:` block"),
+        "{}",
+        again.stderr
+    );
+
+    let images = copy_base_images();
+    let env: Vec<(&str, &str)> = images
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let up = devdb_in(&app, &["up", "--json"], &env).ok();
+    assert!(up.stdout.contains("\"database\":\"shop\""), "{}", up.stdout);
+    devdb_in(&app, &["migrate", "deploy"], &env).ok();
+
+    std::fs::create_dir_all(app.join("prisma/migrations/20240201000000_prices_view")).unwrap();
+    std::fs::write(
+        app.join("prisma/migrations/20240201000000_prices_view/migration.sql"),
+        "CREATE VIEW prices AS SELECT id, cents FROM legacy_prices;",
+    )
+    .unwrap();
+    devdb_in(&app, &["migrate", "deploy"], &env).fails();
+    devdb_in(
+        &app,
+        &["fix-missing", "legacy_prices", "--from", "CODE"],
+        &env,
+    )
+    .ok();
+    let url = devdb_in(&app, &["url"], &env).ok().stdout;
+    assert!(url.contains("s3cret-from-root"), "the root .env's password");
+    let (client, connection) = tokio_postgres::connect(url.trim(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    assert_eq!(
+        column(
+            &client,
+            "SELECT count(*) FROM _prisma_migrations WHERE finished_at IS NOT NULL"
+        )
+        .await,
+        ["3"]
+    );
+    assert_eq!(column(&client, "SELECT count(*) FROM prices").await, ["0"]);
+    assert_eq!(
+        std::fs::read_to_string(&compose).unwrap(),
+        adopted,
+        "no further edits"
+    );
+}
+
+#[test]
+fn init_without_a_compose_file_writes_the_example() {
+    let project = TestProject::new("initexample");
+    let dir = project.path().join("fresh");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir(dir.join(".git")).unwrap();
+    devdb_in(&dir, &["init"], &[]).ok();
+    let written = std::fs::read_to_string(dir.join("compose/docker-compose.yaml")).unwrap();
+    assert!(
+        written.contains("x-devdb:") && written.contains("postgres:"),
+        "{written}"
+    );
+}
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef devdb"),
+        ("fish", "complete -c devdb"),
+    ] {
+        let run = devdb_in(dir.path(), &["completions", shell], &[]).ok();
+        assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
+        assert!(run.stdout.contains("fix-missing"), "{shell}");
+    }
+}

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context as _, Result};
 
 mod copy;
+mod init;
 pub mod json;
 mod migrate;
 mod workflow;
@@ -28,6 +29,11 @@ pub enum Outcome {
 }
 
 pub async fn run(cli: Cli) -> Result<Outcome> {
+    match &cli.command {
+        Command::Init(args) => return init::init(args).map(|()| Outcome::Done),
+        Command::Completions { shell } => return init::completions(*shell).map(|()| Outcome::Done),
+        _ => {}
+    }
     let config = load_config(&cli)?;
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match cli.command {
@@ -45,6 +51,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Watch(steps) => done(workflow::watch(&config, steps).await),
         Command::Snapshot(command) => done(workflow::snapshot(&config, command).await),
         Command::InternalPrepareSpares => done(workflow::prepare_spares(&config).await),
+        Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }
 

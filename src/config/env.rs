@@ -18,8 +18,13 @@ pub struct Variables {
 }
 
 impl Variables {
-    /// Reads `env_files` (or `project_dir/.env` when none is given), then the environment.
-    pub fn gather(env_files: &[PathBuf], project_dir: &Path) -> Result<Variables, ConfigError> {
+    /// Reads `env_files` (or, when none is given, `project_dir/.env` and then `configured`,
+    /// x-devdb.env_files), then the environment.
+    pub fn gather(
+        env_files: &[PathBuf],
+        project_dir: &Path,
+        configured: &[PathBuf],
+    ) -> Result<Variables, ConfigError> {
         let default_file = project_dir.join(".env");
         let mut variables = Variables {
             default_file: default_file.clone(),
@@ -28,6 +33,9 @@ impl Variables {
         if env_files.is_empty() {
             if default_file.is_file() {
                 variables.read_file(&default_file)?;
+            }
+            for file in configured {
+                variables.read_file(file)?;
             }
         } else {
             for file in env_files {
@@ -157,12 +165,12 @@ mod tests {
         std::fs::write(&a, "DEVDB_T1=a\nDEVDB_T2=a\nPATH=nope\n").unwrap();
         std::fs::write(&b, "DEVDB_T2=b\n").unwrap();
         std::fs::write(dir.path().join(".env"), "DEVDB_T3=default\n").unwrap();
-        let vars = Variables::gather(&[a, b], dir.path()).unwrap();
+        let vars = Variables::gather(&[a, b], dir.path(), &[]).unwrap();
         assert_eq!(vars.get("DEVDB_T1"), Some("a"));
         assert_eq!(vars.get("DEVDB_T2"), Some("b"));
         assert_eq!(vars.get("DEVDB_T3"), None, "--env-file replaces .env");
         assert_ne!(vars.get("PATH"), Some("nope"));
-        let default = Variables::gather(&[], dir.path()).unwrap();
+        let default = Variables::gather(&[], dir.path(), &[]).unwrap();
         assert_eq!(default.get("DEVDB_T3"), Some("default"));
     }
 
@@ -173,7 +181,7 @@ mod tests {
         // Set in a child process so this test does not change the environment of others.
         if std::env::var_os("DEVDB_NON_UTF8_CHILD").is_some() {
             let dir = tempfile::tempdir().unwrap();
-            let vars = Variables::gather(&[], dir.path()).unwrap();
+            let vars = Variables::gather(&[], dir.path(), &[]).unwrap();
             assert_eq!(vars.get("DEVDB_BAD"), None);
             return;
         }

@@ -5,6 +5,7 @@
 //! directory), follows Compose's naming rules, and keeps its own settings in an extension block
 //! Compose ignores. This module imports nothing else of devdb: everything builds on it.
 
+pub mod adopt;
 mod env;
 mod interpolate;
 mod locate;
@@ -102,7 +103,12 @@ impl Config {
             .project_directory
             .clone()
             .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
-        let variables = Variables::gather(&options.env_files, &project_dir)?;
+        let file_dir = path.parent().unwrap_or(Path::new("."));
+        let configured: Vec<PathBuf> = raw::configured_env_files(path, &text)?
+            .iter()
+            .map(|file| clean_path(&file_dir.join(file)))
+            .collect();
+        let variables = Variables::gather(&options.env_files, &project_dir, &configured)?;
         let mut config = Self::from_text(path, &text, variables, options.project_name.as_deref())?;
         config.options = options.clone();
         Ok(config)

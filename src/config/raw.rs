@@ -52,6 +52,18 @@ fn syntax(path: &Path, err: serde_yaml::Error) -> ConfigError {
     }
 }
 
+/// `x-devdb.env_files` as written (they are read before anything is interpolated).
+pub fn configured_env_files(path: &Path, text: &str) -> Result<Vec<String>, ConfigError> {
+    let raw = parse(path, text)?;
+    let Some(files) = raw.devdb.as_ref().and_then(|d| d.get("env_files")) else {
+        return Ok(Vec::new());
+    };
+    serde_yaml::from_value(files.clone()).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("x-devdb.env_files: {e} (a list of paths)"),
+    })
+}
+
 /// serde_yaml appends "at line X column Y"; the error already shows the location up front.
 pub fn strip_location(message: &str) -> String {
     match message.find(" at line ") {

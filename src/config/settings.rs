@@ -20,6 +20,11 @@ pub struct Settings {
     pub ready_timeout: Duration,
     /// The migrations folder, relative to the Compose file's folder.
     pub migrations: Option<String>,
+    /// Env files read after `.env` (later wins), relative to the Compose file's folder, for a
+    /// repository that keeps its variables elsewhere (e.g. a root `.env`); `--env-file`
+    /// replaces them all, as it replaces `.env` in Compose. Written as plain paths.
+    #[serde(default)]
+    pub env_files: Vec<String>,
     /// The one-shot service holding pg_dump/psql for the remote's version. When the file has
     /// no such service, devdb builds its own job image (see `copy_image`).
     #[serde(default = "default_copy_service")]
@@ -64,6 +69,7 @@ impl Default for Settings {
             database: None,
             ready_timeout: default_ready_timeout(),
             migrations: None,
+            env_files: Vec::new(),
             copy_service: default_copy_service(),
             copy_image: None,
             stages: BTreeMap::new(),

@@ -1,0 +1,382 @@
+//! `devdb init`: what an existing repository already has (its Compose file and Postgres
+//! service, Prisma's schema and migrations, env files above the Compose file, stage URLs in
+//! them), turned into an `x-devdb:` block appended as text, so the user's comments and
+//! formatting stay byte-identical.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::locate::{locate, read_compose_file};
+use super::ConfigError;
+
+/// devdb's own example, written where a repository has no Compose file.
+pub const EXAMPLE: &str = include_str!("../../compose/docker-compose.yaml");
+/// Where the example goes, relative to the current folder.
+pub const EXAMPLE_PATH: &str = "compose/docker-compose.yaml";
+
+/// What `devdb init` found.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// The Compose file found (None: the example will be written).
+    pub compose_file: Option<PathBuf>,
+    /// The service running Postgres.
+    pub service: Option<String>,
+    pub schema: Option<PathBuf>,
+    pub migrations: Option<PathBuf>,
+    /// `.env` files above the Compose file's folder (Compose reads only the one beside it).
+    pub env_files: Vec<PathBuf>,
+    /// (stage, variable) for each `<STAGE>_DATABASE_URL` in the env files.
+    pub stages: Vec<(String, String)>,
+    /// Things the user should know (e.g. no port published).
+    pub notes: Vec<String>,
+}
+
+/// Looks around `start` (the current folder) for what devdb needs.
+pub fn survey(start: &Path) -> Result<Survey, ConfigError> {
+    let mut survey = Survey::default();
+    let compose_file = match locate(None, start) {
+        Ok(path) => Some(path),
+        Err(ConfigError::NotFound { .. }) => None,
+        Err(other) => return Err(other),
+    };
+    let base = compose_file
+        .as_deref()
+        .and_then(Path::parent)
+        .map_or_else(|| start.to_path_buf(), Path::to_path_buf);
+    let root = repository_root(&base);
+    if let Some(path) = &compose_file {
+        let text = read_compose_file(path)?;
+        if has_devdb_block(&text) {
+            return Err(ConfigError::Invalid {
+                path: path.clone(),
+                message: "already has an `x-devdb:` block; edit it, or remove it to run `devdb init` again".into(),
+            });
+        }
+        inspect_services(path, &text, &mut survey)?;
+    }
+    survey.compose_file = compose_file;
+    survey.schema = find_schema(&root, &base);
+    survey.migrations = survey
+        .schema
+        .as_deref()
+        .and_then(|schema| prisma_config_migrations(schema, &root))
+        .or_else(|| {
+            let dir = survey.schema.as_deref()?.parent()?.join("migrations");
+            dir.is_dir().then_some(dir)
+        });
+    for dir in base.ancestors().skip(1) {
+        let env = dir.join(".env");
+        if env.is_file() {
+            survey.env_files.insert(0, env);
+        }
+        if dir == root {
+            break;
+        }
+    }
+    let mut all_env = survey.env_files.clone();
+    all_env.push(base.join(".env"));
+    survey.stages = stage_variables(&all_env);
+    Ok(survey)
+}
+
+impl Survey {
+    /// The `x-devdb:` block, paths relative to the Compose file's folder `dir`.
+    pub fn block(&self, dir: &Path) -> String {
+        let mut out = String::from(
+            "\n# devdb's settings (added by `devdb init`; Compose ignores `x-` keys).\nx-devdb:\n",
+        );
+        let service = self.service.as_deref().unwrap_or("postgres");
+        out.push_str(&format!("  service: {}\n", quote(service)));
+        if let Some(migrations) = &self.migrations {
+            out.push_str(&format!(
+                "  migrations: {}\n",
+                quote(&relative(dir, migrations))
+            ));
+        }
+        if !self.env_files.is_empty() {
+            let files: Vec<String> = self
+                .env_files
+                .iter()
+                .map(|f| quote(&relative(dir, f)))
+                .collect();
+            out.push_str(&format!(
+                "  env_files: [{}]   # read after .env, as `--env-file` would be\n",
+                files.join(", ")
+            ));
+        }
+        if !self.stages.is_empty() {
+            out.push_str("  stages:\n");
+            for (stage, variable) in &self.stages {
+                out.push_str(&format!("    {stage}: {{ url_env: {variable} }}\n"));
+            }
+        }
+        out
+    }
+
+    /// devdb's example Compose file, its migrations folder set to what was found.
+    pub fn example(&self, dir: &Path) -> String {
+        match &self.migrations {
+            Some(migrations) => EXAMPLE.replace(
+                "  migrations: ../migrations\n",
+                &format!("  migrations: {}\n", quote(&relative(dir, migrations))),
+            ),
+            None => EXAMPLE.to_string(),
+        }
+    }
+}
+
+/// `text` with `block` appended; the original bytes are kept as they are.
+pub fn append_block(text: &str, block: &str) -> String {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(block);
+    out
+}
+
+fn has_devdb_block(text: &str) -> bool {
+    text.lines().any(|line| line.starts_with("x-devdb:"))
+}
+
+/// The Postgres service: an image naming postgres (or PostGIS, TimescaleDB), else the service
+/// with POSTGRES_* variables; `postgres`/`db` preferred when several match.
+fn inspect_services(path: &Path, text: &str, survey: &mut Survey) -> Result<(), ConfigError> {
+    let tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: format!("cannot read it as YAML: {e}"),
+    })?;
+    let Some(services) = tree.get("services").and_then(|s| s.as_mapping()) else {
+        return Ok(());
+    };
+    let mut candidates: Vec<(u8, String, &serde_yaml::Value)> = Vec::new();
+    for (name, service) in services {
+        let Some(name) = name.as_str() else { continue };
+        let image = service.get("image").and_then(|i| i.as_str()).unwrap_or("");
+        let by_image = ["postgres", "postgis", "timescale"]
+            .iter()
+            .any(|needle| image.to_lowercase().contains(needle));
+        let by_env = serde_yaml::to_string(
+            service
+                .get("environment")
+                .unwrap_or(&serde_yaml::Value::Null),
+        )
+        .unwrap_or_default()
+        .contains("POSTGRES_");
+        if by_image || by_env {
+            let rank = u8::from(!matches!(name, "postgres" | "db" | "database"));
+            candidates.push((rank, name.to_string(), service));
+        }
+    }
+    candidates.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let Some((_, name, service)) = candidates.first() else {
+        survey.notes.push(format!(
+            "no service in {} looks like Postgres (an image named postgres, or POSTGRES_* variables); \
+             set x-devdb.service to the one that is",
+            path.display()
+        ));
+        return Ok(());
+    };
+    if service.get("ports").is_none() {
+        survey.notes.push(format!(
+            "service `{name}` publishes no port; devdb needs one: add `ports: [\"127.0.0.1:5432:5432\"]`"
+        ));
+    }
+    survey.service = Some(name.clone());
+    Ok(())
+}
+
+/// The folder holding `.git` above `start`, else `start`.
+fn repository_root(start: &Path) -> PathBuf {
+    start
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .unwrap_or(start)
+        .to_path_buf()
+}
+
+/// The `schema.prisma` under `root` nearest to `base` (node_modules and hidden folders skipped).
+fn find_schema(root: &Path, base: &Path) -> Option<PathBuf> {
+    let mut found = Vec::new();
+    collect_named(root, "schema.prisma", 6, &mut found);
+    found.into_iter().min_by_key(|path| {
+        let shared = path
+            .components()
+            .zip(base.components())
+            .take_while(|(a, b)| a == b)
+            .count();
+        (usize::MAX - shared, path.components().count())
+    })
+}
+
+fn collect_named(dir: &Path, name: &str, depth: usize, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if depth > 0 && !file_name.starts_with('.') && file_name != "node_modules" {
+                collect_named(&path, name, depth - 1, found);
+            }
+        } else if file_name == name {
+            found.push(path);
+        }
+    }
+}
+
+/// A literal `migrations: { path: "..." }` in a `prisma.config.ts` at or above the schema.
+fn prisma_config_migrations(schema: &Path, root: &Path) -> Option<PathBuf> {
+    for dir in schema.ancestors().skip(1) {
+        let config = dir.join("prisma.config.ts");
+        if let Ok(text) = std::fs::read_to_string(&config) {
+            let after = &text[text.find("migrations")?..];
+            let after = &after[after.find("path")?..];
+            let quote = after.find(['"', '\'', '`'])?;
+            let delimiter = after[quote..].chars().next()?;
+            let rest = &after[quote + 1..];
+            let literal = &rest[..rest.find(delimiter)?];
+            return Some(super::clean_path(&dir.join(literal)));
+        }
+        if dir == root {
+            break;
+        }
+    }
+    None
+}
+
+/// `<STAGE>_DATABASE_URL` variables in the env files, as (STAGE, variable).
+fn stage_variables(files: &[PathBuf]) -> Vec<(String, String)> {
+    let mut stages: Vec<(String, String)> = Vec::new();
+    for file in files {
+        let Ok(iter) = dotenvy::from_path_iter(file) else {
+            continue;
+        };
+        for (key, _) in iter.flatten() {
+            let Some(stage) = key.strip_suffix("_DATABASE_URL") else {
+                continue;
+            };
+            let local = ["DEV", "LOCAL", "TEST", "SHADOW", "DIRECT"].contains(&stage);
+            let valid = !stage.is_empty()
+                && stage
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if valid && !local && !stages.iter().any(|(s, _)| s == stage) {
+                stages.push((stage.to_string(), key.clone()));
+            }
+        }
+    }
+    stages
+}
+
+/// `path` relative to `dir` (both absolute), with `..` where needed.
+pub fn relative(dir: &Path, path: &Path) -> String {
+    let dir: Vec<Component> = dir.components().collect();
+    let path_parts: Vec<Component> = path.components().collect();
+    let shared = dir
+        .iter()
+        .zip(&path_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
+    let mut out = PathBuf::new();
+    for _ in shared..dir.len() {
+        out.push("..");
+    }
+    for part in &path_parts[shared..] {
+        out.push(part);
+    }
+    if out.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        out.to_string_lossy().into_owned()
+    }
+}
+
+/// A YAML scalar: plain when safe, else double-quoted (JSON strings are YAML).
+fn quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+        && !text.starts_with('-');
+    if plain {
+        text.to_string()
+    } else {
+        serde_json::to_string(text).unwrap_or_else(|_| format!("\"{text}\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn finds_what_a_prisma_monorepo_has() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join(".git")).unwrap();
+        write(root, ".env", "CODE_DATABASE_URL=postgres://x\nDATABASE_URL=postgres://local\nSHADOW_DATABASE_URL=x\n");
+        write(
+            root,
+            "packages/app/docker-compose.yml",
+            "services:\n  cache:\n    image: redis\n  pg:\n    image: postgres:16\n    ports: [\"5432:5432\"]\n",
+        );
+        write(
+            root,
+            "packages/app/prisma/schema.prisma",
+            "datasource db {}\n",
+        );
+        std::fs::create_dir_all(root.join("packages/app/prisma/migrations")).unwrap();
+        write(root, "node_modules/x/schema.prisma", "");
+        let survey = survey(&root.join("packages/app")).unwrap();
+        let dir = root.join("packages/app");
+        assert_eq!(survey.service.as_deref(), Some("pg"));
+        assert_eq!(survey.schema, Some(dir.join("prisma/schema.prisma")));
+        let block = survey.block(&dir);
+        assert!(block.contains("  service: pg\n"), "{block}");
+        assert!(
+            block.contains("  migrations: prisma/migrations\n"),
+            "{block}"
+        );
+        assert!(block.contains("  env_files: [../../.env]"), "{block}");
+        assert!(
+            block.contains("    CODE: { url_env: CODE_DATABASE_URL }\n"),
+            "{block}"
+        );
+        assert!(!block.contains("SHADOW"), "{block}");
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&block).unwrap();
+        assert!(parsed.get("x-devdb").is_some());
+    }
+
+    #[test]
+    fn prisma_config_names_the_migrations_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "db/schema.prisma", "");
+        write(
+            root,
+            "prisma.config.ts",
+            "export default defineConfig({\n  schema: 'db/schema.prisma',\n  migrations: { path: \"db/history\" },\n});\n",
+        );
+        assert_eq!(
+            prisma_config_migrations(&root.join("db/schema.prisma"), root),
+            Some(root.join("db/history"))
+        );
+    }
+
+    #[test]
+    fn the_block_is_appended_and_nothing_else_changes() {
+        let text = "services:\n  db:   # keep me\n    image: postgres\n  # trailing comment";
+        let out = append_block(text, "\nx-devdb:\n  service: db\n");
+        assert!(out.starts_with(text));
+        assert_eq!(&out[text.len()..], "\n\nx-devdb:\n  service: db\n");
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/c/d")), "../c/d");
+        assert_eq!(relative(Path::new("/a"), Path::new("/a/m")), "m");
+    }
+}
