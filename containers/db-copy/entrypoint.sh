@@ -9,10 +9,11 @@ shift
 case "$job" in
   structure)
     source_url=$1; shift
-    args=""
-    for table in "$@"; do args="$args -t $table"; done
-    # shellcheck disable=SC2086
-    exec pg_dump --schema-only --no-owner --no-privileges $args "$source_url"
+    # Each relation becomes `-t NAME` as one word: quoted names may hold spaces.
+    count=$#
+    for table in "$@"; do set -- "$@" -t "$table"; done
+    shift "$count"
+    exec pg_dump --schema-only --no-owner --no-privileges "$@" "$source_url"
     ;;
   sql)
     exec psql -v ON_ERROR_STOP=1 --quiet "$1"
