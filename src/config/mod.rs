@@ -682,6 +682,28 @@ mod tests {
     }
 
     #[test]
+    fn the_copy_job_base_image_per_major() {
+        let config = load(MINIMAL).unwrap();
+        assert_eq!(config.copy_base_image(17), "postgres:17");
+        let vars = BTreeMap::from([(
+            "DEVDB_POSTGRES_IMAGE_17".to_string(),
+            "local/pg:17".to_string(),
+        )]);
+        let path = Path::new("/repo/compose.yaml");
+        let config =
+            Config::from_text(path, MINIMAL, Variables::from_map(vars.clone()), None).unwrap();
+        assert_eq!(config.copy_base_image(17), "local/pg:17");
+        assert_eq!(config.copy_base_image(15), "postgres:15");
+        let text =
+            format!("{MINIMAL}x-devdb:\n  copy_image: mirror.local/postgres:{{major}}-alpine\n");
+        let config = Config::from_text(path, &text, Variables::from_map(vars), None).unwrap();
+        assert_eq!(
+            config.copy_base_image(17),
+            "mirror.local/postgres:17-alpine"
+        );
+    }
+
+    #[test]
     fn a_list_at_the_root_is_explained() {
         let err = load("- services\n- volumes\n").unwrap_err().to_string();
         assert!(err.contains("holds a list at its top level"), "{err}");
