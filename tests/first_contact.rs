@@ -42,10 +42,13 @@ fn json(run: common::Run) -> serde_json::Value {
 }
 
 /// Waits (up to 30 s) for the background job to leave a ready copy, as the next reset takes it.
-async fn wait_for_ready_copy(project: &TestProject) {
+async fn wait_for_ready_copy(url: &str) {
     let started = Instant::now();
     loop {
-        let client = common::connect(project).await;
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
         let spares = column(
             &client,
             "SELECT count(*) FROM pg_database WHERE datname LIKE 'devdb\\_spare\\_%'",
@@ -71,7 +74,8 @@ async fn reset_cycle_on_the_postgres_database(project: &TestProject) {
 
     let first = json(project.devdb(&["reset", "--json"]).ok());
     assert_eq!(first["applied"].as_array().unwrap().len(), 2, "{first}");
-    wait_for_ready_copy(project).await;
+    let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
+    wait_for_ready_copy(&url).await;
     let second = json(project.devdb(&["reset", "--json"]).ok());
     assert_eq!(second["from_snapshot"], 2, "{second}");
     assert!(
@@ -214,6 +218,17 @@ async fn compose_yaml_at_the_root_with_env_file_from_the_parent() {
     )
     .ok();
     assert!(status.stdout.contains("running"), "{}", status.stdout);
+
+    // The background job reset starts loads the same configuration (the same env files).
+    std::fs::remove_file(repo.join(".env")).unwrap();
+    std::fs::create_dir_all(repo.join("migrations/20240101000000_init")).unwrap();
+    std::fs::write(
+        repo.join("migrations/20240101000000_init/migration.sql"),
+        "CREATE TABLE t (id int);",
+    )
+    .unwrap();
+    devdb_in(&repo, &["--env-file", "../.env", "reset"], &[]).ok();
+    wait_for_ready_copy(url.stdout.trim()).await;
 }
 
 #[test]
