@@ -29,7 +29,7 @@ pub async fn open(config: &Config, stage: Option<&str>) -> Result<Target> {
             Ok(Target {
                 client,
                 stage: stage.name.clone(),
-                description: format!("{} ({})", stage.redacted_url(), stage.describe()),
+                description: stage.describe(),
                 remote: true,
             })
         }

@@ -10,7 +10,7 @@ use super::ConfigError;
 
 #[derive(Debug, Clone, Default)]
 pub struct Variables {
-    values: BTreeMap<String, String>,
+    values: super::SecretMap,
     /// The env files read, for hints on where to set a variable.
     pub files: Vec<PathBuf>,
     /// Where `.env` is looked up when no `--env-file` is given.
@@ -52,7 +52,7 @@ impl Variables {
     /// Variables given directly (tests, and callers that already hold them).
     pub fn from_map(values: BTreeMap<String, String>) -> Variables {
         Variables {
-            values,
+            values: values.into(),
             ..Variables::default()
         }
     }

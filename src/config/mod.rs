@@ -10,6 +10,7 @@ mod env;
 mod interpolate;
 mod locate;
 mod raw;
+mod secret;
 mod service;
 mod settings;
 
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use env::Variables;
 pub use interpolate::interpolate;
+pub use secret::{Secret, SecretMap};
 pub use locate::{locate, COMPOSE_FILE_NAMES, DEVDB_FILE};
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
 pub use settings::{
@@ -301,7 +303,7 @@ impl Config {
             .get("POSTGRES_USER")
             .cloned()
             .unwrap_or_else(|| "postgres".to_string());
-        let password = env.get("POSTGRES_PASSWORD").cloned().unwrap_or_default();
+        let password = Secret::new(env.get("POSTGRES_PASSWORD").cloned().unwrap_or_default());
         let database = self
             .settings
             .database
@@ -319,7 +321,7 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub user: String,
-    pub password: String,
+    pub password: Secret,
     pub database: String,
 }
 

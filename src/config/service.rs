@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::raw::{RawBuild, RawCommand, RawDependsOn, RawEnvironment, RawService};
-use super::{parse_duration, ConfigError, Expander};
+use super::{parse_duration, ConfigError, Expander, SecretMap};
 
 /// The port Postgres listens on unless `command:` or PGPORT say otherwise.
 pub const DEFAULT_POSTGRES_PORT: u16 = 5432;
@@ -18,7 +18,7 @@ pub struct Service {
     /// The image to run; for a `build:` service, the tag devdb builds (`<project>-<service>`).
     pub image: Option<String>,
     pub build: Option<Build>,
-    pub environment: BTreeMap<String, String>,
+    pub environment: SecretMap,
     pub ports: Vec<PortMapping>,
     pub volumes: Vec<VolumeMount>,
     pub healthcheck: Option<Healthcheck>,
@@ -30,7 +30,7 @@ pub struct Service {
 pub struct Build {
     pub context: PathBuf,
     pub dockerfile: String,
-    pub args: BTreeMap<String, String>,
+    pub args: SecretMap,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,7 +87,7 @@ impl Service {
             Some(RawBuild::Context(context)) => Some(Build {
                 context: super::clean_path(&dir.join(expand(&field("build"), &context)?)),
                 dockerfile: "Dockerfile".to_string(),
-                args: BTreeMap::new(),
+                args: SecretMap::default(),
             }),
             Some(RawBuild::Full {
                 context,
@@ -102,7 +102,7 @@ impl Service {
                     Some(d) => expand(&field("build.dockerfile"), &d)?,
                     None => "Dockerfile".to_string(),
                 },
-                args: resolve_environment(args, &field("build.args"), &expand)?,
+                args: resolve_environment(args, &field("build.args"), &expand)?.into(),
             }),
         };
         let image = match (raw.image, &build) {
@@ -181,7 +181,7 @@ impl Service {
             name: name.to_string(),
             image,
             build,
-            environment,
+            environment: environment.into(),
             ports,
             volumes,
             healthcheck,
@@ -418,7 +418,8 @@ mod tests {
             build: None,
             environment: pgport
                 .map(|p| BTreeMap::from([("PGPORT".to_string(), p.to_string())]))
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
             ports: Vec::new(),
             volumes: Vec::new(),
             healthcheck: None,

@@ -1,11 +1,18 @@
-//! Connecting to Postgres: the local database, remote stages, URLs with the password redacted.
+//! Connecting to Postgres: the local database, remote stages, and descriptions of both built
+//! from typed fields (a password is never part of a printed string).
 
+pub mod conninfo;
 pub mod stage;
 
 use std::fmt;
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
+
+use crate::config::Secret;
+
+/// Connect and login to the local database together may take this long.
+const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -29,7 +36,7 @@ pub struct ConnectionInfo {
     pub host: String,
     pub port: u16,
     pub user: String,
-    pub password: String,
+    pub password: Secret,
     pub database: String,
 }
 
@@ -45,15 +52,22 @@ impl ConnectionInfo {
         format!(
             "postgres://{}:{}@{}:{}/{}",
             encode(&self.user),
-            encode(&self.password),
+            encode(self.password.expose()),
             self.host,
             self.port,
             encode(&self.database)
         )
     }
 
+    /// The URL with `***` for the password, built from the fields (not by editing `url()`).
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url())
+        format!(
+            "postgres://{}:***@{}:{}/{}",
+            encode(&self.user),
+            self.host,
+            self.port,
+            encode(&self.database)
+        )
     }
 
     /// The same server's maintenance database (see [`maintenance_database`]), for dropping,
@@ -75,7 +89,7 @@ impl ConnectionInfo {
             .host(&self.host)
             .port(self.port)
             .user(&self.user)
-            .password(&self.password)
+            .password(self.password.expose())
             .dbname(&self.database)
             .application_name("devdb")
             .connect_timeout(Duration::from_secs(5));
@@ -84,10 +98,20 @@ impl ConnectionInfo {
 
     /// Connects without TLS: the local database is only reachable on 127.0.0.1.
     pub async fn connect(&self) -> Result<Client, DbError> {
+        // tokio-postgres bounds only the TCP connect; a port that accepts and never answers
+        // must not hang devdb either.
+        let config = self.pg_config();
         let (client, connection) =
-            self.pg_config()
-                .connect(NoTls)
+            tokio::time::timeout(LOCAL_CONNECT_TIMEOUT, config.connect(NoTls))
                 .await
+                .map_err(|_| DbError::Stage {
+                    stage: stage::LOCAL_STAGE.to_string(),
+                    message: format!(
+                        "{} did not answer within {} s; see `devdb status` and `devdb logs`",
+                        self.redacted_url(),
+                        LOCAL_CONNECT_TIMEOUT.as_secs()
+                    ),
+                })?
                 .map_err(|error| DbError::Connect {
                     target: self.redacted_url(),
                     error,
@@ -160,47 +184,6 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Replaces the password of a `scheme://user:password@host/...` URL (and any `password=`
-/// parameter) with `***`, so URLs can be printed and logged.
-pub fn redact_url(url: &str) -> String {
-    let mut redacted = match url.find("://") {
-        Some(scheme_end) => {
-            let authority_start = scheme_end + 3;
-            let authority_end = url[authority_start..]
-                .find(['/', '?'])
-                .map_or(url.len(), |i| authority_start + i);
-            match url[authority_start..authority_end].rfind('@') {
-                Some(at) => {
-                    let userinfo = &url[authority_start..authority_start + at];
-                    match userinfo.find(':') {
-                        Some(colon) => format!(
-                            "{}{}:***{}",
-                            &url[..authority_start],
-                            &userinfo[..colon],
-                            &url[authority_start + at..]
-                        ),
-                        None => url.to_string(),
-                    }
-                }
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
-    };
-    for key in ["password=", "sslpassword="] {
-        let mut search_from = 0;
-        while let Some(found) = redacted[search_from..].find(key) {
-            let start = search_from + found + key.len();
-            let end = redacted[start..]
-                .find(['&', ' '])
-                .map_or(redacted.len(), |i| start + i);
-            redacted.replace_range(start..end, "***");
-            search_from = start + 3;
-        }
-    }
-    redacted
-}
-
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
@@ -218,36 +201,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacts_passwords_in_urls() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db.example:5432/app"),
-            "postgres://app:***@db.example:5432/app"
-        );
-        assert_eq!(
-            redact_url("postgresql://app@db/app"),
-            "postgresql://app@db/app"
-        );
-        assert_eq!(
-            redact_url("postgres://u:p%40ss@h/d?sslmode=require"),
-            "postgres://u:***@h/d?sslmode=require"
-        );
-        assert_eq!(
-            redact_url("host=db user=u password=hunter2 dbname=x"),
-            "host=db user=u password=*** dbname=x"
-        );
-        assert_eq!(
-            redact_url("postgres://h/d?password=abc&x=1"),
-            "postgres://h/d?password=***&x=1"
-        );
-    }
-
-    #[test]
     fn url_encodes_and_redacts() {
         let info = ConnectionInfo {
             host: "127.0.0.1".into(),
             port: 5432,
             user: "app".into(),
-            password: "p@ss:w/rd".into(),
+            password: Secret::new("p@ss:w/rd"),
             database: "app".into(),
         };
         assert_eq!(

@@ -2,21 +2,32 @@
 //! URL or the stage config asks, the way libpq users write it (`sslmode=verify-full`,
 //! `sslrootcert=...`, which tokio-postgres does not accept as is).
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
 use tokio_postgres::Client;
 
-use super::{redact_url, DbError};
+use super::{conninfo, DbError};
 use crate::config::{Config, SslMode, StageSettings};
 
 /// The name that always means the local database.
 pub const LOCAL_STAGE: &str = "DEV";
 
-/// Where a stage listens, split up; `password` is secret.
+/// How long connect, TLS handshake and login may take together unless the URL's
+/// `connect_timeout` says otherwise (libpq waits forever; a hung stage must not hang devdb).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a `url_command` may run before devdb stops it.
+pub const URL_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a stage listens, split up; `password` is secret (no `Debug` on purpose).
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
@@ -25,95 +36,122 @@ pub struct Endpoint {
     pub database: String,
 }
 
-/// A resolved stage: its URL (secret) and how to reach it.
+/// A client certificate and its key (libpq's `sslcert` / `sslkey`).
+struct ClientCert {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// A resolved stage: its URL parsed once into typed settings, and how to reach it. The URL's
+/// text is not kept, so it cannot be printed.
 pub struct Stage {
     pub name: String,
-    url: String,
+    config: tokio_postgres::Config,
     pub sslmode: SslMode,
     pub root_cert: Option<PathBuf>,
+    client_cert: Option<ClientCert>,
 }
 
 impl std::fmt::Debug for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Stage {} ({})", self.name, self.redacted_url())
+        write!(f, "Stage {} ({})", self.name, self.describe())
     }
 }
 
 impl Stage {
-    /// Reads the stage's URL from its environment variable or command.
+    /// Reads the stage's URL from its environment variable or command and parses it.
     pub fn resolve(config: &Config, name: &str) -> Result<Stage, DbError> {
         let settings = lookup(config, name)?;
-        let url = match (&settings.url_env, &settings.url_command) {
-            (Some(variable), _) => config
-                .variable(variable)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-                .ok_or_else(|| DbError::Stage {
-                    stage: name.to_string(),
-                    message: format!("the environment variable {variable} (x-devdb.stages.{name}.url_env) is not set"),
-                })?,
-            (None, Some(command)) => run_url_command(name, command, config)?,
+        let error = |message: String| DbError::Stage {
+            stage: name.to_string(),
+            message,
+        };
+        let (text, source) = match (&settings.url_env, &settings.url_command) {
+            (Some(variable), _) => (
+                config
+                    .variable(variable)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .ok_or_else(|| error(format!("the environment variable {variable} (x-devdb.stages.{name}.url_env) is not set")))?,
+                format!("the environment variable {variable}"),
+            ),
+            (None, Some(command)) => (
+                run_url_command(name, command, config.root())?,
+                format!("url_command `{command}`"),
+            ),
             (None, None) => unreachable!("config validation requires url_env or url_command"),
         };
-        let params = libpq_params(&url);
-        let sslmode = match settings.sslmode {
-            Some(mode) => mode,
-            None => match params.sslmode.as_deref() {
-                None | Some("prefer") | Some("allow") => SslMode::Prefer,
-                Some("disable") => SslMode::Disable,
-                Some("require") => SslMode::Require,
-                Some("verify-ca") => SslMode::VerifyCa,
-                Some("verify-full") => SslMode::VerifyFull,
-                Some(other) => {
-                    return Err(DbError::Stage {
-                        stage: name.to_string(),
-                        message: format!("sslmode={other} is not one of disable, prefer, require, verify-ca, verify-full"),
-                    })
-                }
-            },
+        let parsed = conninfo::parse(&text).map_err(|message| {
+            error(format!(
+                "the URL from {source} is not a valid Postgres connection string: {message}"
+            ))
+        })?;
+        drop(text);
+        if parsed.tls.sslpassword_given {
+            return Err(error(
+                "sslpassword (an encrypted client key) is not supported; give an unencrypted \
+                 key file (chmod 600) as sslkey"
+                    .to_string(),
+            ));
+        }
+        let client_cert = match (parsed.tls.sslcert, parsed.tls.sslkey) {
+            (Some(cert), Some(key)) => Some(ClientCert {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(error(
+                    "sslcert and sslkey go together: give both (PEM files) or neither".to_string(),
+                ))
+            }
         };
         let root_cert = settings
             .ca_file
             .as_ref()
             .map(|f| config.dir().join(f))
-            .or(params.sslrootcert.map(PathBuf::from));
+            .or(parsed.tls.sslrootcert.map(PathBuf::from));
+        let explicit = match settings.sslmode {
+            Some(mode) => Some(mode),
+            None => parsed
+                .tls
+                .sslmode
+                .as_deref()
+                .map(|mode| parse_sslmode(mode).map_err(error))
+                .transpose()?,
+        };
+        let sslmode = effective_sslmode(
+            explicit,
+            root_cert.is_some(),
+            conninfo::all_hosts_local(&parsed.config),
+        );
+        if explicit.is_none() && sslmode == SslMode::Require {
+            eprintln!(
+                "warning: stage {name}: no sslmode given for a remote host, so devdb uses `require` \
+                 (encrypted, certificate not checked); set `sslmode: verify-full` in x-devdb.stages.{name}"
+            );
+        }
         Ok(Stage {
             name: name.to_string(),
-            url,
+            config: parsed.config,
             sslmode,
             root_cert,
+            client_cert,
         })
     }
 
-    pub fn redacted_url(&self) -> String {
-        redact_url(&self.url)
-    }
-
-    /// Host and database, for plans and messages.
+    /// `user@host:port/database, sslmode MODE`, for plans and messages; never the password.
     pub fn describe(&self) -> String {
-        match self.pg_config() {
-            Ok(config) => {
-                let host = config
-                    .get_hosts()
-                    .first()
-                    .map(|h| match h {
-                        tokio_postgres::config::Host::Tcp(name) => name.clone(),
-                        tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-                    })
-                    .unwrap_or_default();
-                let database = config.get_dbname().unwrap_or("(default)").to_string();
-                format!(
-                    "host {host}, database {database}, sslmode {:?}",
-                    self.sslmode
-                )
-            }
-            Err(_) => self.redacted_url(),
-        }
+        format!(
+            "{}, sslmode {}",
+            conninfo::describe(&self.config),
+            sslmode_name(self.sslmode)
+        )
     }
 
     /// The parts a libpq client (pg_dump in the db-copy container) needs.
     pub fn endpoint(&self) -> Result<Endpoint, DbError> {
-        let config = self.pg_config()?;
+        let config = &self.config;
         let host = match config.get_hosts().first() {
             Some(tokio_postgres::config::Host::Tcp(name)) => name.clone(),
             _ => {
@@ -138,90 +176,174 @@ impl Stage {
         })
     }
 
-    fn pg_config(&self) -> Result<tokio_postgres::Config, DbError> {
-        let cleaned = strip_tls_params(&self.url);
-        let mut config: tokio_postgres::Config = cleaned.parse().map_err(|e| DbError::Stage {
-            stage: self.name.clone(),
-            message: format!(
-                "its URL {} is not a valid Postgres URL: {e}",
-                redact_url(&self.url)
-            ),
-        })?;
+    /// Connect, TLS handshake and login together may take this long (`connect_timeout`).
+    pub fn connect_timeout(&self) -> Duration {
+        self.config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// Connects; `read_only` sets `default_transaction_read_only` for the whole session.
+    pub async fn connect(&self, read_only: bool) -> Result<Client, DbError> {
+        let mut config = self.config.clone();
         config.application_name("devdb");
+        config.connect_timeout(self.connect_timeout());
         config.ssl_mode(match self.sslmode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             _ => tokio_postgres::config::SslMode::Require,
         });
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(std::time::Duration::from_secs(10));
-        }
-        Ok(config)
-    }
-
-    /// Connects; `read_only` sets `default_transaction_read_only` for the whole session.
-    pub async fn connect(&self, read_only: bool) -> Result<Client, DbError> {
-        let mut config = self.pg_config()?;
         if read_only {
             config.options("-c default_transaction_read_only=on");
         }
-        let target = format!("stage {} ({})", self.name, self.redacted_url());
         let connector = tokio_postgres_rustls::MakeRustlsConnect::new(self.tls_config()?);
-        let (client, connection) = config
-            .connect(connector)
+        let timeout = self.connect_timeout();
+        let (client, connection) = match tokio::time::timeout(timeout, config.connect(connector))
             .await
-            .map_err(|error| DbError::Connect { target, error })?;
+        {
+            Ok(connected) => connected.map_err(|error| DbError::Connect {
+                target: format!("stage {} ({})", self.name, self.describe()),
+                error,
+            })?,
+            Err(_) => return Err(DbError::Stage {
+                stage: self.name.clone(),
+                message: format!(
+                    "{} did not finish connecting, TLS and login within {} s; check the host and \
+                             port, or raise connect_timeout in its URL",
+                    conninfo::describe(&self.config),
+                    timeout.as_secs()
+                ),
+            }),
+        };
         tokio::spawn(async move {
             let _ = connection.await;
         });
         Ok(client)
     }
 
+    fn stage_error(&self, message: String) -> DbError {
+        DbError::Stage {
+            stage: self.name.clone(),
+            message,
+        }
+    }
+
     fn tls_config(&self) -> Result<rustls::ClientConfig, DbError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| DbError::Stage {
-                stage: self.name.clone(),
-                message: format!("TLS setup: {e}"),
-            })?;
-        let config = match self.sslmode {
+            .map_err(|e| self.stage_error(format!("TLS setup: {e}")))?;
+        let builder = match self.sslmode {
             SslMode::VerifyCa | SslMode::VerifyFull => {
-                let mut roots = RootCertStore::empty();
-                match &self.root_cert {
-                    Some(path) => {
-                        let pem = std::fs::read(path).map_err(|e| DbError::Stage {
-                            stage: self.name.clone(),
-                            message: format!("cannot read the CA bundle {}: {e}", path.display()),
-                        })?;
-                        for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
-                            let cert: CertificateDer = cert.map_err(|e| DbError::Stage {
-                                stage: self.name.clone(),
-                                message: format!(
-                                    "the CA bundle {} is not PEM: {e}",
-                                    path.display()
-                                ),
-                            })?;
-                            roots.add(cert).map_err(|e| DbError::Stage {
-                                stage: self.name.clone(),
-                                message: format!(
-                                    "a certificate in {} is unusable: {e}",
-                                    path.display()
-                                ),
-                            })?;
-                        }
-                    }
-                    None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+                let verifier = WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(self.root_store()?),
+                    provider,
+                )
+                .build()
+                .map_err(|e| self.stage_error(format!("TLS setup: {e}")))?;
+                if self.sslmode == SslMode::VerifyCa {
+                    builder
+                        .dangerous()
+                        .with_custom_certificate_verifier(Arc::new(ChainOnly(verifier)))
+                } else {
+                    builder.with_webpki_verifier(verifier)
                 }
-                builder.with_root_certificates(roots).with_no_client_auth()
             }
             // libpq's `require` encrypts without checking the certificate; so does devdb.
             _ => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-                .with_no_client_auth(),
+                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))),
         };
-        Ok(config)
+        match &self.client_cert {
+            None => Ok(builder.with_no_client_auth()),
+            Some(client) => {
+                let chain = read_pem_certs(&client.cert).map_err(|m| self.stage_error(m))?;
+                let key = PrivateKeyDer::from_pem_file(&client.key).map_err(|e| {
+                    self.stage_error(format!(
+                        "cannot read the client key {} (sslkey; an unencrypted PEM key): {e}",
+                        client.key.display()
+                    ))
+                })?;
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    self.stage_error(format!(
+                        "the client certificate {} and key {} do not form a usable pair: {e}",
+                        client.cert.display(),
+                        client.key.display()
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The CA bundle when one is given (only it, as libpq's `sslrootcert`), else the operating
+    /// system's trust store (falling back to the public web roots where the system has none).
+    fn root_store(&self) -> Result<RootCertStore, DbError> {
+        let mut roots = RootCertStore::empty();
+        if let Some(path) = &self.root_cert {
+            for cert in read_pem_certs(path).map_err(|m| self.stage_error(m))? {
+                roots.add(cert).map_err(|e| {
+                    self.stage_error(format!(
+                        "a certificate in {} is unusable: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+            return Ok(roots);
+        }
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        if roots.is_empty() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        Ok(roots)
+    }
+}
+
+fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("cannot read the CA bundle {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{} is not PEM: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", path.display()));
+    }
+    Ok(certs)
+}
+
+fn parse_sslmode(mode: &str) -> Result<SslMode, String> {
+    Ok(match mode {
+        "disable" => SslMode::Disable,
+        "allow" | "prefer" => SslMode::Prefer,
+        "require" => SslMode::Require,
+        "verify-ca" => SslMode::VerifyCa,
+        "verify-full" => SslMode::VerifyFull,
+        other => return Err(format!(
+            "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+        )),
+    })
+}
+
+/// libpq's rules, made safe for remote stages: nothing given means `prefer` only for this
+/// machine and `require` otherwise (no silent plaintext to PROD); `require` with a CA given
+/// checks the chain, as libpq does when a root certificate is present.
+fn effective_sslmode(explicit: Option<SslMode>, has_ca: bool, local: bool) -> SslMode {
+    match explicit {
+        None if local => SslMode::Prefer,
+        None | Some(SslMode::Require) if has_ca => SslMode::VerifyCa,
+        None => SslMode::Require,
+        Some(mode) => mode,
+    }
+}
+
+pub fn sslmode_name(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
     }
 }
 
@@ -239,94 +361,140 @@ fn lookup<'a>(config: &'a Config, name: &str) -> Result<&'a StageSettings, DbErr
     })
 }
 
-fn run_url_command(stage: &str, command: &str, config: &Config) -> Result<String, DbError> {
-    let output = std::process::Command::new("sh")
+/// Runs `url_command` with `sh -c` in the project root, bounded by [`URL_COMMAND_TIMEOUT`]; on
+/// a timeout the whole process group is killed and what it wrote to stderr is shown.
+fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, DbError> {
+    use std::os::unix::process::CommandExt;
+    let error = |message: String| DbError::Stage {
+        stage: stage.to_string(),
+        message,
+    };
+    let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(command)
-        .current_dir(config.dir())
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| DbError::Stage {
-            stage: stage.to_string(),
-            message: format!("cannot run url_command: {e}"),
-        })?;
-    if !output.status.success() {
-        return Err(DbError::Stage {
-            stage: stage.to_string(),
-            message: format!(
-                "url_command `{command}` failed ({}): {}",
-                output.status,
-                redact_url(String::from_utf8_lossy(&output.stderr).trim())
-            ),
-        });
+        .process_group(0)
+        .spawn()
+        .map_err(|e| error(format!("cannot run url_command `{command}`: {e}")))?;
+    let stdout = collect(child.stdout.take());
+    let stderr = collect(child.stderr.take());
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < URL_COMMAND_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Ok(None) => {
+                // SAFETY: kill(2) on the process group devdb created for this command.
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                let _ = child.wait();
+                return Err(error(format!(
+                    "url_command `{command}` (run in {}) did not finish within {} s and was stopped; \
+                     its stderr: {}",
+                    root.display(),
+                    URL_COMMAND_TIMEOUT.as_secs(),
+                    shown(&stderr)
+                )));
+            }
+            Err(e) => return Err(error(format!("waiting for url_command `{command}`: {e}"))),
+        }
+    };
+    // The command has exited; give its pipes a moment to drain.
+    std::thread::sleep(Duration::from_millis(10));
+    if !status.success() {
+        return Err(error(format!(
+            "url_command `{command}` (run in {}) failed ({status}): {}",
+            root.display(),
+            shown(&stderr)
+        )));
     }
-    let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let url = String::from_utf8_lossy(&stdout.lock().unwrap())
+        .trim()
+        .to_string();
     if url.is_empty() {
-        return Err(DbError::Stage {
-            stage: stage.to_string(),
-            message: format!("url_command `{command}` printed nothing"),
-        });
+        return Err(error(format!("url_command `{command}` printed nothing")));
     }
     Ok(url)
 }
 
-#[derive(Default)]
-struct LibpqParams {
-    sslmode: Option<String>,
-    sslrootcert: Option<String>,
+/// Reads a pipe to its end on a thread, so a timeout can still show what arrived.
+fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<Vec<u8>>> {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    if let Some(mut pipe) = pipe {
+        let sink = buffer.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        });
+    }
+    buffer
 }
 
-const TLS_PARAMS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword"];
+fn shown(stderr: &Mutex<Vec<u8>>) -> String {
+    let text = String::from_utf8_lossy(&stderr.lock().unwrap())
+        .trim()
+        .to_string();
+    if text.is_empty() {
+        "(nothing)".to_string()
+    } else {
+        text
+    }
+}
 
-fn libpq_params(url: &str) -> LibpqParams {
-    let mut params = LibpqParams::default();
-    for (key, value) in param_pairs(url) {
-        match key.as_str() {
-            "sslmode" => params.sslmode = Some(value),
-            "sslrootcert" => params.sslrootcert = Some(value),
-            _ => {}
+/// libpq's `verify-ca`: the chain must lead to a trusted CA, the host name is not checked.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // webpki checks the chain before the name, so a name mismatch means the chain held.
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
         }
     }
-    params
-}
 
-/// `key=value` pairs of a URL's query string or of a key/value connection string.
-fn param_pairs(url: &str) -> Vec<(String, String)> {
-    let text = if url.contains("://") {
-        url.split_once('?').map_or("", |(_, q)| q)
-    } else {
-        url
-    };
-    let separator = if url.contains("://") { '&' } else { ' ' };
-    text.split(separator)
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| {
-            (
-                k.trim().to_string(),
-                v.trim().trim_matches('\'').to_string(),
-            )
-        })
-        .collect()
-}
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
 
-/// Removes the TLS parameters tokio-postgres rejects; devdb handles them itself.
-fn strip_tls_params(url: &str) -> String {
-    let keep = |pair: &&str| {
-        !TLS_PARAMS
-            .iter()
-            .any(|p| pair.split_once('=').is_some_and(|(k, _)| k.trim() == *p))
-    };
-    if let Some((base, query)) = url.split_once('?').filter(|_| url.contains("://")) {
-        let rest: Vec<&str> = query.split('&').filter(keep).collect();
-        if rest.is_empty() {
-            base.to_string()
-        } else {
-            format!("{base}?{}", rest.join("&"))
-        }
-    } else if url.contains("://") {
-        url.to_string()
-    } else {
-        url.split(' ').filter(keep).collect::<Vec<_>>().join(" ")
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 
@@ -384,25 +552,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn libpq_tls_params_are_read_and_stripped() {
-        let url = "postgres://u:p@db.example:5432/app?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x";
-        let params = libpq_params(url);
-        assert_eq!(params.sslmode.as_deref(), Some("verify-full"));
-        assert_eq!(params.sslrootcert.as_deref(), Some("/etc/ca.pem"));
+    fn sslmode_defaults_follow_libpq_but_never_plaintext_to_a_remote_host() {
+        assert_eq!(effective_sslmode(None, false, true), SslMode::Prefer);
+        assert_eq!(effective_sslmode(None, false, false), SslMode::Require);
+        assert_eq!(effective_sslmode(None, true, false), SslMode::VerifyCa);
         assert_eq!(
-            strip_tls_params(url),
-            "postgres://u:p@db.example:5432/app?application_name=x"
+            effective_sslmode(Some(SslMode::Require), true, false),
+            SslMode::VerifyCa
         );
         assert_eq!(
-            strip_tls_params("postgres://h/d?sslmode=require"),
-            "postgres://h/d"
+            effective_sslmode(Some(SslMode::Require), false, false),
+            SslMode::Require
         );
         assert_eq!(
-            strip_tls_params("host=h sslmode=verify-full dbname=d"),
-            "host=h dbname=d"
+            effective_sslmode(Some(SslMode::Disable), true, false),
+            SslMode::Disable
         );
-        assert!(strip_tls_params(url)
-            .parse::<tokio_postgres::Config>()
-            .is_ok());
+        assert_eq!(
+            effective_sslmode(Some(SslMode::VerifyFull), false, true),
+            SslMode::VerifyFull
+        );
     }
 }

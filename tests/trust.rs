@@ -1,0 +1,255 @@
+//! Issue 9 "Trust": stage passwords never reach output, whatever characters they hold and however
+//! the connection fails; hung stages and commands are bounded.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{connect, TestProject};
+use devdb::config::Config;
+use devdb::db::stage::Stage;
+
+/// A password with every character the old string-slicing redaction got wrong: `/` and `?`
+/// (where it ended the credentials), `@` (encoded in URLs), spaces and both quotes.
+const PASSWORD: &str = "Zq8/pa?ss @w'o\"rd";
+/// Fragments that must not appear either (the old redaction printed the tail after `/`).
+const FRAGMENTS: [&str; 4] = ["Zq8", "pa?ss", "@w'o", "o\"rd"];
+
+fn assert_no_secret(text: &str) {
+    for fragment in FRAGMENTS.iter().chain([&PASSWORD]) {
+        assert!(
+            !text.contains(fragment),
+            "`{fragment}` leaked into:\n{text}"
+        );
+    }
+}
+
+/// `@` must be encoded in a URL (tokio-postgres ends the credentials at the first `@`); `/`, `?`,
+/// quotes and the space are left as users paste them.
+fn url_password() -> String {
+    PASSWORD.replace('@', "%40")
+}
+
+fn kv_password() -> String {
+    PASSWORD.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+/// A stage database with a role whose password is [`PASSWORD`]; returns it and its port.
+async fn nasty_stage(label: &str) -> (TestProject, u16) {
+    let remote = TestProject::with_database(label, "");
+    remote.devdb(&["up"]).ok();
+    let url = remote.devdb(&["url"]).ok().stdout.trim().to_string();
+    let port: u16 = url
+        .rsplit_once(':')
+        .and_then(|(_, tail)| tail.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .expect("port in the URL");
+    let client = connect(&remote).await;
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE stage_user LOGIN SUPERUSER PASSWORD '{}';
+             CREATE TABLE people (id int PRIMARY KEY, email text);
+             INSERT INTO people VALUES (1, 'a@example.com');",
+            PASSWORD.replace('\'', "''")
+        ))
+        .await
+        .unwrap();
+    (remote, port)
+}
+
+/// A local project whose stages read their URLs from files in the project root.
+fn local_with_stages(label: &str, stages: &[(&str, String)]) -> TestProject {
+    let local = TestProject::new(label);
+    let mut yaml = String::from("  stages:\n");
+    for (name, url) in stages {
+        std::fs::write(local.path().join(format!("{name}.url")), url).unwrap();
+        yaml.push_str(&format!(
+            "    {name}: {{ url_command: \"cat {name}.url\", sslmode: disable }}\n"
+        ));
+    }
+    local.write_compose(&local.database_yaml(&common::postgres_image(), "\"5432\"", "", &yaml));
+    local
+}
+
+/// A port on 127.0.0.1 that refuses connections (bound, then released).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn stage_passwords_never_reach_output_in_any_form_or_failure() {
+    let (_remote, port) = nasty_stage("trust-remote").await;
+    let refused = closed_port();
+    let stages = [
+        (
+            "URL",
+            format!(
+                "postgres://stage_user:{}@127.0.0.1:{port}/app",
+                url_password()
+            ),
+        ),
+        (
+            "KV",
+            format!(
+                "host=127.0.0.1 port={port} user=stage_user password='{}' dbname=app",
+                kv_password()
+            ),
+        ),
+        (
+            "WRONG",
+            format!(
+                "postgres://stage_user:{}x@127.0.0.1:{port}/app",
+                url_password()
+            ),
+        ),
+        (
+            "REFUSED",
+            format!(
+                "postgres://stage_user:{}@127.0.0.1:{refused}/app",
+                url_password()
+            ),
+        ),
+        // An unencoded `@`: the tail of the password would become the host name.
+        (
+            "INVALID",
+            format!("postgres://stage_user:{PASSWORD}@127.0.0.1:{port}/app"),
+        ),
+        (
+            "UNQUOTED",
+            format!("host=127.0.0.1 port={port} user=stage_user password={PASSWORD} dbname=app"),
+        ),
+    ];
+    let local = local_with_stages("trust-local", &stages);
+    local.devdb(&["up"]).ok();
+    connect(&local)
+        .await
+        .batch_execute("CREATE TABLE people (id int PRIMARY KEY, email text)")
+        .await
+        .unwrap();
+
+    for stage in ["URL", "KV"] {
+        for args in [
+            vec!["migrate", "status", "--stage", stage],
+            vec!["migrate", "status", "--stage", stage, "--json"],
+            vec!["migrate", "deploy", "--stage", stage],
+            vec!["copy", "people", "--from", stage],
+            vec!["copy", "people", "--from", stage, "--json"],
+        ] {
+            let run = local.devdb(&args);
+            assert!(
+                run.status.code() != Some(2),
+                "{args:?} should reach the stage: {}",
+                run.all()
+            );
+            assert_no_secret(&run.all());
+        }
+        let status = local.devdb(&["migrate", "status", "--stage", stage, "--json"]);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(
+            json["target"],
+            format!("stage_user@127.0.0.1:{port}/app, sslmode disable"),
+            "{}",
+            status.stdout
+        );
+    }
+    assert_eq!(
+        common::column(&connect(&local).await, "SELECT email FROM people").await,
+        ["a@example.com"]
+    );
+
+    for (stage, expected) in [
+        ("WRONG", "28P01"),
+        ("REFUSED", "refused"),
+        ("INVALID", "more than one `@`"),
+        ("UNQUOTED", "parameter 5 is not `key=value`"),
+    ] {
+        for args in [
+            vec!["migrate", "status", "--stage", stage, "--json"],
+            vec!["copy", "people", "--from", stage],
+        ] {
+            let run = local.devdb(&args).fails();
+            assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+            assert_no_secret(&run.all());
+        }
+    }
+
+    // Debug of everything that holds a password.
+    let config = Config::load(&local.compose_path(), None).unwrap();
+    let debug = format!("{config:?} {:?}", config.credentials());
+    assert!(!debug.contains("test-secret-pw"), "{debug}");
+    for stage in ["URL", "KV"] {
+        let resolved = Stage::resolve(&config, stage).unwrap();
+        assert_no_secret(&format!("{resolved:?} {}", resolved.describe()));
+    }
+}
+
+/// A "stage" that accepts TCP connections and never says a word.
+fn silent_listener() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[tokio::test]
+async fn a_stage_that_never_answers_is_given_up_on_in_time() {
+    let (_listener, port) = silent_listener();
+    let local = local_with_stages(
+        "trust-silent",
+        &[
+            (
+                "TIMEOUT",
+                format!("postgres://u:secret@127.0.0.1:{port}/app?connect_timeout=2"),
+            ),
+            (
+                "DEFAULT",
+                format!("postgres://u:secret@127.0.0.1:{port}/app"),
+            ),
+        ],
+    );
+    let config = Config::load(&local.compose_path(), None).unwrap();
+    let stage = Stage::resolve(&config, "TIMEOUT").unwrap();
+    let started = Instant::now();
+    let error = stage.connect(true).await.expect_err("nothing answers");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert!(error.to_string().contains("within 2 s"), "{error}");
+    let default = Stage::resolve(&config, "DEFAULT").unwrap();
+    assert_eq!(default.connect_timeout(), Duration::from_secs(10));
+
+    let run = local
+        .devdb(&["migrate", "status", "--stage", "TIMEOUT"])
+        .fails();
+    assert!(run.stderr.contains("within 2 s"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn url_command_runs_in_the_project_root_and_is_bounded() {
+    let local = TestProject::new("trust-urlcmd");
+    std::fs::write(local.path().join("where"), "postgres://u@127.0.0.1:1/app").unwrap();
+    local.write_compose(&local.database_yaml(
+        &common::postgres_image(),
+        "\"5432\"",
+        "",
+        "  stages:\n    \
+           ROOT: { url_command: \"cat where\" }\n    \
+           HANG: { url_command: \"echo waiting for the token >&2; sleep 600\" }\n",
+    ));
+    let config = Config::load(&local.compose_path(), None).unwrap();
+    let root = Stage::resolve(&config, "ROOT").expect("url_command runs in the project root");
+    assert_eq!(root.describe(), "u@127.0.0.1:1/app, sslmode prefer");
+
+    let started = Instant::now();
+    let error = Stage::resolve(&config, "HANG").expect_err("a hung command is stopped");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    let error = error.to_string();
+    assert!(
+        error.contains("url_command `echo waiting for the token >&2; sleep 600`")
+            && error.contains("did not finish within 30 s")
+            && error.contains("waiting for the token"),
+        "{error}"
+    );
+}
