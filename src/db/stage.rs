@@ -199,23 +199,24 @@ impl Stage {
         }
         let connector = tokio_postgres_rustls::MakeRustlsConnect::new(self.tls_config()?);
         let timeout = self.connect_timeout();
-        let (client, connection) = match tokio::time::timeout(timeout, config.connect(connector))
-            .await
-        {
-            Ok(connected) => connected.map_err(|error| DbError::Connect {
-                target: format!("stage {} ({})", self.name, self.describe()),
-                error,
-            })?,
-            Err(_) => return Err(DbError::Stage {
-                stage: self.name.clone(),
-                message: format!(
+        let (client, connection) =
+            match tokio::time::timeout(timeout, config.connect(connector)).await {
+                Ok(connected) => connected.map_err(|error| DbError::Connect {
+                    target: format!("stage {} ({})", self.name, self.describe()),
+                    error,
+                })?,
+                Err(_) => {
+                    return Err(DbError::Stage {
+                        stage: self.name.clone(),
+                        message: format!(
                     "{} did not finish connecting, TLS and login within {} s; check the host and \
                              port, or raise connect_timeout in its URL",
                     conninfo::describe(&self.config),
                     timeout.as_secs()
                 ),
-            }),
-        };
+                    })
+                }
+            };
         tokio::spawn(async move {
             let _ = connection.await;
         });
@@ -319,9 +320,11 @@ fn parse_sslmode(mode: &str) -> Result<SslMode, String> {
         "require" => SslMode::Require,
         "verify-ca" => SslMode::VerifyCa,
         "verify-full" => SslMode::VerifyFull,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-        )),
+        ))
+        }
     })
 }
 
