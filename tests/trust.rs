@@ -169,7 +169,8 @@ async fn stage_passwords_never_reach_output_in_any_form_or_failure() {
             vec!["copy", "people", "--from", stage],
         ] {
             let run = local.devdb(&args).fails();
-            assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+            // Under --json the error is a JSON document on stdout.
+            assert!(run.all().contains(expected), "{args:?}: {}", run.all());
             assert_no_secret(&run.all());
         }
     }

@@ -392,8 +392,11 @@ fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, Db
                 std::thread::sleep(Duration::from_millis(20))
             }
             Ok(None) => {
-                // SAFETY: kill(2) on the process group devdb created for this command.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                // The group devdb created for it: `sh` and whatever it started.
+                if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                }
                 let _ = child.wait();
                 return Err(error(format!(
                     "url_command `{command}` (run in {}) did not finish within {} s and was stopped; \
