@@ -254,3 +254,79 @@ async fn url_command_runs_in_the_project_root_and_is_bounded() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn mistyped_mask_or_where_tables_stop_the_copy_before_any_row_moves() {
+    let tables = "CREATE TABLE users (id int PRIMARY KEY, email text);
+                  CREATE TABLE \"MixedCase\" (id int PRIMARY KEY);";
+    let pair = common::StagePair::new(
+        "trust-masks",
+        &format!(
+            "{tables} INSERT INTO users VALUES (1, 'alice@example.com'), (2, 'bob@example.com');
+             INSERT INTO \"MixedCase\" VALUES (1), (2);"
+        ),
+        tables,
+        "  copy:\n    mask:\n      usres.email: hash\n",
+    )
+    .await;
+    let local = connect(&pair.local).await;
+    let run = pair
+        .local
+        .devdb(&["copy", "users", "--from", "CODE"])
+        .fails();
+    assert!(
+        run.stderr.contains("x-devdb.copy.mask `usres.email`")
+            && run.stderr.contains("did you mean public.users"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        common::column(&local, "SELECT count(*) FROM users").await,
+        ["0"]
+    );
+
+    // With the mask spelled right: a --where naming a table that is not copied is refused, a
+    // SQL-quoted name is understood, and a second statement is not a condition.
+    let yaml = std::fs::read_to_string(pair.local.compose_path())
+        .unwrap()
+        .replace("usres.email", "users.email");
+    pair.local.write_compose(&yaml);
+    for (filter, expected) in [
+        ("user:id = 1", "did you mean public.users"),
+        ("users:true; DELETE FROM users", "one condition"),
+        (
+            "users:true) UNION SELECT 1, '' WHERE (true",
+            "is not valid SQL",
+        ),
+    ] {
+        let run = pair
+            .local
+            .devdb(&["copy", "users", "--from", "CODE", "--where", filter])
+            .fails();
+        assert!(run.stderr.contains(expected), "{filter}: {}", run.stderr);
+    }
+    assert_eq!(
+        common::column(&local, "SELECT count(*) FROM users").await,
+        ["0"]
+    );
+    pair.local
+        .devdb(&[
+            "copy",
+            "users",
+            "MixedCase",
+            "--from",
+            "CODE",
+            "--where",
+            "\"MixedCase\":id = 2",
+        ])
+        .ok();
+    assert_eq!(
+        common::column(&local, "SELECT id::text FROM \"MixedCase\"").await,
+        ["2"]
+    );
+    let emails = common::column(&local, "SELECT email FROM users ORDER BY id").await;
+    assert!(
+        emails.iter().all(|e| !e.contains("example.com")),
+        "{emails:?}"
+    );
+}

@@ -138,6 +138,7 @@ pub async fn copy_data(
             unknown,
         })?;
     let filters = parse_filters(&options.filters, config)?;
+    plan::check_entries(&config.settings.copy, &options.filters, &tables, &available)?;
     let local_client = local.connect().await?;
     let mut plans = Vec::new();
     for table in &tables {
@@ -279,14 +280,14 @@ fn masks_for(config: &Config, table: &TableName) -> BTreeMap<String, MaskRule> {
         .iter()
         .filter_map(|(key, rule)| {
             let (table_part, column) = key.rsplit_once('.')?;
-            (TableName::parse(table_part) == *table).then(|| (column.to_string(), rule.clone()))
+            plan::entry_matches(table_part, table).then(|| (column.to_string(), rule.clone()))
         })
         .collect()
 }
 
 fn lookup<'a, T>(map: &'a BTreeMap<String, T>, table: &TableName) -> Option<&'a T> {
     map.iter()
-        .find(|(key, _)| TableName::parse(key) == *table)
+        .find(|(key, _)| plan::entry_matches(key, table))
         .map(|(_, value)| value)
 }
 

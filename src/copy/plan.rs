@@ -13,14 +13,21 @@ pub struct TableName {
 }
 
 impl TableName {
-    /// `schema.table` or `table` (meaning `public.table`).
+    /// `schema.table` or `table` (meaning `public.table`); either part may be SQL-quoted
+    /// (`"MixedCase"`, `"my.schema"."t"`), as users copy names from psql.
     pub fn parse(text: &str) -> TableName {
-        match text.split_once('.') {
-            Some((schema, name)) => TableName {
-                schema: schema.to_string(),
-                name: name.to_string(),
+        let mut parts = split_qualified(text.trim());
+        match parts.len() {
+            2 => {
+                let name = parts.pop().unwrap_or_default();
+                let schema = parts.pop().unwrap_or_default();
+                TableName { schema, name }
+            }
+            1 => TableName {
+                schema: "public".to_string(),
+                name: parts.pop().unwrap_or_default(),
             },
-            None => TableName {
+            _ => TableName {
                 schema: "public".to_string(),
                 name: text.to_string(),
             },
@@ -36,6 +43,25 @@ impl std::fmt::Display for TableName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.schema, self.name)
     }
+}
+
+/// Splits at dots outside double quotes and unquotes each part (`""` is a quote).
+fn split_qualified(text: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                parts.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(String::new()),
+            c => parts.last_mut().unwrap().push(c),
+        }
+    }
+    parts
 }
 
 pub fn quote(identifier: &str) -> String {
@@ -91,6 +117,22 @@ pub enum PlanError {
     MissingRequired { table: String, column: String },
     #[error("{table}: no column in common between the remote and the local table")]
     NoCommonColumns { table: String },
+    #[error(
+        "{entry} names {name}, which is not {scope}; nothing was copied{}",
+        if close.is_empty() { String::new() } else { format!("\n  hint: did you mean {}?", close.join(", ")) }
+    )]
+    UnknownEntry {
+        entry: String,
+        name: String,
+        scope: String,
+        close: Vec<String>,
+    },
+    #[error("{table}: the row filter `{condition}` {message}")]
+    Filter {
+        table: String,
+        condition: String,
+        message: String,
+    },
     #[error("mask rule for {table}.{column}: {message}")]
     Mask {
         table: String,
@@ -195,7 +237,12 @@ pub fn plan_table(
     let plain = masks.is_empty() && filter.is_none() && limit.is_none();
     let mut select = format!("SELECT {} FROM {}", expressions.join(", "), table.quoted());
     if let Some(filter) = filter {
-        select.push_str(&format!(" WHERE ({filter})"));
+        let condition = single_condition(filter).map_err(|message| PlanError::Filter {
+            table: table.to_string(),
+            condition: filter.to_string(),
+            message,
+        })?;
+        select.push_str(&format!(" WHERE ({condition})"));
     }
     if let Some(limit) = limit {
         select.push_str(&format!(" LIMIT {limit}"));
@@ -249,6 +296,119 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     matches(&p, &t)
+}
+
+/// A row filter as Postgres's parser reads it: one boolean expression, nothing else (no second
+/// statement, no `) UNION SELECT (`, no comment swallowing what devdb appends). Returns the
+/// expression as Postgres's deparser prints it, so what runs is exactly what was checked.
+pub fn single_condition(condition: &str) -> Result<String, String> {
+    const PREFIX: &str = "SELECT WHERE ";
+    let query = format!("{PREFIX}{condition}");
+    let parsed = pg_query::parse(&query, 0).map_err(|e| format!("is not valid SQL: {e}"))?;
+    let [statement] = parsed.protobuf.stmts.as_slice() else {
+        return Err("must be one condition, not several statements".to_string());
+    };
+    let simple = match statement.stmt.as_ref().and_then(|s| s.node.as_ref()) {
+        Some(pg_query::NodeEnum::SelectStmt(select)) => {
+            select.target_list.is_empty()
+                && select.from_clause.is_empty()
+                && select.where_clause.is_some()
+                && select.group_clause.is_empty()
+                && select.having_clause.is_none()
+                && select.window_clause.is_empty()
+                && select.sort_clause.is_empty()
+                && select.limit_count.is_none()
+                && select.limit_offset.is_none()
+                && select.locking_clause.is_empty()
+                && select.with_clause.is_none()
+                && select.larg.is_none()
+                && select.into_clause.is_none()
+        }
+        _ => false,
+    };
+    if !simple {
+        return Err(
+            "must be a single boolean expression (like `created_at > now() - interval '30 days'`)"
+                .to_string(),
+        );
+    }
+    let deparsed = parsed
+        .protobuf
+        .deparse(Default::default())
+        .map_err(|e| format!("cannot be printed back by Postgres's deparser: {e}"))?;
+    deparsed
+        .strip_prefix(PREFIX)
+        .map(str::to_string)
+        .ok_or_else(|| "must be a single boolean expression".to_string())
+}
+
+/// Whether a `mask` / `where` / `limit` entry's table part (a name, a glob, SQL-quoted parts)
+/// covers `table`.
+pub fn entry_matches(entry_table: &str, table: &TableName) -> bool {
+    let wanted = TableName::parse(entry_table);
+    glob_match(&wanted.schema, &table.schema) && glob_match(&wanted.name, &table.name)
+}
+
+/// Every `--where` must cover a copied table, every configured mask, limit and where a table of
+/// the stage: a typo must not let rows through unmasked or unfiltered.
+pub fn check_entries(
+    copy: &crate::config::CopySettings,
+    cli_where: &[String],
+    copied: &[TableName],
+    on_stage: &[TableName],
+) -> Result<(), PlanError> {
+    let cli = cli_where
+        .iter()
+        .filter_map(|w| w.split_once(':'))
+        .map(|(table, _)| ("--where".to_string(), table.trim().to_string()));
+    let masks = copy.mask.keys().filter_map(|key| {
+        let (table, _) = key.rsplit_once('.')?;
+        Some((format!("x-devdb.copy.mask `{key}`"), table.to_string()))
+    });
+    let limits = copy
+        .limit
+        .keys()
+        .map(|key| (format!("x-devdb.copy.limit `{key}`"), key.clone()));
+    let filters = copy
+        .filter
+        .keys()
+        .map(|key| (format!("x-devdb.copy.where `{key}`"), key.clone()));
+    for (entry, table, candidates, scope) in cli.map(|(e, t)| (e, t, copied, "being copied")).chain(
+        masks
+            .chain(limits)
+            .chain(filters)
+            .map(|(e, t)| (e, t, on_stage, "a table of the stage")),
+    ) {
+        if !candidates.iter().any(|c| entry_matches(&table, c)) {
+            let wanted = TableName::parse(&table);
+            return Err(PlanError::UnknownEntry {
+                entry,
+                name: wanted.to_string(),
+                scope: scope.to_string(),
+                close: closest(&wanted.name, candidates),
+            });
+        }
+    }
+    // A mask key without a table part (`email: hash`) names no table at all.
+    if let Some(key) = copy.mask.keys().find(|k| !k.contains('.')) {
+        return Err(PlanError::UnknownEntry {
+            entry: format!("x-devdb.copy.mask `{key}`"),
+            name: "no table (write `table.column`)".to_string(),
+            scope: "a table of the stage".to_string(),
+            close: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+fn closest(name: &str, candidates: &[TableName]) -> Vec<String> {
+    let mut close: Vec<(usize, String)> = candidates
+        .iter()
+        .map(|t| (distance(name, &t.name), t.to_string()))
+        .filter(|(d, n)| *d <= 3 || n.contains(name))
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, n)| n).collect()
 }
 
 /// Expands table arguments (names or globs, optionally schema-qualified) against the remote
@@ -517,5 +677,65 @@ mod tests {
         assert!(glob_match("a?c", "abc"));
         assert!(!glob_match("a?c", "abbc"));
         assert!(glob_match("*", ""));
+    }
+
+    #[test]
+    fn row_filters_are_one_boolean_expression() {
+        assert_eq!(
+            single_condition("created_at > now() - interval '30 days'").unwrap(),
+            "created_at > now() - '30 days'::interval"
+        );
+        assert_eq!(single_condition("id < 10 -- a comment").unwrap(), "id < 10");
+        for bad in [
+            "true; DELETE FROM users",
+            "true) UNION SELECT * FROM secrets WHERE (true",
+            "true ORDER BY 1",
+            "true LIMIT 1",
+            "id <",
+            "",
+        ] {
+            assert!(single_condition(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn entries_must_name_a_copied_or_stage_table() {
+        let users = TableName::parse("users");
+        let mixed = TableName::parse("\"MixedCase\"");
+        assert_eq!(mixed.name, "MixedCase");
+        assert_eq!(TableName::parse("\"a.b\".\"c\"\"d\"").schema, "a.b");
+        assert_eq!(TableName::parse("\"a.b\".\"c\"\"d\"").name, "c\"d");
+        let stage = [users.clone(), mixed.clone(), TableName::parse("orders")];
+        let copied = [users.clone(), mixed.clone()];
+        let mut copy = crate::config::CopySettings::default();
+        let check = |copy: &crate::config::CopySettings, cli: &[&str]| {
+            let cli: Vec<String> = cli.iter().map(|s| s.to_string()).collect();
+            check_entries(copy, &cli, &copied, &stage)
+        };
+        assert!(check(&copy, &["users:id > 1", "\"MixedCase\":true", "u*:true"]).is_ok());
+        match check(&copy, &["user:id > 1"]) {
+            Err(PlanError::UnknownEntry { close, .. }) => assert_eq!(close, ["public.users"]),
+            other => panic!("{other:?}"),
+        }
+        // orders is on the stage but not copied: a --where for it is a mistake.
+        assert!(check(&copy, &["orders:true"]).is_err());
+        copy.mask.insert("usres.email".into(), MaskRule::Hash);
+        let error = check(&copy, &[]).unwrap_err().to_string();
+        assert!(
+            error.contains("`usres.email`") && error.contains("did you mean public.users"),
+            "{error}"
+        );
+        copy.mask.clear();
+        copy.mask.insert("orders.email".into(), MaskRule::Hash);
+        copy.mask.insert("u*.email".into(), MaskRule::Hash);
+        assert!(
+            check(&copy, &[]).is_ok(),
+            "configured entries may name any stage table"
+        );
+        copy.limit.insert("nope_*".into(), 5);
+        assert!(
+            check(&copy, &[]).is_err(),
+            "a glob matching nothing is an error"
+        );
     }
 }
