@@ -330,3 +330,76 @@ async fn mistyped_mask_or_where_tables_stop_the_copy_before_any_row_moves() {
         "{emails:?}"
     );
 }
+
+#[tokio::test]
+async fn saved_copies_are_private_and_a_failed_recopy_keeps_the_previous_rows() {
+    use std::os::unix::fs::PermissionsExt;
+    let tables = "CREATE TABLE items (id int PRIMARY KEY, name text);
+                  CREATE TABLE \"sl/ash\" (id int PRIMARY KEY);";
+    let pair = common::StagePair::new(
+        "trust-saved",
+        &format!(
+            "{tables} INSERT INTO items SELECT g, 'r' || g FROM generate_series(1, 5) g;
+             INSERT INTO \"sl/ash\" VALUES (7);"
+        ),
+        "",
+        "",
+    )
+    .await;
+    pair.local.write_migration("20260101000000_init", tables);
+    pair.local.devdb(&["migrate", "deploy"]).ok();
+    pair.local
+        .devdb(&["copy", "items", "sl/ash", "--from", "CODE", "--save"])
+        .ok();
+
+    let devdb = pair.local.path().join(".devdb");
+    let data = devdb.join("data");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&devdb), 0o700);
+    assert_eq!(mode(&data), 0o700);
+    let files: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        files.iter().any(|f| f.ends_with("public.sl%2Fash.copy")),
+        "{files:?}"
+    );
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    let items = data.join("public.items.copy");
+    let before = std::fs::read(&items).unwrap();
+
+    // Row 3 fails the stage's query after the file was started.
+    pair.local
+        .devdb(&[
+            "copy",
+            "items",
+            "--from",
+            "CODE",
+            "--save",
+            "--where",
+            "items:1 / (id - 3) IS NOT NULL",
+        ])
+        .fails();
+    assert_eq!(std::fs::read(&items).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    pair.local.devdb(&["reset", "--no-generate"]).ok();
+    let client = connect(&pair.local).await;
+    assert_eq!(
+        common::column(&client, "SELECT count(*) FROM items").await,
+        ["5"]
+    );
+    assert_eq!(
+        common::column(&client, "SELECT id::text FROM \"sl/ash\"").await,
+        ["7"]
+    );
+}

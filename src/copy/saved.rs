@@ -1,14 +1,22 @@
 //! Copied rows kept under `.devdb/data/` (`devdb copy --save`), so a reset can restore them
-//! without the remote. The folder ignores itself in git.
+//! without the remote. The folder ignores itself in git. These are production rows on a laptop:
+//! folders are 0700 and files 0600 whatever the umask, a file is written beside its final name
+//! and renamed only once its table committed (a failed or interrupted re-copy keeps the previous
+//! rows), and the manifest is replaced atomically.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
 use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
 
 use super::plan::{Format, TableName, TablePlan};
-use super::transfer::replace_rows;
+use super::transfer::{replace_rows, SaveTo};
 use super::CopyError;
 use crate::config::Config;
 
@@ -35,12 +43,12 @@ pub fn data_dir(config: &Config) -> PathBuf {
 }
 
 pub fn prepare_dir(config: &Config) -> Result<PathBuf, CopyError> {
+    let devdb = config.root().join(".devdb");
     let dir = data_dir(config);
-    std::fs::create_dir_all(&dir).map_err(|source| CopyError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    let ignore = config.root().join(".devdb").join(".gitignore");
+    for folder in [&devdb, &dir] {
+        private_dir(folder)?;
+    }
+    let ignore = devdb.join(".gitignore");
     if !ignore.exists() {
         std::fs::write(
             &ignore,
@@ -54,8 +62,72 @@ pub fn prepare_dir(config: &Config) -> Result<PathBuf, CopyError> {
     Ok(dir)
 }
 
+/// Creates `dir` (mode 0700) or tightens an existing one to 0700.
+pub fn private_dir(dir: &Path) -> Result<(), CopyError> {
+    let io = |source| CopyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)
+}
+
+/// A new file only its owner can read (0600), replacing any file of that name.
+pub fn private_file(path: &Path) -> Result<File, CopyError> {
+    let _ = std::fs::remove_file(path);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|source| CopyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// `schema.table.copy`, each part percent-encoded so any table name (`sl/ash`, `..`, a dot)
+/// makes one plain file name.
 pub fn file_name(table: &TableName) -> String {
-    format!("{}.{}.copy", table.schema, table.name)
+    const KEEP: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'_').remove(b'-');
+    let encode = |part: &str| percent_encoding::utf8_percent_encode(part, KEEP).to_string();
+    format!("{}.{}.copy", encode(&table.schema), encode(&table.name))
+}
+
+impl SaveTo {
+    fn partial(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".partial");
+        PathBuf::from(name)
+    }
+
+    /// The file the rows stream into while the table is copied.
+    pub fn create(&self) -> Result<File, CopyError> {
+        private_file(&self.partial())
+    }
+
+    /// The table committed: the new rows replace the saved ones.
+    pub fn commit(&self, file: File) -> Result<(), CopyError> {
+        let io = |source| CopyError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(self.partial(), &self.path).map_err(io)
+    }
+}
+
+impl Drop for SaveTo {
+    /// A copy that failed leaves no partial file behind (after `commit` there is none).
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.partial());
+    }
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest, CopyError> {
@@ -93,7 +165,15 @@ pub fn record<'a>(
     }
     let path = dir.join(MANIFEST);
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    std::fs::write(&path, text).map_err(|source| CopyError::Io { path, source })
+    let partial = dir.join(format!("{MANIFEST}.partial"));
+    let io = |source| CopyError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut file = private_file(&partial)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&partial, &path).map_err(io)
 }
 
 /// Loads every saved table into the local database; returns (table, rows) per table.
@@ -107,7 +187,7 @@ pub async fn restore(
     let mut restored = Vec::new();
     for (key, saved) in &manifest.tables {
         let path = dir.join(&saved.file);
-        let data = tokio::fs::read(&path)
+        let file = tokio::fs::File::open(&path)
             .await
             .map_err(|source| CopyError::Io {
                 path: path.clone(),
@@ -117,20 +197,72 @@ pub async fn restore(
             schema: saved.schema.clone(),
             name: saved.name.clone(),
         };
-        let chunks: Vec<Result<Bytes, CopyError>> = Bytes::from(data)
-            .chunks(1 << 20)
-            .map(|c| Ok(Bytes::copy_from_slice(c)))
-            .collect();
         let rows = replace_rows(
             &mut client,
             &table,
             &saved.columns,
             saved.format,
-            futures_util::stream::iter(chunks),
+            chunks(file, path.clone()),
             |_| Ok(()),
         )
         .await?;
+        if rows != saved.rows {
+            return Err(CopyError::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "holds {rows} rows of {key}, the manifest says {}; copy it again with \
+                         `devdb copy {key} --from {} --save`",
+                        saved.rows, saved.stage
+                    ),
+                ),
+            });
+        }
         restored.push((key.clone(), rows));
     }
     Ok(restored)
+}
+
+/// The file in 1 MiB chunks, read as COPY consumes them (a saved table can be larger than memory).
+fn chunks(file: tokio::fs::File, path: PathBuf) -> impl Stream<Item = Result<Bytes, CopyError>> {
+    futures_util::stream::try_unfold(file, move |mut file| {
+        let path = path.clone();
+        async move {
+            let mut buffer = BytesMut::with_capacity(1 << 20);
+            while buffer.len() < 1 << 20 {
+                let read = file
+                    .read_buf(&mut buffer)
+                    .await
+                    .map_err(|source| CopyError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                if read == 0 {
+                    break;
+                }
+            }
+            Ok((!buffer.is_empty()).then(|| (buffer.freeze(), file)))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_one_plain_name_for_any_table() {
+        let name = |schema: &str, table: &str| {
+            file_name(&TableName {
+                schema: schema.into(),
+                name: table.into(),
+            })
+        };
+        assert_eq!(name("public", "users"), "public.users.copy");
+        assert_eq!(name("public", "sl/ash"), "public.sl%2Fash.copy");
+        assert_eq!(name("a.b", "c"), "a%2Eb.c.copy");
+        assert_eq!(name("public", ".."), "public.%2E%2E.copy");
+        assert_ne!(name("a.b", "c"), name("a", "b.c"));
+    }
 }

@@ -64,12 +64,7 @@ pub async fn copy_table(
         })
     });
     let mut file = match save {
-        Some(save) => Some(
-            std::fs::File::create(&save.path).map_err(|source| CopyError::Io {
-                path: save.path.clone(),
-                source,
-            })?,
-        ),
+        Some(save) => Some(save.create()?),
         None => None,
     };
     let mut bytes = 0u64;
@@ -92,6 +87,9 @@ pub async fn copy_table(
         },
     )
     .await?;
+    if let (Some(file), Some(save)) = (file, save) {
+        save.commit(file)?;
+    }
     Ok(TableResult {
         table: plan.table.to_string(),
         rows,
