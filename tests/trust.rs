@@ -403,3 +403,52 @@ async fn saved_copies_are_private_and_a_failed_recopy_keeps_the_previous_rows() 
         ["7"]
     );
 }
+
+#[tokio::test]
+async fn hmac_masks_are_keyed_per_project_and_stable_across_tables_and_runs() {
+    use hmac::{Hmac, Mac};
+    use std::os::unix::fs::PermissionsExt;
+    let tables = "CREATE TABLE users (id int PRIMARY KEY, email text);
+                  CREATE TABLE orders (id int PRIMARY KEY, email varchar(200));";
+    let pair = common::StagePair::new(
+        "trust-hmac",
+        &format!(
+            "{tables} INSERT INTO users VALUES (1, 'alice@example.com'), (2, NULL);
+             INSERT INTO orders VALUES (10, 'alice@example.com');"
+        ),
+        tables,
+        "  copy:\n    mask:\n      users.email: hmac\n      orders.email: hmac\n",
+    )
+    .await;
+    pair.local
+        .devdb(&["copy", "users", "orders", "--from", "CODE"])
+        .ok();
+    let key_file = pair.local.path().join(".devdb/mask.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let hex = std::fs::read_to_string(&key_file).unwrap();
+    let key: Vec<u8> = (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(b"alice@example.com");
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+
+    let client = connect(&pair.local).await;
+    let users = "SELECT coalesce(email, 'NULL') FROM users ORDER BY id";
+    let orders = "SELECT email FROM orders";
+    assert_eq!(
+        common::column(&client, users).await,
+        [expected.as_str(), "NULL"]
+    );
+    assert_eq!(common::column(&client, orders).await, [expected.as_str()]);
+    // A second run with the same key gives the same values.
+    pair.local.devdb(&["copy", "users", "--from", "CODE"]).ok();
+    assert_eq!(common::column(&client, users).await[0], expected);
+}

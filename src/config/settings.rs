@@ -114,13 +114,17 @@ pub enum SslMode {
     VerifyFull,
 }
 
-/// How a masked column is replaced on the way: `null`, `hash`, or `{ value: ... }`.
+/// How a masked column is replaced on the way: `null`, `hash`, `hmac`, or `{ value: ... }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MaskRule {
     /// NULL.
     Null,
-    /// A stable hash of the value (md5 of its text): equal inputs stay equal, so joins survive.
+    /// md5 of the value's text: equal inputs stay equal, so joins survive. Unsalted, so a
+    /// dictionary (of e-mail addresses, say) reverses it: pseudonymisation, not anonymisation.
     Hash,
+    /// HMAC-SHA256 of the value's text with the project's key (`.devdb/mask.key`), in hex:
+    /// equal inputs stay equal across tables and runs, and without the key no dictionary helps.
+    Hmac,
     /// A fixed value.
     Value { value: String },
 }
@@ -138,8 +142,9 @@ impl<'de> Deserialize<'de> for MaskRule {
             Raw::Null(()) => Ok(MaskRule::Null),
             Raw::Keyword(word) if word == "null" => Ok(MaskRule::Null),
             Raw::Keyword(word) if word == "hash" => Ok(MaskRule::Hash),
+            Raw::Keyword(word) if word == "hmac" => Ok(MaskRule::Hmac),
             Raw::Keyword(word) => Err(serde::de::Error::custom(format!(
-                "unknown mask `{word}`; use null, hash, or {{ value: ... }}"
+                "unknown mask `{word}`; use null, hash, hmac, or {{ value: ... }}"
             ))),
             Raw::Value { value } => Ok(MaskRule::Value { value }),
         }

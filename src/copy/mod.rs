@@ -139,6 +139,7 @@ pub async fn copy_data(
         })?;
     let filters = parse_filters(&options.filters, config)?;
     plan::check_entries(&config.settings.copy, &options.filters, &tables, &available)?;
+    let mask_key = saved::mask_key(config)?;
     let local_client = local.connect().await?;
     let mut plans = Vec::new();
     for table in &tables {
@@ -153,13 +154,14 @@ pub async fn copy_data(
         let masks = masks_for(config, table);
         let limit = lookup(&config.settings.copy.limit, table).copied();
         let filter = lookup(&filters, table).map(String::as_str);
-        plans.push(plan::plan_table(
+        plans.push(plan::plan_table_keyed(
             table,
             &remote_columns,
             &local_columns,
             &masks,
             filter,
             limit,
+            mask_key.as_ref(),
         )?);
     }
     drop(local_client);

@@ -141,6 +141,36 @@ pub enum PlanError {
     },
 }
 
+/// The project's key for `hmac` masks (32 random bytes).
+#[derive(Clone)]
+pub struct MaskKey(pub [u8; 32]);
+
+impl std::fmt::Debug for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MaskKey(***)")
+    }
+}
+
+impl MaskKey {
+    /// HMAC-SHA256 (RFC 2104) in the stage's SQL, from Postgres's built-in `sha256` (11+), so
+    /// clear values never leave the stage: H((K ^ opad) || H((K ^ ipad) || text)).
+    fn sql(&self, column: &str) -> String {
+        let pad = |byte: u8| {
+            let mut block = [0u8; 64];
+            block[..32].copy_from_slice(&self.0);
+            block
+                .iter()
+                .map(|b| format!("{:02x}", b ^ byte))
+                .collect::<String>()
+        };
+        format!(
+            "encode(sha256('\\x{}'::bytea || sha256('\\x{}'::bytea || convert_to({column}::text, 'UTF8'))), 'hex')",
+            pad(0x5c),
+            pad(0x36)
+        )
+    }
+}
+
 /// Pairs columns by name and builds the remote SELECT with masks, limit and filter applied.
 pub fn plan_table(
     table: &TableName,
@@ -149,6 +179,19 @@ pub fn plan_table(
     masks: &BTreeMap<String, MaskRule>,
     filter: Option<&str>,
     limit: Option<u64>,
+) -> Result<TablePlan, PlanError> {
+    plan_table_keyed(table, remote, local, masks, filter, limit, None)
+}
+
+/// [`plan_table`] with the project's key for `hmac` masks.
+pub fn plan_table_keyed(
+    table: &TableName,
+    remote: &[Column],
+    local: &[Column],
+    masks: &BTreeMap<String, MaskRule>,
+    filter: Option<&str>,
+    limit: Option<u64>,
+    key: Option<&MaskKey>,
 ) -> Result<TablePlan, PlanError> {
     let mut columns = Vec::new();
     let mut expressions = Vec::new();
@@ -174,18 +217,29 @@ pub fn plan_table(
             Some(MaskRule::Value { value }) => {
                 format!("{}::{}", literal(value), remote_column.type_name)
             }
-            Some(MaskRule::Hash) => {
+            Some(rule @ (MaskRule::Hash | MaskRule::Hmac)) => {
                 if !is_text_type(&remote_column.type_name) {
                     return Err(PlanError::Mask {
                         table: table.to_string(),
                         column: local_column.name.clone(),
                         message: format!(
-                            "hash needs a text column, and this one is {}",
+                            "{rule:?} needs a text column, and this one is {}",
                             remote_column.type_name
                         ),
                     });
                 }
-                format!("md5({quoted}::text)::{}", remote_column.type_name)
+                let hashed = match (rule, key) {
+                    (MaskRule::Hmac, Some(key)) => key.sql(&quoted),
+                    (MaskRule::Hmac, None) => {
+                        return Err(PlanError::Mask {
+                            table: table.to_string(),
+                            column: local_column.name.clone(),
+                            message: "hmac needs the project's mask key".to_string(),
+                        })
+                    }
+                    _ => format!("md5({quoted}::text)"),
+                };
+                format!("{hashed}::{}", remote_column.type_name)
             }
         };
         binary &= remote_column.type_name == local_column.type_name

@@ -15,7 +15,7 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::plan::{Format, TableName, TablePlan};
+use super::plan::{Format, MaskKey, MaskRule, TableName, TablePlan};
 use super::transfer::{replace_rows, SaveTo};
 use super::CopyError;
 use crate::config::Config;
@@ -60,6 +60,68 @@ pub fn prepare_dir(config: &Config) -> Result<PathBuf, CopyError> {
         })?;
     }
     Ok(dir)
+}
+
+/// The project's `hmac` mask key, `.devdb/mask.key` (0600), created on first use; `None` when
+/// no mask rule needs it.
+pub fn mask_key(config: &Config) -> Result<Option<MaskKey>, CopyError> {
+    if !config
+        .settings
+        .copy
+        .mask
+        .values()
+        .any(|r| *r == MaskRule::Hmac)
+    {
+        return Ok(None);
+    }
+    let devdb = config.root().join(".devdb");
+    private_dir(&devdb)?;
+    let path = devdb.join("mask.key");
+    let invalid = |message: &str| CopyError::Io {
+        path: path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message.to_string()),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let bytes: Vec<u8> = (0..text.trim().len())
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(text.trim().get(i..i + 2)?, 16).ok())
+                .collect();
+            let key: [u8; 32] = bytes.try_into().map_err(|_| {
+                invalid("not 64 hex digits; restore it from a teammate (masked values then match theirs) or delete it for a new key")
+            })?;
+            Ok(Some(MaskKey(key)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rustls::crypto::ring::default_provider()
+                .secure_random
+                .fill(&mut key)
+                .map_err(|_| invalid("the system's random source failed"))?;
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            let partial = devdb.join("mask.key.partial");
+            let mut file = private_file(&partial)?;
+            let io = |source| CopyError::Io {
+                path: path.clone(),
+                source,
+            };
+            file.write_all(format!("{hex}\n").as_bytes()).map_err(io)?;
+            file.sync_all().map_err(io)?;
+            // Two first copies at once: the first key to land wins, the other reads it.
+            match std::fs::hard_link(&partial, &path) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&partial);
+                    Ok(Some(MaskKey(key)))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let _ = std::fs::remove_file(&partial);
+                    mask_key(config)
+                }
+                Err(source) => Err(CopyError::Io { path, source }),
+            }
+        }
+        Err(source) => Err(CopyError::Io { path, source }),
+    }
 }
 
 /// Creates `dir` (mode 0700) or tightens an existing one to 0700.
