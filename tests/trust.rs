@@ -44,11 +44,16 @@ async fn nasty_stage(label: &str) -> (TestProject, u16) {
         .and_then(|(_, tail)| tail.split('/').next())
         .and_then(|p| p.parse().ok())
         .expect("port in the URL");
+    // The stage has a migration history, as stages do (else P3005 stops migrate commands).
+    remote.write_migration(
+        "20250101000000_people",
+        "CREATE TABLE people (id int PRIMARY KEY, email text);",
+    );
+    remote.devdb(&["migrate", "deploy"]).ok();
     let client = connect(&remote).await;
     client
         .batch_execute(&format!(
             "CREATE ROLE stage_user LOGIN SUPERUSER PASSWORD '{}';
-             CREATE TABLE people (id int PRIMARY KEY, email text);
              INSERT INTO people VALUES (1, 'a@example.com');",
             PASSWORD.replace('\'', "''")
         ))
@@ -121,6 +126,7 @@ async fn stage_passwords_never_reach_output_in_any_form_or_failure() {
         ),
     ];
     let local = local_with_stages("trust-local", &stages);
+    local.write_migration("20260101000000_init", "CREATE TABLE planned (id int);");
     local.devdb(&["up"]).ok();
     connect(&local)
         .await
@@ -144,6 +150,13 @@ async fn stage_passwords_never_reach_output_in_any_form_or_failure() {
             );
             assert_no_secret(&run.all());
         }
+        // Without --confirm, --json gets the plan as JSON, and nothing is applied.
+        let plan = local
+            .devdb(&["migrate", "deploy", "--stage", stage, "--json"])
+            .ok();
+        let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+        assert_eq!(plan["apply"], serde_json::json!(["20260101000000_init"]));
+        assert_eq!(plan["changed"], false);
         let status = local.devdb(&["migrate", "status", "--stage", stage, "--json"]);
         let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
         assert_eq!(

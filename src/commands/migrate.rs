@@ -40,7 +40,11 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
     let target = target::open(config, args.stage.stage.as_deref()).await?;
     if target.remote && !args.confirm {
         let status = migrate::status(&target.client, &files).await?;
-        print_plan(&target, &status, "deploy");
+        if args.json {
+            print_json_plan(&target, &status)?;
+        } else {
+            print_plan(&target, &status, "deploy");
+        }
         return Ok(());
     }
     let before = migrate::status(&target.client, &files).await?;
@@ -79,6 +83,23 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
             target.stage
         ));
     }
+    Ok(())
+}
+
+/// The plan a script reads: what `--confirm` would apply, nothing changed.
+fn print_json_plan(target: &Target, status: &Status) -> Result<()> {
+    let names = |entries: Vec<&String>| serde_json::json!(entries);
+    let json = serde_json::json!({
+        "stage": target.stage,
+        "target": target.description,
+        "confirmed": false,
+        "changed": false,
+        "apply": names(status.pending().map(|e| &e.name).collect()),
+        "modified": names(status.modified().map(|e| &e.name).collect()),
+        "failed": names(status.failed().map(|e| &e.name).collect()),
+        "missing_on_disk": status.missing_on_disk,
+    });
+    println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }
 
