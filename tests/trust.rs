@@ -465,3 +465,31 @@ async fn hmac_masks_are_keyed_per_project_and_stable_across_tables_and_runs() {
     pair.local.devdb(&["copy", "users", "--from", "CODE"]).ok();
     assert_eq!(common::column(&client, users).await[0], expected);
 }
+
+#[tokio::test]
+async fn a_stage_that_is_the_local_database_is_refused() {
+    let local = TestProject::with_database("trust-self", "");
+    let yaml = std::fs::read_to_string(local.compose_path()).unwrap()
+        + "  stages:\n    SELF: { url_command: \"cat self.url\", sslmode: disable }\n";
+    local.write_compose(&yaml);
+    local.devdb(&["up"]).ok();
+    let url = local.devdb(&["url"]).ok().stdout;
+    std::fs::write(local.path().join("self.url"), url.trim()).unwrap();
+    connect(&local)
+        .await
+        .batch_execute("CREATE TABLE people (id int); INSERT INTO people VALUES (1);")
+        .await
+        .unwrap();
+    let run = local.devdb(&["copy", "people", "--from", "SELF"]).fails();
+    assert!(
+        run.stderr.contains("points at the local database itself"),
+        "{}",
+        run.stderr
+    );
+    assert_no_secret(&run.all());
+    assert!(!run.all().contains("test-secret-pw"), "{}", run.all());
+    assert_eq!(
+        common::column(&connect(&local).await, "SELECT count(*) FROM people").await,
+        ["1"]
+    );
+}

@@ -107,6 +107,9 @@ pub async fn copy_data(
     let stage = Stage::resolve(config, &options.stage)?;
     // One read-only snapshot for every table, so rows that reference each other match.
     let coordinator = stage.connect(true).await?;
+    stage
+        .refuse_if_local(&coordinator, &local.connect().await?)
+        .await?;
     coordinator
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await

@@ -223,6 +223,21 @@ impl Stage {
         Ok(client)
     }
 
+    /// Refuses a stage that is the local database itself: copying would TRUNCATE a table behind
+    /// its own open COPY and wait forever on its own lock.
+    pub async fn refuse_if_local(&self, stage: &Client, local: &Client) -> Result<(), DbError> {
+        let (remote, here) = (identity(stage).await?, identity(local).await?);
+        if remote == here {
+            return Err(self.stage_error(format!(
+                "its URL ({}) points at the local database itself; point x-devdb.stages.{} at \
+                 the stage's server",
+                conninfo::describe(&self.config),
+                self.name
+            )));
+        }
+        Ok(())
+    }
+
     fn stage_error(&self, message: String) -> DbError {
         DbError::Stage {
             stage: self.name.clone(),
@@ -299,6 +314,40 @@ impl Stage {
         }
         Ok(roots)
     }
+}
+
+/// What makes a database one and the same: the cluster's system identifier (when the role may
+/// read it; else the postmaster's start time, to the microsecond) and the database's oid.
+async fn identity(client: &Client) -> Result<String, DbError> {
+    let query = |action: &str| {
+        let action = action.to_string();
+        move |error| DbError::Query { action, error }
+    };
+    let cluster = match client
+        .query_one(
+            "SELECT system_identifier::text FROM pg_control_system()",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => row.get::<_, String>(0),
+        Err(_) => String::new(),
+    };
+    let row = client
+        .query_one(
+            "SELECT pg_postmaster_start_time()::text, \
+             (SELECT oid::int8 FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .map_err(query("identifying the database"))?;
+    let started: String = row.get(0);
+    let oid: i64 = row.get(1);
+    Ok(if cluster.is_empty() {
+        format!("started {started}, database {oid}")
+    } else {
+        format!("cluster {cluster}, database {oid}")
+    })
 }
 
 fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
