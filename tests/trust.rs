@@ -493,3 +493,39 @@ async fn a_stage_that_is_the_local_database_is_refused() {
         ["1"]
     );
 }
+
+#[tokio::test]
+async fn recreating_the_database_container_keeps_asynchronous_commits() {
+    // Asynchronous commits reach the disk only when the WAL writer wakes (here: every 10 s) or
+    // Postgres shuts down cleanly; a force-removed container loses them.
+    let command =
+        "    command: [postgres, -c, synchronous_commit=off, -c, wal_writer_delay=10000ms]\n";
+    let project = TestProject::with_database("trust-graceful", command);
+    project.devdb(&["up"]).ok();
+    let client = connect(&project).await;
+    client
+        .batch_execute("CREATE TABLE commits (id int)")
+        .await
+        .unwrap();
+    for id in 0..200 {
+        client
+            .execute("INSERT INTO commits VALUES ($1)", &[&id])
+            .await
+            .unwrap();
+    }
+    drop(client);
+    // A configuration change recreates the container.
+    let yaml = std::fs::read_to_string(project.compose_path())
+        .unwrap()
+        .replace(
+            "POSTGRES_DB: app\n",
+            "POSTGRES_DB: app\n      CHANGED: \"1\"\n",
+        );
+    project.write_compose(&yaml);
+    let up = project.devdb(&["up", "--json"]).ok();
+    assert!(up.stdout.contains("recreated"), "{}", up.stdout);
+    assert_eq!(
+        common::column(&connect(&project).await, "SELECT count(*) FROM commits").await,
+        ["200"]
+    );
+}

@@ -16,6 +16,9 @@ use super::names::{self, *};
 use super::{is_not_found, DockerError, Engine};
 use crate::config::{Config, Service, VolumeMount};
 
+/// How long a database container may take to shut down before it is recreated.
+const GRACEFUL_STOP_SECONDS: i32 = 120;
+
 /// What happened to a service's container during `up`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,6 +87,12 @@ impl Engine {
                 self.start(config, service, &name).await?;
                 return Ok(ServiceState::Started);
             }
+            // Postgres gets its stop signal and time to shut down cleanly (flushing commits
+            // made with synchronous_commit=off) before the container goes.
+            if running {
+                self.stop_container_within(&name, GRACEFUL_STOP_SECONDS)
+                    .await?;
+            }
             self.remove_container(&name).await?;
             state = ServiceState::Recreated;
         }
@@ -138,7 +147,13 @@ impl Engine {
     }
 
     pub async fn stop_container(&self, name: &str) -> Result<(), DockerError> {
-        let options = StopContainerOptionsBuilder::default().t(10).build();
+        self.stop_container_within(name, 10).await
+    }
+
+    /// Sends the image's stop signal (SIGINT for Postgres: fast shutdown with a checkpoint) and
+    /// waits up to `seconds` before the engine kills it.
+    async fn stop_container_within(&self, name: &str, seconds: i32) -> Result<(), DockerError> {
+        let options = StopContainerOptionsBuilder::default().t(seconds).build();
         match self.docker.stop_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError {
