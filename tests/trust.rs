@@ -529,3 +529,26 @@ async fn recreating_the_database_container_keeps_asynchronous_commits() {
         ["200"]
     );
 }
+
+#[test]
+fn an_engine_that_never_answers_is_given_up_on_after_ten_seconds() {
+    let (_listener, port) = silent_listener();
+    let project = TestProject::with_database("trust-engine", "");
+    let started = Instant::now();
+    let run = project
+        .devdb_with_env(
+            &["status"],
+            &[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}"))],
+        )
+        .fails();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
+        "{waited:?}"
+    );
+    assert!(
+        run.stderr.contains("did not answer within 10 s"),
+        "{}",
+        run.stderr
+    );
+}

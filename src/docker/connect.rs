@@ -62,6 +62,9 @@ pub fn resolve_endpoint() -> Endpoint {
     }
 }
 
+/// How long the engine may take to answer its first request.
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Connects, negotiates the API version (older engines speak older APIs) and pings.
 pub async fn connect() -> Result<(Docker, Endpoint), DockerError> {
     let endpoint = resolve_endpoint();
@@ -72,9 +75,15 @@ pub async fn connect() -> Result<(Docker, Endpoint), DockerError> {
     };
     let docker =
         Docker::connect_with_host(&endpoint.host).map_err(|e| unreachable(e.to_string()))?;
-    let docker = docker
-        .negotiate_version()
+    // An engine that accepts and never answers would otherwise hold devdb for bollard's 120 s.
+    let docker = tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
         .await
+        .map_err(|_| {
+            unreachable(format!(
+                "it accepted the connection but did not answer within {} s",
+                PING_TIMEOUT.as_secs()
+            ))
+        })?
         .map_err(|e| unreachable(root_cause(&e)))?;
     Ok((docker, endpoint))
 }
