@@ -552,3 +552,68 @@ fn an_engine_that_never_answers_is_given_up_on_after_ten_seconds() {
         run.stderr
     );
 }
+
+/// The ids of the networks named exactly `name`.
+async fn networks_named(name: &str) -> Vec<String> {
+    use bollard::query_parameters::ListNetworksOptionsBuilder;
+    let filter = std::collections::HashMap::from([("name".to_string(), vec![name.to_string()])]);
+    common::docker()
+        .await
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.name.as_deref() == Some(name))
+        .filter_map(|n| n.id)
+        .collect()
+}
+
+/// What a lost race between two `up`s leaves: a second network of the project's name.
+async fn duplicate_network(project: &TestProject) {
+    let request = bollard::models::NetworkCreateRequest {
+        name: format!("{}_default", project.name),
+        driver: Some("bridge".to_string()),
+        labels: Some(std::collections::HashMap::from([
+            (
+                "com.docker.compose.project".to_string(),
+                project.name.clone(),
+            ),
+            (
+                "com.docker.compose.network".to_string(),
+                "default".to_string(),
+            ),
+        ])),
+        ..Default::default()
+    };
+    common::docker()
+        .await
+        .create_network(request)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_ups_converge_on_one_network_and_destroy_removes_duplicates() {
+    let project = TestProject::with_database("trust-net", "");
+    let network = format!("{}_default", project.name);
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| project.devdb(&["up"]));
+        let b = scope.spawn(|| project.devdb(&["up"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for run in [&a, &b] {
+        assert!(!run.all().contains("409"), "{}", run.all());
+    }
+    assert_eq!(networks_named(&network).await.len(), 1);
+
+    // Duplicates left by an older devdb: up still works, destroy removes them all.
+    duplicate_network(&project).await;
+    duplicate_network(&project).await;
+    project.devdb(&["up"]).ok();
+    project.devdb(&["destroy", "--yes"]).ok();
+    assert!(networks_named(&network).await.is_empty());
+}

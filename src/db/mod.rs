@@ -148,14 +148,23 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
     if exists {
         return Ok(false);
     }
-    client
+    match client
         .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
         .await
-        .map_err(|error| DbError::Query {
+    {
+        Ok(()) => Ok(true),
+        // A concurrent `up` created it between the check and the CREATE.
+        Err(error)
+            if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE)
+                || error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(DbError::Query {
             action: format!("creating database {database}"),
             error,
-        })?;
-    Ok(true)
+        }),
+    }
 }
 
 /// A Postgres error as a user needs it: SQLSTATE, message, detail and hint, or the underlying

@@ -8,8 +8,8 @@ use bollard::models::{
     NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 
 use super::names::{self, *};
@@ -104,10 +104,14 @@ impl Engine {
         }
         let body = container_body(config, service, &hash);
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(DockerError::api(format!("creating container {name}")))?;
+        match self.docker.create_container(Some(options), body).await {
+            Ok(_) => {}
+            // A concurrent `up` created it from the same configuration: start that one.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => {}
+            Err(e) => return Err(DockerError::api(format!("creating container {name}"))(e)),
+        }
         self.start(config, service, &name).await?;
         Ok(state)
     }
@@ -120,6 +124,10 @@ impl Engine {
     ) -> Result<(), DockerError> {
         match self.docker.start_container(name, None).await {
             Ok(()) => Ok(()),
+            // Already running (a concurrent `up` started it).
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) if is_port_conflict(&e) => {
                 let port = service.ports.iter().find_map(|p| p.host_port).unwrap_or(0);
                 Err(DockerError::PortInUse {
@@ -168,7 +176,8 @@ impl Engine {
         match self.docker.inspect_network(&name, None).await {
             Ok(_) => return Ok(()),
             Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(DockerError::api(format!("inspecting network {name}"))(e)),
+            // "network is ambiguous": two of that name exist (a past race); keep one.
+            Err(_) => return self.keep_one_network(&name).await,
         }
         let request = NetworkCreateRequest {
             name: name.clone(),
@@ -180,13 +189,39 @@ impl Engine {
             ..Default::default()
         };
         match self.docker.create_network(request).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // Another devdb (or compose) created it between our inspect and create.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(DockerError::api(format!("creating network {name}"))(e)),
+            }) => {}
+            Err(e) => return Err(DockerError::api(format!("creating network {name}"))(e)),
         }
+        self.keep_one_network(&name).await
+    }
+
+    /// The engine does not refuse a second network of the same name, so two `up`s racing on a
+    /// fresh project can both create one, after which the name is ambiguous. Every creator
+    /// keeps the one with the lowest id and removes the others, so both converge.
+    async fn keep_one_network(&self, name: &str) -> Result<(), DockerError> {
+        let filter = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&filter)
+            .build();
+        let mut ids: Vec<String> = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(DockerError::api(format!("listing networks named {name}")))?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| n.id)
+            .collect();
+        ids.sort();
+        for extra in ids.iter().skip(1) {
+            // Already gone (the other `up` removed it) is fine.
+            let _ = self.docker.remove_network(extra).await;
+        }
+        Ok(())
     }
 
     async fn ensure_volume(&self, project: &str, volume: &str) -> Result<(), DockerError> {

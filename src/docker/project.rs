@@ -193,7 +193,9 @@ impl Engine {
             .map_err(DockerError::api("listing networks"))?;
         for network in networks {
             let Some(name) = network.name else { continue };
-            match self.docker.remove_network(&name).await {
+            // By id: two networks of one name (a past race) are both removed.
+            let id = network.id.unwrap_or_else(|| name.clone());
+            match self.docker.remove_network(&id).await {
                 Ok(()) => removed.push(format!("network {name}")),
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(DockerError::api(format!("removing network {name}"))(e)),
