@@ -617,3 +617,35 @@ async fn concurrent_ups_converge_on_one_network_and_destroy_removes_duplicates()
     project.devdb(&["destroy", "--yes"]).ok();
     assert!(networks_named(&network).await.is_empty());
 }
+
+#[tokio::test]
+async fn concurrent_resets_are_serialized() {
+    let project = TestProject::with_database("trust-reset", "");
+    project.write_migration(
+        "20260101000000_init",
+        "CREATE TABLE items (id int PRIMARY KEY);",
+    );
+    project.devdb(&["up"]).ok();
+    project.devdb(&["reset", "--no-generate"]).ok();
+    let runs = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| project.devdb(&["reset", "--no-generate"])))
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    for run in &runs {
+        assert!(run.status.success(), "{}", run.all());
+    }
+    assert!(
+        runs.iter().any(|r| r.stderr.contains("another reset")),
+        "no reset waited: {:?}",
+        runs.iter().map(|r| r.all()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        common::column(&connect(&project).await, "SELECT count(*) FROM items").await,
+        ["0"]
+    );
+}

@@ -100,6 +100,34 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError
     }
 }
 
+/// Two resets of one database at once would drop and rename each other's databases; the second
+/// waits for the first on an advisory lock of the maintenance database, held by `admin`'s
+/// session until the reset ends.
+async fn serialize_resets(
+    admin: &tokio_postgres::Client,
+    database: &str,
+) -> Result<(), WorkflowError> {
+    const LOCK: &str = "hashtext('devdb reset ' || $1)";
+    let acquired: bool = admin
+        .query_one(
+            &format!("SELECT pg_try_advisory_lock({LOCK})"),
+            &[&database],
+        )
+        .await
+        .map_err(db_error("taking the reset lock"))?
+        .get(0);
+    if !acquired {
+        progress::note(format!(
+            "another reset of database {database} is running; waiting for it to finish"
+        ));
+        admin
+            .execute(&format!("SELECT pg_advisory_lock({LOCK})"), &[&database])
+            .await
+            .map_err(db_error("waiting for the other reset"))?;
+    }
+    Ok(())
+}
+
 /// Recreates the local database, reusing the longest unchanged snapshot.
 pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetReport, WorkflowError> {
     let mut steps = Steps {
@@ -117,6 +145,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     let files = files::discover(&dir)?;
     let hashes = snapshot::prefix_hashes(&files);
     let admin = local.maintenance().connect().await?;
+    serialize_resets(&admin, &local.database).await?;
     let existing = snapshot::list(&admin).await?;
     let restored = (1..=files.len())
         .rev()
