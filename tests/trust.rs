@@ -419,7 +419,7 @@ async fn saved_copies_are_private_and_a_failed_recopy_keeps_the_previous_rows() 
 
 #[tokio::test]
 async fn hmac_masks_are_keyed_per_project_and_stable_across_tables_and_runs() {
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     use std::os::unix::fs::PermissionsExt;
     let tables = "CREATE TABLE users (id int PRIMARY KEY, email text);
                   CREATE TABLE orders (id int PRIMARY KEY, email varchar(200));";

@@ -51,6 +51,21 @@ pub struct Deploy {
     pub applied: Vec<AppliedMigration>,
 }
 
+/// `devdb migrate deploy --stage S --json` without `--confirm`: the plan, nothing changed.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployPlan {
+    pub stage: String,
+    pub target: String,
+    /// Always false: a plan changes nothing.
+    pub changed: bool,
+    /// Pending migrations `--confirm` would apply, in order.
+    pub apply: Vec<String>,
+    pub modified: Vec<String>,
+    pub failed: Vec<String>,
+    pub missing_on_disk: Vec<String>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppliedMigration {

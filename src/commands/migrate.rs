@@ -6,7 +6,7 @@ use super::{confirm, json, Outcome};
 use crate::cli::{MigrateCommand, ResolveArgs, StageArgs};
 use crate::config::Config;
 use crate::db::{self, quote_ident};
-use crate::migrate::{self, files, Status};
+use crate::migrate::{self, files, Entry, Status};
 use crate::progress;
 use crate::target::{self, Target};
 
@@ -88,18 +88,19 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
 
 /// The plan a script reads: what `--confirm` would apply, nothing changed.
 fn print_json_plan(target: &Target, status: &Status) -> Result<()> {
-    let names = |entries: Vec<&String>| serde_json::json!(entries);
-    let json = serde_json::json!({
-        "stage": target.stage,
-        "target": target.description,
-        "confirmed": false,
-        "changed": false,
-        "apply": names(status.pending().map(|e| &e.name).collect()),
-        "modified": names(status.modified().map(|e| &e.name).collect()),
-        "failed": names(status.failed().map(|e| &e.name).collect()),
-        "missing_on_disk": status.missing_on_disk,
-    });
-    println!("{}", serde_json::to_string_pretty(&json)?);
+    fn names<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<String> {
+        entries.map(|e| e.name.clone()).collect()
+    }
+    let plan = json::DeployPlan {
+        stage: target.stage.clone(),
+        target: target.description.clone(),
+        changed: false,
+        apply: names(status.pending()),
+        modified: names(status.modified()),
+        failed: names(status.failed()),
+        missing_on_disk: status.missing_on_disk.clone(),
+    };
+    progress::result(serde_json::to_string(&plan)?);
     Ok(())
 }
 

@@ -126,10 +126,10 @@ impl Stage {
             conninfo::all_hosts_local(&parsed.config),
         );
         if explicit.is_none() && sslmode == SslMode::Require {
-            eprintln!(
+            crate::progress::note(format!(
                 "warning: stage {name}: no sslmode given for a remote host, so devdb uses `require` \
                  (encrypted, certificate not checked); set `sslmode: verify-full` in x-devdb.stages.{name}"
-            );
+            ));
         }
         Ok(Stage {
             name: name.to_string(),
