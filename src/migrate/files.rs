@@ -65,8 +65,8 @@ pub fn discover(dir: &Path) -> Result<Vec<MigrationFile>, MigrateError> {
             continue;
         }
         let path = entry.path().join(SCRIPT_FILE);
-        let script = match std::fs::read_to_string(&path) {
-            Ok(script) => script,
+        let script = match std::fs::read(&path) {
+            Ok(bytes) => utf8_script(&path, bytes)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(MigrateError::MissingScript {
                     folder: entry.path(),
@@ -144,6 +144,23 @@ pub fn sanitize_name(name: &str) -> String {
     collapsed
 }
 
+/// The script's text; a file in another encoding is named with the line of its first bad byte.
+fn utf8_script(path: &Path, bytes: Vec<u8>) -> Result<String, MigrateError> {
+    String::from_utf8(bytes).map_err(|error| {
+        let byte = error.utf8_error().valid_up_to();
+        let line = error.as_bytes()[..byte]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        MigrateError::NotUtf8 {
+            path: path.to_path_buf(),
+            line,
+            byte: byte + 1,
+        }
+    })
+}
+
 /// Creates `<timestamp>_<name>/migration.sql` with a short header; returns its path.
 pub fn create(
     dir: &Path,
@@ -154,6 +171,14 @@ pub fn create(
     if sanitized.is_empty() {
         return Err(MigrateError::BadName {
             name: name.to_string(),
+        });
+    }
+    // NAME_MAX is 255 bytes; `YYYYMMDDHHMMSS_` takes 15.
+    const MAX_NAME: usize = 255 - 15;
+    if sanitized.len() > MAX_NAME {
+        return Err(MigrateError::NameTooLong {
+            length: sanitized.len() + 15,
+            max: MAX_NAME,
         });
     }
     ensure_lock_file(dir)?;
@@ -259,5 +284,22 @@ mod tests {
         let path = create(dir.path(), "Add Orders", now).unwrap();
         assert!(path.ends_with("20261125083005_add_orders/migration.sql"));
         assert!(create(dir.path(), "***", now).is_err());
+    }
+
+    #[test]
+    fn long_names_and_other_encodings_get_one_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = create(dir.path(), &"x".repeat(450), chrono::Utc::now())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("keep it to 240"), "{error}");
+        let latin1 = dir.path().join("migration.sql");
+        let error = utf8_script(&latin1, b"SELECT 1;\nSELECT 'caf\xe9';\n".to_vec())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("(line 2, byte 22)") && error.contains("iconv"),
+            "{error}"
+        );
     }
 }

@@ -30,6 +30,20 @@ pub enum MigrateError {
     WrongProvider { path: PathBuf, provider: String },
     #[error("the migration name `{name}` has no letters or digits; use something like `add_users_table`")]
     BadName { name: String },
+    #[error(
+        "the migration name is {length} bytes as a folder name; file systems allow 255 bytes per \
+         folder and the timestamp takes 15, so keep it to {max} (say what the migration does in a few words)"
+    )]
+    NameTooLong { length: usize, max: usize },
+    #[error(
+        "{} is not UTF-8 (line {line}, byte {byte}); save it as UTF-8, e.g. `iconv -f latin1 -t utf-8`",
+        path.display()
+    )]
+    NotUtf8 {
+        path: PathBuf,
+        line: usize,
+        byte: usize,
+    },
     #[error("{} already exists; wait a second or choose another name", folder.display())]
     Exists { folder: PathBuf },
     #[error(transparent)]
