@@ -22,8 +22,8 @@ use std::time::Duration;
 
 pub use env::Variables;
 pub use interpolate::interpolate;
-pub use secret::{Secret, SecretMap};
 pub use locate::{locate, COMPOSE_FILE_NAMES, DEVDB_FILE};
+pub use secret::{Secret, SecretMap};
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
 pub use settings::{
     parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
