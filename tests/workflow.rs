@@ -258,7 +258,7 @@ async fn generators_match_golden_files_and_are_deterministic() {
 #[tokio::test]
 async fn a_missing_external_generator_is_named() {
     let project = TestProject::new("extgen");
-    let generators = "  generate:\n    - { kind: command, run: [sh, -c, 'echo \"$DATABASE_URL\" > url.txt'] }\n    - { kind: command, run: [devdb-no-such-generator, build] }\n";
+    let generators = "  generate:\n    - { kind: command, run: [sh, -c, 'echo \"$$DATABASE_URL\" > url.txt'] }\n    - { kind: command, run: [devdb-no-such-generator, build] }\n";
     project.write_compose(&project.database_yaml(
         &common::postgres_image(),
         "\"5432\"",
