@@ -94,6 +94,8 @@ pub enum Command {
     /// Recreate the local database from the longest unchanged snapshot, apply the remaining
     /// migrations, restore saved data and run the generators.
     Reset(ResetArgs),
+    /// Run the seed (x-devdb.seed) against the current local database: all of it or nothing.
+    Seed,
     /// Regenerate client artifacts (x-devdb.generate) from the local database.
     Generate(JsonArg),
     /// Re-run `reset` whenever a migration changes.
@@ -122,6 +124,9 @@ pub struct ResetSteps {
     /// Skip the generators.
     #[arg(long)]
     pub no_generate: bool,
+    /// Skip the seed (x-devdb.seed).
+    #[arg(long)]
+    pub no_seed: bool,
 }
 
 #[derive(Debug, Args)]

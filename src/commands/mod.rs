@@ -47,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Copy(args) => done(copy::copy(&config, args).await),
         Command::FixMissing(args) => done(copy::fix_missing(&config, args).await),
         Command::Reset(args) => done(workflow::reset(&config, args).await),
+        Command::Seed => done(workflow::seed(&config).await),
         Command::Generate(args) => done(workflow::generate(&config, args).await),
         Command::Watch(steps) => done(workflow::watch(&config, steps).await),
         Command::Snapshot(command) => done(workflow::snapshot(&config, command).await),

@@ -8,12 +8,13 @@ use crate::generate;
 use crate::migrate::files;
 use crate::progress;
 use crate::target;
-use crate::workflow::{self, snapshot, spare, ResetOptions, WorkflowError};
+use crate::workflow::{self, seed, snapshot, spare, ResetOptions, WorkflowError};
 
 fn options(steps: &ResetSteps, recopy: Option<String>) -> ResetOptions {
     ResetOptions {
         no_data: steps.no_data,
         no_generate: steps.no_generate,
+        no_seed: steps.no_seed,
         recopy_from: recopy,
     }
 }
@@ -42,6 +43,23 @@ pub async fn reset(config: &Config, args: ResetArgs) -> Result<()> {
     } else {
         progress::note(format!("reset done in {} ms", report.total_milliseconds));
     }
+    Ok(())
+}
+
+pub async fn seed(config: &Config) -> Result<()> {
+    let Some(plan) = seed::SeedPlan::load(config)? else {
+        anyhow::bail!("no seed configured; add steps under x-devdb.seed (see README, Seeds)");
+    };
+    let local = target::local_database(config).await?;
+    let admin = local.with_database("postgres").connect().await?;
+    let started = std::time::Instant::now();
+    seed::run(config, &plan, &local, &admin).await?;
+    progress::note(format!(
+        "seeded {} ({}) in {} ms",
+        local.database,
+        plan.describe(),
+        started.elapsed().as_millis()
+    ));
     Ok(())
 }
 
@@ -98,7 +116,7 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
         }
         SnapshotCommand::Prune { all } => {
             let migrations = files::discover(&config.migrations_dir())?;
-            let hashes = snapshot::prefix_hashes(&migrations);
+            let hashes = seed::snapshot_chain(config, &snapshot::prefix_hashes(&migrations));
             spare::hold(&admin).await?;
             let dropped = workflow::prune(&admin, &hashes, all).await?;
             let spares = if all {
@@ -123,6 +141,7 @@ pub async fn prepare_spares(config: &Config) -> Result<()> {
     let local = crate::local::connection_info(&engine, config).await?;
     let admin = local.maintenance().connect().await?;
     let migrations = files::discover(&config.migrations_dir())?;
-    spare::prepare(&admin, &snapshot::prefix_hashes(&migrations)).await?;
+    let chain = seed::snapshot_chain(config, &snapshot::prefix_hashes(&migrations));
+    spare::prepare(&admin, &chain).await?;
     Ok(())
 }

@@ -11,6 +11,7 @@ mod interpolate;
 mod locate;
 mod raw;
 mod secret;
+mod seed;
 mod service;
 mod settings;
 
@@ -28,6 +29,7 @@ pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT
 pub use settings::{
     parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
 };
+pub use seed::{SeedKind, SeedStep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -226,6 +228,10 @@ impl Config {
                     ));
                 }
             }
+        }
+        for (index, step) in self.settings.seed.iter().enumerate() {
+            step.kind()
+                .map_err(|why| format!("x-devdb.seed[{}]: {why}", index + 1))?;
         }
         for (stage, settings) in &self.settings.stages {
             if settings.url_env.is_some() == settings.url_command.is_some() {

@@ -41,6 +41,9 @@ pub struct Settings {
     /// Generators `devdb generate` (and `devdb reset`) run, in order.
     #[serde(default)]
     pub generate: Vec<GeneratorSettings>,
+    /// Steps `devdb reset` (and `devdb seed`) run after the migrations, in order.
+    #[serde(default)]
+    pub seed: Vec<super::seed::SeedStep>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -75,6 +78,7 @@ impl Default for Settings {
             stages: BTreeMap::new(),
             copy: CopySettings::default(),
             generate: Vec::new(),
+            seed: Vec::new(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The daily loop in one command: `devdb reset` (containers up → database recreated from the
 //! longest matching snapshot → remaining migrations → copied data → generators), and `watch`.
 
+pub mod seed;
 pub mod snapshot;
 pub mod spare;
 pub mod watch;
@@ -39,12 +40,16 @@ pub enum WorkflowError {
     Copy(#[from] copy::CopyError),
     #[error(transparent)]
     Generate(#[from] generate::GenerateError),
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ResetOptions {
     pub no_data: bool,
     pub no_generate: bool,
+    /// Leave the seed (x-devdb.seed) out.
+    pub no_seed: bool,
     /// Copy the saved tables again from this stage instead of restoring the saved rows.
     pub recopy_from: Option<String>,
 }
@@ -62,6 +67,8 @@ pub struct ResetReport {
     /// Migrations restored from a snapshot rather than applied.
     pub from_snapshot: usize,
     pub applied: Vec<String>,
+    /// `ran`, `from_snapshot` (the seeded snapshot matched) or `skipped`; None without a seed.
+    pub seed: Option<String>,
     pub total_milliseconds: u128,
 }
 
@@ -147,6 +154,11 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     let admin = local.maintenance().connect().await?;
     serialize_resets(&admin, &local.database).await?;
     let existing = snapshot::list(&admin).await?;
+    let seed_plan = match options.no_seed {
+        true => None,
+        false => seed::SeedPlan::load(config)?,
+    };
+    let seeded = seeded_snapshot(&seed_plan, &hashes, &existing);
     let restored = (1..=files.len())
         .rev()
         .find(|k| {
@@ -155,7 +167,15 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
                 .any(|s| s.database == snapshot::database_name(&hashes[k - 1]))
         })
         .unwrap_or(0);
+    let (restored, seeded_detail) = match &seeded {
+        Some(key) => (
+            files.len(),
+            restore_seeded(&admin, &local.database, key).await?,
+        ),
+        None => (restored, String::new()),
+    };
     let detail = match restored {
+        _ if seeded.is_some() => seeded_detail,
         0 => {
             recreate(&admin, &local.database, None).await?;
             "created empty (no snapshot matches)".to_string()
@@ -207,7 +227,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             .await?;
         }
     }
-    let pruned = prune(&admin, &hashes, false).await?;
+    let pruned = prune(&admin, &seed::snapshot_chain(config, &hashes), false).await?;
     steps.end(
         "migrate",
         at,
@@ -223,6 +243,33 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
         ),
     );
 
+    let seed = match &seed_plan {
+        None if config.settings.seed.is_empty() => None,
+        None => Some("skipped"),
+        Some(_) if seeded.is_some() => Some("from_snapshot"),
+        Some(plan) => {
+            let at = steps.begin("seed");
+            seed::run(config, plan, &local, &admin).await?;
+            let name = snapshot::database_name(&plan.snapshot_key(&hashes));
+            let last = files
+                .last()
+                .map_or("no migrations".to_string(), |f| f.name.clone());
+            snapshot::create(
+                &admin,
+                &local.database,
+                &name,
+                files.len(),
+                &format!("{last} + seed"),
+            )
+            .await?;
+            steps.end(
+                "seed",
+                at,
+                format!("ran {}; kept as a snapshot", plan.describe()),
+            );
+            Some("ran")
+        }
+    };
     if !options.no_data {
         let at = steps.begin("data");
         let detail = restore_data(config, &local, options).await?;
@@ -244,9 +291,34 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     Ok(ResetReport {
         from_snapshot: restored,
         applied,
+        seed: seed.map(str::to_string),
         total_milliseconds: steps.started.elapsed().as_millis(),
         steps: steps.steps,
     })
+}
+
+/// The seeded snapshot's key when it exists for this history and seed.
+fn seeded_snapshot(
+    plan: &Option<seed::SeedPlan>,
+    hashes: &[String],
+    existing: &[snapshot::SnapshotInfo],
+) -> Option<String> {
+    let key = plan.as_ref()?.snapshot_key(hashes);
+    let name = snapshot::database_name(&key);
+    existing.iter().any(|s| s.database == name).then_some(key)
+}
+
+/// Puts the seeded snapshot (its ready copy, else a template copy) in place of the database.
+async fn restore_seeded(
+    admin: &tokio_postgres::Client,
+    database: &str,
+    key: &str,
+) -> Result<String, WorkflowError> {
+    if spare::take(admin, database, key).await? {
+        return Ok("ready copy of the seeded snapshot (migrations and seed unchanged)".to_string());
+    }
+    recreate(admin, database, Some(snapshot::database_name(key))).await?;
+    Ok("from the seeded snapshot (migrations and seed unchanged)".to_string())
 }
 
 /// Drops the local database and creates it again, from `template` when given.
