@@ -91,6 +91,8 @@ pub enum Command {
     Copy(CopyArgs),
     /// Copy a relation that only a stage has into a new migration, apply it, and rerun deploy.
     FixMissing(FixMissingArgs),
+    /// Check the pending migrations: what they use must exist, and they must be safe on a live stage.
+    Lint(LintArgs),
     /// Recreate the local database from the longest unchanged snapshot, apply the remaining
     /// migrations, restore saved data and run the generators.
     Reset(ResetArgs),
@@ -239,6 +241,19 @@ pub struct StageArgs {
     #[arg(long)]
     pub confirm: bool,
     /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Deploy to a stage even though lint reports errors of RULE (repeatable).
+    #[arg(long, value_name = "RULE")]
+    pub allow_lint: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Lint what is pending on this stage, and check it for the stage's live tables.
+    #[command(flatten)]
+    pub stage: StageOnly,
+    /// Print the findings as JSON on stdout (rule, severity, file, line, message).
     #[arg(long)]
     pub json: bool,
 }

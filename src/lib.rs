@@ -9,6 +9,7 @@ pub mod db;
 pub mod digest;
 pub mod docker;
 pub mod generate;
+pub mod lint;
 pub mod local;
 pub mod migrate;
 pub mod progress;

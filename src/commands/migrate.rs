@@ -38,6 +38,10 @@ fn load_files(config: &Config) -> Result<Vec<migrate::MigrationFile>> {
 async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
     let files = load_files(config)?;
     let target = target::open(config, args.stage.stage.as_deref()).await?;
+    let lint = match target.remote {
+        true => lint_stage(config, &target.stage, &args.allow_lint, args.json).await?,
+        false => None,
+    };
     if target.remote && !args.confirm {
         let status = migrate::status(&target.client, &files).await?;
         if args.json {
@@ -46,6 +50,19 @@ async fn deploy(config: &Config, args: StageArgs) -> Result<()> {
             print_plan(&target, &status, "deploy");
         }
         return Ok(());
+    }
+    if let Some(report) = &lint {
+        let blocking: Vec<_> = report.blocking(&args.allow_lint).collect();
+        if let Some(first) = blocking.first() {
+            bail!(
+                "lint found {} errors in the migrations pending on {} (first: {}); nothing was changed\n  \
+                 next: fix them, or pass --allow-lint {} to deploy anyway",
+                blocking.len(),
+                target.stage,
+                first.render(),
+                first.rule
+            );
+        }
     }
     let before = migrate::status(&target.client, &files).await?;
     for entry in before.modified() {
@@ -102,6 +119,36 @@ fn print_json_plan(target: &Target, status: &Status) -> Result<()> {
     };
     progress::result(serde_json::to_string(&plan)?);
     Ok(())
+}
+
+/// Lints what is pending on `stage` and prints the findings as part of the plan. Lint needs
+/// the local database; when it cannot run, deploy says so and goes on without it.
+async fn lint_stage(
+    config: &Config,
+    stage: &str,
+    allowed: &[String],
+    json: bool,
+) -> Result<Option<crate::lint::LintReport>> {
+    crate::lint::check_rules(allowed)?;
+    match super::lint::run(config, Some(stage)).await {
+        Ok(report) => {
+            // Part of the plan on stdout, unless stdout carries JSON.
+            for finding in &report.findings {
+                match json {
+                    true => progress::note(finding.render()),
+                    false => println!("{}", finding.render()),
+                }
+            }
+            progress::note(super::lint::summary(&report));
+            Ok(Some(report))
+        }
+        Err(error) => {
+            progress::note(format!(
+                "warning: lint could not run ({error:#}); deploying without its checks"
+            ));
+            Ok(None)
+        }
+    }
 }
 
 fn print_plan(target: &Target, status: &Status, action: &str) {

@@ -8,6 +8,7 @@ use anyhow::{bail, Context as _, Result};
 mod copy;
 mod init;
 pub mod json;
+mod lint;
 mod migrate;
 mod workflow;
 
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Migrate(command) => migrate::run(&config, command).await,
         Command::Copy(args) => done(copy::copy(&config, args).await),
         Command::FixMissing(args) => done(copy::fix_missing(&config, args).await),
+        Command::Lint(args) => lint::lint(&config, args).await,
         Command::Reset(args) => done(workflow::reset(&config, args).await),
         Command::Seed => done(workflow::seed(&config).await),
         Command::Generate(args) => done(workflow::generate(&config, args).await),

@@ -1,0 +1,250 @@
+//! What the local database holds before the pending migrations: relations, columns, functions,
+//! types, and who uses which relation (views through pg_depend, SQL and PL/pgSQL functions by
+//! parsing their definitions, since Postgres does not track what a function body names).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tokio_postgres::Client;
+
+use super::refs::{self, Kind, Name};
+
+/// A view or function that names relations (and columns), so dropping or changing them breaks it.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// `view` or `function`.
+    pub kind: &'static str,
+    pub name: Name,
+    pub relations: BTreeSet<String>,
+    /// `(relation, column)` pairs known exactly (views, from pg_depend).
+    pub exact_columns: BTreeSet<(String, String)>,
+    /// Column names mentioned, for users whose columns are only known by name (bodies).
+    pub column_names: BTreeSet<String>,
+    /// Reads `*` of its relations.
+    pub star: bool,
+}
+
+impl User {
+    pub fn uses_column(&self, relation: &str, column: &str) -> bool {
+        self.exact_columns
+            .contains(&(relation.to_string(), column.to_string()))
+            || (self.relations.contains(relation)
+                && (self.star || self.column_names.contains(column)))
+    }
+
+    /// A user made from a parsed `CREATE VIEW` or `CREATE FUNCTION` (pending or catalog).
+    pub fn from_uses(kind: &'static str, name: Name, uses: &refs::Uses) -> User {
+        User {
+            kind,
+            relations: uses
+                .relations()
+                .into_iter()
+                .filter(|r| *r != name.name)
+                .collect(),
+            name,
+            exact_columns: BTreeSet::new(),
+            column_names: uses.columns.clone(),
+            star: uses.star,
+        }
+    }
+}
+
+/// Objects by base name, each with the schemas that hold one (`""`: made by a pending migration
+/// without a schema). Name resolution is deliberately forgiving about schemas: an unqualified
+/// name resolves when any schema holds it.
+#[derive(Debug, Clone, Default)]
+pub struct Objects(BTreeMap<(Kind, String), BTreeSet<String>>);
+
+impl Objects {
+    pub fn add(&mut self, kind: Kind, name: &Name) {
+        self.0
+            .entry((kind, name.name.clone()))
+            .or_default()
+            .insert(name.schema.clone().unwrap_or_default());
+    }
+
+    pub fn remove(&mut self, kind: Kind, name: &Name) {
+        let key = (kind, name.name.clone());
+        let Some(schemas) = self.0.get_mut(&key) else {
+            return;
+        };
+        match &name.schema {
+            Some(schema) => {
+                schemas.remove(schema);
+                schemas.remove("");
+            }
+            None => schemas.clear(),
+        }
+        if schemas.is_empty() {
+            self.0.remove(&key);
+        }
+    }
+
+    pub fn contains(&self, kind: Kind, name: &Name) -> bool {
+        self.0
+            .get(&(kind, name.name.clone()))
+            .is_some_and(|schemas| match &name.schema {
+                Some(schema) => schemas.contains(schema) || schemas.contains(""),
+                None => !schemas.is_empty(),
+            })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub objects: Objects,
+    /// Tables (and partitioned tables) with their columns' types as `format_type` writes them.
+    pub tables: BTreeMap<Name, BTreeMap<String, String>>,
+    pub users: Vec<User>,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &Name) -> Option<&BTreeMap<String, String>> {
+        match &name.schema {
+            Some(_) => self.tables.get(name),
+            None => self
+                .tables
+                .iter()
+                .find(|(n, _)| n.name == name.name)
+                .map(|(_, columns)| columns),
+        }
+    }
+}
+
+const USER_SCHEMAS: &str =
+    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'";
+
+pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
+    let mut catalog = Catalog::default();
+    let named = |sql: String| async move { client.query(&sql, &[]).await };
+    for (kind, sql) in [
+        (
+            Kind::Relation,
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')",
+        ),
+        (
+            Kind::Function,
+            "SELECT DISTINCT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace",
+        ),
+        (
+            Kind::Type,
+            "SELECT n.nspname, t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace",
+        ),
+    ] {
+        for row in named(sql.to_string()).await? {
+            catalog
+                .objects
+                .add(kind, &Name::new(row.get(0), row.get(1)));
+        }
+    }
+    let columns = named(format!(
+        "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMAS}"
+    ))
+    .await?;
+    for row in columns {
+        catalog
+            .tables
+            .entry(Name::new(row.get(0), row.get(1)))
+            .or_default()
+            .insert(row.get(2), row.get(3));
+    }
+    catalog.users = view_users(client).await?;
+    catalog.users.extend(function_users(client).await?);
+    Ok(catalog)
+}
+
+/// Views and materialized views with the relations and columns they use (pg_depend).
+async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT DISTINCT n.nspname, v.relname, t.relname, COALESCE(a.attname, '') \
+                 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
+                 JOIN pg_namespace n ON n.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid \
+                 LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+                 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
+                 AND v.oid <> t.oid AND {USER_SCHEMAS}"
+            ),
+            &[],
+        )
+        .await?;
+    let mut users: BTreeMap<Name, User> = BTreeMap::new();
+    for row in rows {
+        let name = Name::new(row.get(0), row.get(1));
+        let relation: String = row.get(2);
+        let column: String = row.get(3);
+        let user = users.entry(name.clone()).or_insert_with(|| User {
+            kind: "view",
+            name,
+            relations: BTreeSet::new(),
+            exact_columns: BTreeSet::new(),
+            column_names: BTreeSet::new(),
+            star: false,
+        });
+        if !column.is_empty() {
+            user.exact_columns.insert((relation.clone(), column));
+        }
+        user.relations.insert(relation);
+    }
+    Ok(users.into_values().collect())
+}
+
+/// SQL and PL/pgSQL functions with what their bodies name.
+async fn function_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT n.nspname, p.proname, pg_get_functiondef(p.oid) FROM pg_proc p \
+                 JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
+                 WHERE p.prokind IN ('f', 'p') AND l.lanname IN ('sql', 'plpgsql') AND {USER_SCHEMAS} \
+                 AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = p.oid AND e.deptype = 'e')"
+            ),
+            &[],
+        )
+        .await?;
+    let mut users = Vec::new();
+    for row in rows {
+        let definition: String = row.get(2);
+        let Ok(parsed) = pg_query::parse(&definition, 0) else {
+            continue;
+        };
+        let Some(stmt) = parsed.protobuf.stmts.first().and_then(|s| s.stmt.as_ref()) else {
+            continue;
+        };
+        let Some(pg_query::NodeEnum::CreateFunctionStmt(function)) = &stmt.node else {
+            continue;
+        };
+        let mut uses = refs::uses_of(stmt);
+        let body = refs::body_uses(&definition, function);
+        uses.references.extend(body.references);
+        uses.columns.extend(body.columns);
+        uses.star |= body.star;
+        users.push(User::from_uses(
+            "function",
+            Name::new(row.get(0), row.get(1)),
+            &uses,
+        ));
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_forgivingly_by_schema() {
+        let mut objects = Objects::default();
+        objects.add(Kind::Relation, &Name::new("app", "users"));
+        assert!(objects.contains(Kind::Relation, &Name::new("", "users")));
+        assert!(objects.contains(Kind::Relation, &Name::new("app", "users")));
+        assert!(!objects.contains(Kind::Relation, &Name::new("public", "users")));
+        assert!(!objects.contains(Kind::Function, &Name::new("", "users")));
+        objects.add(Kind::Relation, &Name::new("", "orders"));
+        assert!(objects.contains(Kind::Relation, &Name::new("public", "orders")));
+        objects.remove(Kind::Relation, &Name::new("", "users"));
+        assert!(!objects.contains(Kind::Relation, &Name::new("app", "users")));
+    }
+}
