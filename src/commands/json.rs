@@ -4,6 +4,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `devdb lint --json`: one per finding.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LintFinding {
+    pub rule: String,
+    /// `error` or `warning`.
+    pub severity: String,
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
 /// `devdb up --json`.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +117,8 @@ pub struct Reset {
     /// Migrations restored from a snapshot rather than applied.
     pub from_snapshot: usize,
     pub applied: Vec<String>,
+    /// `ran`, `from_snapshot` or `skipped` (`--no-seed`); null without `x-devdb.seed`.
+    pub seed: Option<String>,
     pub total_milliseconds: u64,
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::ExitCode;
+use super::{json, Outcome};
 use crate::cli::LintArgs;
 use crate::config::Config;
 use crate::lint::{self, LintReport, StageTarget};
@@ -10,20 +10,32 @@ use crate::migrate::files;
 use crate::progress;
 use crate::target;
 
-pub async fn lint(config: &Config, args: LintArgs) -> Result<()> {
+pub async fn lint(config: &Config, args: LintArgs) -> Result<Outcome> {
     let stage = args.stage.stage.filter(|s| target::is_remote(Some(s)));
     let report = run(config, stage.as_deref()).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.findings)?);
+        let findings: Vec<json::LintFinding> = report
+            .findings
+            .iter()
+            .map(|f| json::LintFinding {
+                rule: f.rule.to_string(),
+                severity: f.severity.label().to_string(),
+                file: f.file.clone(),
+                line: f.line,
+                message: f.message.clone(),
+            })
+            .collect();
+        progress::result(serde_json::to_string_pretty(&findings)?);
     } else {
-        print_findings(&report);
+        for finding in &report.findings {
+            progress::result(finding.render());
+        }
         progress::note(summary(&report));
     }
-    if report.findings.is_empty() {
-        Ok(())
-    } else {
-        Err(ExitCode(1).into())
-    }
+    Ok(match report.findings.is_empty() {
+        true => Outcome::Done,
+        false => Outcome::NotUpToDate,
+    })
 }
 
 /// Lints what is pending on `stage` (or locally) against the local database.
@@ -41,12 +53,6 @@ pub async fn run(config: &Config, stage: Option<&str>) -> Result<LintReport> {
         client: &t.client,
     });
     Ok(lint::lint(&files, &dir, config.root(), &local, stage).await?)
-}
-
-pub fn print_findings(report: &LintReport) {
-    for finding in &report.findings {
-        println!("{}", finding.render());
-    }
 }
 
 pub fn summary(report: &LintReport) -> String {

@@ -136,7 +136,7 @@ async fn lint_stage(
             for finding in &report.findings {
                 match json {
                     true => progress::note(finding.render()),
-                    false => println!("{}", finding.render()),
+                    false => progress::result(finding.render()),
                 }
             }
             progress::note(super::lint::summary(&report));

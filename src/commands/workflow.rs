@@ -37,6 +37,7 @@ pub async fn reset(config: &Config, args: ResetArgs) -> Result<()> {
                 .collect(),
             from_snapshot: report.from_snapshot,
             applied: report.applied.clone(),
+            seed: report.seed.clone(),
             total_milliseconds: super::json::millis(report.total_milliseconds),
         };
         progress::result(serde_json::to_string_pretty(&json)?);

@@ -199,16 +199,25 @@ pub fn check_rules(rules: &[String]) -> Result<(), LintError> {
     }
 }
 
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 impl Finding {
     /// `file:line: severity [rule] message`, the way compilers print.
     pub fn render(&self) -> String {
-        let severity = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
         format!(
-            "{}:{}: {severity} [{}] {}",
-            self.file, self.line, self.rule, self.message
+            "{}:{}: {} [{}] {}",
+            self.file,
+            self.line,
+            self.severity.label(),
+            self.rule,
+            self.message
         )
     }
 }

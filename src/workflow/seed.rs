@@ -15,6 +15,7 @@ use super::{db_error, snapshot, WorkflowError};
 use crate::config::{Config, SeedKind};
 use crate::db::{quote_ident, ConnectionInfo};
 use crate::migrate::script::{line_of, Script};
+use crate::progress;
 
 /// Working copies a command seed runs on; a leftover one (a killed run) is dropped next time.
 const WORK_PREFIX: &str = "devdb_seedtmp_";
@@ -390,7 +391,7 @@ async fn run_command(
         if let Some(out) = stdout {
             let mut lines = out.lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("{}", mask(line));
+                progress::passthrough(&format!("{}\n", mask(line)));
             }
         }
     };
@@ -400,7 +401,7 @@ async fn run_command(
             let mut lines = err.lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = mask(line);
-                eprintln!("{line}");
+                progress::passthrough(&format!("{line}\n"));
                 if tail.len() == STDERR_TAIL {
                     tail.pop_front();
                 }
