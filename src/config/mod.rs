@@ -25,11 +25,11 @@ pub use env::Variables;
 pub use interpolate::interpolate;
 pub use locate::{locate, COMPOSE_FILE_NAMES, DEVDB_FILE};
 pub use secret::{Secret, SecretMap};
+pub use seed::{SeedKind, SeedStep};
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
 pub use settings::{
     parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
 };
-pub use seed::{SeedKind, SeedStep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
