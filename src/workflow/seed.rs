@@ -379,10 +379,11 @@ async fn run_command(
             source,
         })?;
     let mask = |line: String| {
-        if target.password.is_empty() {
+        let password = target.password.expose();
+        if password.is_empty() {
             line
         } else {
-            line.replace(&target.password, "***")
+            line.replace(password, "***")
         }
     };
     let stdout = child.stdout.take().map(BufReader::new);
