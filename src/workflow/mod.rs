@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::copy::{self, CopyOptions};
-use crate::db::{quote_ident, ConnectionInfo};
+use crate::db::ConnectionInfo;
 use crate::generate;
 use crate::migrate::{self, files};
 use crate::progress;
@@ -146,68 +146,28 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     let hashes = snapshot::prefix_hashes(&files);
     let admin = local.maintenance().connect().await?;
     serialize_resets(&admin, &local.database).await?;
-    let existing = snapshot::list(&admin).await?;
-    let restored = (1..=files.len())
-        .rev()
-        .find(|k| {
-            existing
-                .iter()
-                .any(|s| s.database == snapshot::database_name(&hashes[k - 1]))
-        })
-        .unwrap_or(0);
-    let detail = match restored {
-        0 => {
-            recreate(&admin, &local.database, None).await?;
-            "created empty (no snapshot matches)".to_string()
-        }
-        k if spare::take(&admin, &local.database, &hashes[k - 1]).await? => {
-            format!(
-                "ready copy of the snapshot of {k} migrations (through {})",
-                files[k - 1].name
-            )
-        }
-        k => {
-            recreate(
-                &admin,
-                &local.database,
-                Some(snapshot::database_name(&hashes[k - 1])),
-            )
-            .await?;
-            format!(
-                "from snapshot of {k} migrations (through {})",
-                files[k - 1].name
-            )
-        }
-    };
-    steps.end("database", at, detail);
+    let restored = spare::restore(&admin, &local.database, &files, &hashes).await?;
+    steps.end("database", at, restored.detail);
+    let restored = restored.migrations;
 
     let at = steps.begin("migrate");
     let mut applied = Vec::new();
-    for checkpoint in snapshot::checkpoints(files.len())
-        .into_iter()
-        .filter(|c| *c > restored)
-    {
+    let mut kept = 0;
+    // All but the last migration first: after a long replay (see INLINE_AFTER) both snapshots
+    // an edit of the last migration needs are made now, not left to the background job.
+    let before_last = files.len().saturating_sub(1);
+    for upto in [before_last, files.len()] {
+        if restored >= upto {
+            continue;
+        }
         let client = local.connect().await?;
-        applied.extend(
-            migrate::deploy(&client, &dir, &files[..checkpoint])
-                .await?
-                .into_iter()
-                .map(|a| a.name),
-        );
+        applied.extend(migrate::deploy(&client, &dir, &files[..upto]).await?);
         drop(client);
-        let name = snapshot::database_name(&hashes[checkpoint - 1]);
-        if !existing.iter().any(|s| s.database == name) {
-            snapshot::create(
-                &admin,
-                &local.database,
-                &name,
-                checkpoint,
-                &files[checkpoint - 1].name,
-            )
-            .await?;
+        if applied.len() > 1 && at.elapsed() > spare::INLINE_AFTER {
+            kept += spare::keep_inline(&admin, &local.database, &files[..upto], &hashes).await?;
         }
     }
-    let pruned = prune(&admin, &hashes, false).await?;
+    let inline = kept > 0;
     steps.end(
         "migrate",
         at,
@@ -215,13 +175,14 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             "applied {} of {} migrations{}",
             applied.len(),
             files.len(),
-            if pruned.is_empty() {
-                String::new()
+            if inline {
+                format!("; made {kept} snapshots")
             } else {
-                format!("; pruned {} stale snapshots", pruned.len())
+                String::new()
             }
         ),
     );
+    let applied: Vec<String> = applied.into_iter().map(|a| a.name).collect();
 
     if !options.no_data {
         let at = steps.begin("data");
@@ -239,69 +200,14 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             format!("{} generators, {changed} files changed", outcomes.len()),
         );
     }
-    // Ready copies for the next reset, made in the background.
-    spare::spawn_prepare(config);
+    // Spares, snapshots and cleanup for the next reset, made in the background.
+    spare::spawn(config);
     Ok(ResetReport {
         from_snapshot: restored,
         applied,
         total_milliseconds: steps.started.elapsed().as_millis(),
         steps: steps.steps,
     })
-}
-
-/// Drops the local database and creates it again, from `template` when given.
-async fn recreate(
-    admin: &tokio_postgres::Client,
-    database: &str,
-    template: Option<String>,
-) -> Result<(), WorkflowError> {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(database)
-        ))
-        .await
-        .map_err(db_error("dropping the local database"))?;
-    let sql = match template {
-        Some(template) => format!(
-            "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
-            quote_ident(database),
-            quote_ident(&template)
-        ),
-        None => format!("CREATE DATABASE {}", quote_ident(database)),
-    };
-    admin
-        .batch_execute(&sql)
-        .await
-        .map_err(db_error("creating the local database"))
-}
-
-/// Drops snapshots that match no prefix of the current history, keeping the newest few
-/// (`all`: every snapshot). Returns what was dropped.
-pub async fn prune(
-    admin: &tokio_postgres::Client,
-    hashes: &[String],
-    all: bool,
-) -> Result<Vec<String>, WorkflowError> {
-    let current: Vec<String> = hashes.iter().map(|h| snapshot::database_name(h)).collect();
-    let mut stale: Vec<snapshot::SnapshotInfo> = snapshot::list(admin)
-        .await?
-        .into_iter()
-        .filter(|s| all || !current.contains(&s.database))
-        .collect();
-    stale.sort_by(|a, b| b.created.cmp(&a.created));
-    let keep = if all { 0 } else { snapshot::KEEP_STALE };
-    let mut dropped = Vec::new();
-    for info in stale.into_iter().skip(keep) {
-        match snapshot::drop(admin, &info.database).await {
-            Ok(()) => dropped.push(info.database),
-            // The background job is copying it right now; the next prune gets it.
-            Err(WorkflowError::Database { error, .. })
-                if error.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(dropped)
 }
 
 async fn restore_data(
