@@ -264,6 +264,17 @@ enum Task {
 /// history, a spare of it and of all but its last migration, a deeper pool), then cleanup,
 /// then the snapshots that only an edit needs (all but the last migration, checkpoints).
 fn next_task(inventory: &Inventory, hashes: &[String], given_up: &HashSet<Task>) -> Option<Task> {
+    next_task_within(inventory, hashes, given_up, POOL, true)
+}
+
+/// `next_task` with a pool of `pool` spares; `thorough`: also the snapshots only an edit needs.
+fn next_task_within(
+    inventory: &Inventory,
+    hashes: &[String],
+    given_up: &HashSet<Task>,
+    pool: usize,
+    thorough: bool,
+) -> Option<Task> {
     let n = hashes.len();
     let has = |k: usize| inventory.has_snapshot(&hashes[k - 1]);
     let spares = |k: usize| inventory.spares(&hashes[k - 1]).len();
@@ -288,7 +299,7 @@ fn next_task(inventory: &Inventory, hashes: &[String], given_up: &HashSet<Task>)
     if previous > 0 && has(previous) && spares(previous) == 0 {
         candidates.push(Task::Spare { count: previous });
     }
-    if n > 0 && has(n) && spares(n) < POOL {
+    if n > 0 && has(n) && spares(n) < pool {
         candidates.push(Task::Spare { count: n });
     }
     let current_spares: Vec<&str> = [n, n.saturating_sub(1)]
@@ -309,6 +320,9 @@ fn next_task(inventory: &Inventory, hashes: &[String], given_up: &HashSet<Task>)
             .map(|name| Task::Drop(name.clone())),
     );
     // Replays last: they take longest, and the next reset needs none of them.
+    if !thorough {
+        return candidates.into_iter().find(|task| !given_up.contains(task));
+    }
     if previous > 0 && !has(previous) {
         candidates.push(build(previous));
     }
@@ -356,7 +370,16 @@ async fn maintain_locked(
             files,
         };
         let inventory = Inventory::read(admin).await?;
-        let Some(task) = next_task(&inventory, &job.hashes, &given_up) else {
+        // A database named `postgres` puts the job's session on template1, which every plain
+        // CREATE DATABASE copies and which must then have no other session: the job keeps
+        // that window short (one spare, no replays beyond the whole history).
+        let short = crate::db::maintenance_database(&local.database) == "template1";
+        let task = if short {
+            next_task_within(&inventory, &job.hashes, &given_up, 1, false)
+        } else {
+            next_task(&inventory, &job.hashes, &given_up)
+        };
+        let Some(task) = task else {
             snapshot::prune(admin, &job.hashes, false).await?;
             return Ok(());
         };
