@@ -6,7 +6,7 @@ ensure_build_deps
 ensure_engine
 ensure_local_postgres_image
 cargo build --release --quiet --manifest-path "$repo_root/Cargo.toml"
-DEVDB="$repo_root/target/release/devdb"
+DEVDB="${CARGO_TARGET_DIR:-$repo_root/target}/release/devdb"
 
 # now_ms: wall clock in milliseconds.
 now_ms() { date +%s%3N; }

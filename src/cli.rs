@@ -113,9 +113,13 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
-    /// Background job started by `reset`: makes ready copies of the latest snapshots.
+    /// Background job started by `reset`: snapshots, ready copies and cleanup.
     #[command(hide = true)]
-    InternalPrepareSpares,
+    InternalPrepareSpares {
+        /// Wait for a running job, then finish all the work (tests, benchmarks).
+        #[arg(long)]
+        wait: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -81,6 +81,8 @@ async fn snapshots_apply_only_what_changed_and_never_hide_a_change() {
     assert_eq!(after_edit, schema_from_scratch(&project).await);
 
     // Editing migration k re-applies from k on (from the checkpoint before it: a few more).
+    // Checkpoints are the background job's work: wait until it is done.
+    project.devdb(&["internal-prepare-spares", "--wait"]).ok();
     let every = devdb::workflow::snapshot::CHECKPOINT_EVERY;
     let k = every + 5;
     let middle = project

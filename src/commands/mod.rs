@@ -53,7 +53,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Generate(args) => done(workflow::generate(&config, args).await),
         Command::Watch(steps) => done(workflow::watch(&config, steps).await),
         Command::Snapshot(command) => done(workflow::snapshot(&config, command).await),
-        Command::InternalPrepareSpares => done(workflow::prepare_spares(&config).await),
+        Command::InternalPrepareSpares { wait } => {
+            done(workflow::prepare_spares(&config, wait).await)
+        }
         Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
 }

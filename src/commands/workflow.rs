@@ -95,7 +95,7 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
     let admin = local.maintenance().connect().await?;
     match command {
         SnapshotCommand::List(JsonArg { json }) => {
-            let snapshots = snapshot::list(&admin).await?;
+            let snapshots = snapshot::list(&admin, true).await?;
             if json {
                 progress::result(serde_json::to_string_pretty(&snapshots)?);
             } else {
@@ -119,7 +119,7 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
             let migrations = files::discover(&config.migrations_dir())?;
             let hashes = seed::snapshot_chain(config, &snapshot::prefix_hashes(&migrations));
             spare::hold(&admin).await?;
-            let dropped = workflow::prune(&admin, &hashes, all).await?;
+            let dropped = snapshot::prune(&admin, &hashes, all).await?;
             let spares = if all {
                 spare::drop_all(&admin).await?
             } else {
@@ -137,12 +137,11 @@ pub async fn snapshot(config: &Config, command: SnapshotCommand) -> Result<()> {
 
 /// The detached job `reset` starts; quiet by design (its output goes nowhere). It never starts
 /// containers: if the database is gone (`devdb destroy`), there is nothing to prepare.
-pub async fn prepare_spares(config: &Config) -> Result<()> {
+/// `wait` (tests, benchmarks): queue behind a running job and return when all is made.
+pub async fn prepare_spares(config: &Config, wait: bool) -> Result<()> {
     let engine = crate::docker::Engine::connect().await?;
     let local = crate::local::connection_info(&engine, config).await?;
     let admin = local.maintenance().connect().await?;
-    let migrations = files::discover(&config.migrations_dir())?;
-    let chain = seed::snapshot_chain(config, &snapshot::prefix_hashes(&migrations));
-    spare::prepare(&admin, &chain).await?;
+    spare::maintain(&admin, &local, config, wait).await?;
     Ok(())
 }

@@ -144,31 +144,38 @@ pub async fn copy_data(
     plan::check_entries(&config.settings.copy, &options.filters, &tables, &available)?;
     let mask_key = saved::mask_key(config)?;
     let local_client = local.connect().await?;
+    // Metadata once: one catalog query per side for all the tables.
+    let remote_info = catalog::describe(&coordinator, &tables).await?;
+    let mut local_info = catalog::describe(&local_client, &tables).await?;
     let mut plans = Vec::new();
     for table in &tables {
-        if !catalog::relation_exists(&local_client, table).await? {
+        let Some(local_table) = local_info.get(table) else {
             return Err(CopyError::MissingLocally {
                 table: table.to_string(),
                 stage: stage.name.clone(),
             });
-        }
-        let remote_columns = catalog::columns(&coordinator, table).await?;
-        let local_columns = catalog::columns(&local_client, table).await?;
+        };
+        let remote_table = remote_info.get(table).cloned().unwrap_or_default();
         let masks = masks_for(config, table);
         let limit = lookup(&config.settings.copy.limit, table).copied();
         let filter = lookup(&filters, table).map(String::as_str);
-        plans.push(plan::plan_table_keyed(
+        let plan = plan::plan_table_keyed(
             table,
-            &remote_columns,
-            &local_columns,
+            &remote_table.columns,
+            &local_table.columns,
             &masks,
             filter,
             limit,
             mask_key.as_ref(),
-        )?);
+        )?;
+        plans.push(Planned {
+            plan,
+            remote_partitioned: remote_table.partitioned,
+            local: local_info.remove(table).unwrap_or_default(),
+        });
     }
     drop(local_client);
-    for plan in &plans {
+    for Planned { plan, .. } in &plans {
         if !plan.skipped.is_empty() {
             progress::note(format!(
                 "{}: remote-only columns skipped: {}",
@@ -197,18 +204,26 @@ pub async fn copy_data(
     let snapshot_ref = snapshot.as_str();
     let results: Vec<(TablePlan, Result<TableResult, CopyError>)> =
         futures_util::stream::iter(plans)
-            .map(|plan| {
-                let bar = bars.insert_before(&total, progress::bytes_bar(plan.table.to_string()));
+            .map(|planned| {
+                let bar =
+                    bars.insert_before(&total, progress::bytes_bar(planned.plan.table.to_string()));
                 let save = save_dir.as_ref().map(|dir| transfer::SaveTo {
-                    path: dir.join(saved::file_name(&plan.table)),
+                    path: dir.join(saved::file_name(&planned.plan.table)),
                 });
                 let total = total.clone();
                 async move {
-                    let result =
-                        copy_one(stage_ref, snapshot_ref, local, &plan, &bar, save.as_ref()).await;
+                    let result = copy_one(
+                        stage_ref,
+                        snapshot_ref,
+                        local,
+                        &planned,
+                        &bar,
+                        save.as_ref(),
+                    )
+                    .await;
                     bar.finish_and_clear();
                     total.inc(1);
-                    (plan, result)
+                    (planned.plan, result)
                 }
             })
             .buffer_unordered(jobs)
@@ -247,11 +262,18 @@ pub async fn copy_data(
     })
 }
 
+/// A table's plan with what the copy needs of both catalogs.
+struct Planned {
+    plan: TablePlan,
+    remote_partitioned: bool,
+    local: catalog::TableInfo,
+}
+
 async fn copy_one(
     stage: &Stage,
     snapshot: &str,
     local: &ConnectionInfo,
-    plan: &TablePlan,
+    planned: &Planned,
     bar: &ProgressBar,
     save: Option<&transfer::SaveTo>,
 ) -> Result<TableResult, CopyError> {
@@ -267,7 +289,16 @@ async fn copy_one(
             error,
         })?;
     let mut local_client = local.connect().await?;
-    transfer::copy_table(&remote, &mut local_client, plan, bar, save).await
+    transfer::copy_table(
+        &remote,
+        &mut local_client,
+        &planned.plan,
+        planned.remote_partitioned,
+        &planned.local,
+        bar,
+        save,
+    )
+    .await
 }
 
 fn default_jobs() -> usize {

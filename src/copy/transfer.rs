@@ -1,6 +1,8 @@
 //! Streaming rows into a local table: remote `COPY (SELECT ...) TO STDOUT` (or a saved file)
 //! into local `COPY ... FROM STDIN`, inside one local transaction, so a failure or Ctrl-C
-//! leaves the previous rows.
+//! leaves the previous rows and indexes. Inside it the table's indexes are dropped before the
+//! COPY and built after it (a sort and one write instead of an update per row, as pgcopydb
+//! does), and rows are written frozen where Postgres allows it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +14,7 @@ use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::catalog;
+use super::catalog::{self, TableInfo};
 use super::plan::{quote, Format, TableName, TablePlan};
 use super::CopyError;
 
@@ -34,16 +36,22 @@ pub struct SaveTo {
     pub path: PathBuf,
 }
 
+/// Memory for each index build after the COPY (the server's default is 64 MB): a sort that
+/// fits in memory writes no temporary files.
+const INDEX_BUILD_MEMORY: &str = "256MB";
+
 /// Copies one planned table from the stage (a session inside the shared snapshot).
+/// `remote_partitioned`: the stage's table is partitioned; `local_info`: the local table.
 pub async fn copy_table(
     remote: &Client,
     local: &mut Client,
     plan: &TablePlan,
+    remote_partitioned: bool,
+    local_info: &TableInfo,
     bar: &ProgressBar,
     save: Option<&SaveTo>,
 ) -> Result<TableResult, CopyError> {
     let started = Instant::now();
-    let remote_partitioned = catalog::is_partitioned(remote, &plan.table).await?;
     let copy_out = format!(
         "COPY {} TO STDOUT (FORMAT {})",
         plan.copy_source(remote_partitioned),
@@ -68,9 +76,10 @@ pub async fn copy_table(
         None => None,
     };
     let mut bytes = 0u64;
-    let rows = replace_rows(
+    let rows = replace_rows_described(
         local,
         &plan.table,
+        local_info,
         &plan.columns,
         plan.format,
         stream,
@@ -107,6 +116,26 @@ pub async fn replace_rows<S>(
     columns: &[String],
     format: Format,
     source: S,
+    on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
+) -> Result<u64, CopyError>
+where
+    S: Stream<Item = Result<Bytes, CopyError>>,
+{
+    let info = catalog::describe(local, std::slice::from_ref(table))
+        .await?
+        .remove(table)
+        .unwrap_or_default();
+    replace_rows_described(local, table, &info, columns, format, source, on_chunk).await
+}
+
+/// `replace_rows` with the local table already described (one catalog query for all tables).
+pub async fn replace_rows_described<S>(
+    local: &mut Client,
+    table: &TableName,
+    info: &TableInfo,
+    columns: &[String],
+    format: Format,
+    source: S,
     mut on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
 ) -> Result<u64, CopyError>
 where
@@ -116,9 +145,7 @@ where
         let action = format!("{action} ({table})");
         move |error| CopyError::Database { action, error }
     };
-    let referenced = catalog::is_referenced(local, table).await?;
-    let partitioned = catalog::is_partitioned(local, table).await?;
-    let sequences = catalog::owned_sequences(local, table).await?;
+    let (referenced, partitioned, sequences) = (info.referenced, info.partitioned, &info.sequences);
 
     let transaction = local
         .transaction()
@@ -147,6 +174,13 @@ where
         // FREEZE spares later vacuum work; Postgres allows it after TRUNCATE in this transaction.
         !partitioned
     };
+    // Dropped inside this transaction: a failure or Ctrl-C brings them back with the rows.
+    for index in &info.rebuilt {
+        transaction
+            .batch_execute(&index.drop_sql(table))
+            .await
+            .map_err(fail("dropping an index before the COPY"))?;
+    }
     let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
     let copy_in = format!(
         "COPY {} ({}) FROM STDIN (FORMAT {}{})",
@@ -184,7 +218,21 @@ where
         .finish()
         .await
         .map_err(fail("finishing the local COPY"))?;
-    for (column, sequence) in &sequences {
+    if !info.rebuilt.is_empty() {
+        transaction
+            .batch_execute(&format!(
+                "SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"
+            ))
+            .await
+            .map_err(fail("preparing the index builds"))?;
+    }
+    for index in &info.rebuilt {
+        transaction
+            .batch_execute(&index.create_sql(table))
+            .await
+            .map_err(fail(&format!("rebuilding the index {}", index.index)))?;
+    }
+    for (column, sequence) in sequences {
         // Past the copied ids, so the next insert does not collide.
         let sql = format!(
             "SELECT setval($1::text::regclass, COALESCE(max({col}), 1), max({col}) IS NOT NULL) FROM {}",

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::copy::{self, CopyOptions};
-use crate::db::{quote_ident, ConnectionInfo};
+use crate::db::ConnectionInfo;
 use crate::generate;
 use crate::migrate::{self, files};
 use crate::progress;
@@ -153,81 +153,42 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     let hashes = snapshot::prefix_hashes(&files);
     let admin = local.maintenance().connect().await?;
     serialize_resets(&admin, &local.database).await?;
-    let existing = snapshot::list(&admin).await?;
     let seed_plan = match options.no_seed {
         true => None,
         false => seed::SeedPlan::load(config)?,
     };
-    let seeded = seeded_snapshot(&seed_plan, &hashes, &existing);
-    let restored = (1..=files.len())
-        .rev()
-        .find(|k| {
-            existing
-                .iter()
-                .any(|s| s.database == snapshot::database_name(&hashes[k - 1]))
-        })
-        .unwrap_or(0);
-    let (restored, seeded_detail) = match &seeded {
-        Some(key) => (
-            files.len(),
-            restore_seeded(&admin, &local.database, key).await?,
-        ),
-        None => (restored, String::new()),
+    // An unchanged history and seed: the seeded snapshot, else the longest migrated prefix.
+    let seeded_key = seed_plan.as_ref().map(|plan| plan.snapshot_key(&hashes));
+    let seeded = match &seeded_key {
+        Some(key) => spare::restore_seeded(&admin, &local.database, key, files.len()).await?,
+        None => None,
     };
-    let detail = match restored {
-        _ if seeded.is_some() => seeded_detail,
-        0 => {
-            recreate(&admin, &local.database, None).await?;
-            "created empty (no snapshot matches)".to_string()
-        }
-        k if spare::take(&admin, &local.database, &hashes[k - 1]).await? => {
-            format!(
-                "ready copy of the snapshot of {k} migrations (through {})",
-                files[k - 1].name
-            )
-        }
-        k => {
-            recreate(
-                &admin,
-                &local.database,
-                Some(snapshot::database_name(&hashes[k - 1])),
-            )
-            .await?;
-            format!(
-                "from snapshot of {k} migrations (through {})",
-                files[k - 1].name
-            )
-        }
+    let restored = match seeded {
+        Some(restored) => restored,
+        None => spare::restore(&admin, &local.database, &files, &hashes).await?,
     };
-    steps.end("database", at, detail);
+    let seeded = restored.seeded;
+    steps.end("database", at, restored.detail);
+    let restored = restored.migrations;
 
     let at = steps.begin("migrate");
     let mut applied = Vec::new();
-    for checkpoint in snapshot::checkpoints(files.len())
-        .into_iter()
-        .filter(|c| *c > restored)
-    {
+    let mut kept = 0;
+    // All but the last migration first: after a long replay (see INLINE_AFTER) both snapshots
+    // an edit of the last migration needs are made now, not left to the background job.
+    let before_last = files.len().saturating_sub(1);
+    for upto in [before_last, files.len()] {
+        if restored >= upto {
+            continue;
+        }
         let client = local.connect().await?;
-        applied.extend(
-            migrate::deploy(&client, &dir, &files[..checkpoint])
-                .await?
-                .into_iter()
-                .map(|a| a.name),
-        );
+        applied.extend(migrate::deploy(&client, &dir, &files[..upto]).await?);
         drop(client);
-        let name = snapshot::database_name(&hashes[checkpoint - 1]);
-        if !existing.iter().any(|s| s.database == name) {
-            snapshot::create(
-                &admin,
-                &local.database,
-                &name,
-                checkpoint,
-                &files[checkpoint - 1].name,
-            )
-            .await?;
+        if applied.len() > 1 && at.elapsed() > spare::INLINE_AFTER {
+            kept += spare::keep_inline(&admin, &local.database, &files[..upto], &hashes).await?;
         }
     }
-    let pruned = prune(&admin, &seed::snapshot_chain(config, &hashes), false).await?;
+    let inline = kept > 0;
     steps.end(
         "migrate",
         at,
@@ -235,18 +196,19 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             "applied {} of {} migrations{}",
             applied.len(),
             files.len(),
-            if pruned.is_empty() {
-                String::new()
+            if inline {
+                format!("; made {kept} snapshots")
             } else {
-                format!("; pruned {} stale snapshots", pruned.len())
+                String::new()
             }
         ),
     );
+    let applied: Vec<String> = applied.into_iter().map(|a| a.name).collect();
 
     let seed = match &seed_plan {
         None if config.settings.seed.is_empty() => None,
         None => Some("skipped"),
-        Some(_) if seeded.is_some() => Some("from_snapshot"),
+        Some(_) if seeded => Some("from_snapshot"),
         Some(plan) => {
             let at = steps.begin("seed");
             seed::run(config, plan, &local, &admin).await?;
@@ -286,8 +248,8 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             format!("{} generators, {changed} files changed", outcomes.len()),
         );
     }
-    // Ready copies for the next reset, made in the background.
-    spare::spawn_prepare(config);
+    // Spares, snapshots and cleanup for the next reset, made in the background.
+    spare::spawn(config);
     Ok(ResetReport {
         from_snapshot: restored,
         applied,
@@ -295,85 +257,6 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
         total_milliseconds: steps.started.elapsed().as_millis(),
         steps: steps.steps,
     })
-}
-
-/// The seeded snapshot's key when it exists for this history and seed.
-fn seeded_snapshot(
-    plan: &Option<seed::SeedPlan>,
-    hashes: &[String],
-    existing: &[snapshot::SnapshotInfo],
-) -> Option<String> {
-    let key = plan.as_ref()?.snapshot_key(hashes);
-    let name = snapshot::database_name(&key);
-    existing.iter().any(|s| s.database == name).then_some(key)
-}
-
-/// Puts the seeded snapshot (its ready copy, else a template copy) in place of the database.
-async fn restore_seeded(
-    admin: &tokio_postgres::Client,
-    database: &str,
-    key: &str,
-) -> Result<String, WorkflowError> {
-    if spare::take(admin, database, key).await? {
-        return Ok("ready copy of the seeded snapshot (migrations and seed unchanged)".to_string());
-    }
-    recreate(admin, database, Some(snapshot::database_name(key))).await?;
-    Ok("from the seeded snapshot (migrations and seed unchanged)".to_string())
-}
-
-/// Drops the local database and creates it again, from `template` when given.
-async fn recreate(
-    admin: &tokio_postgres::Client,
-    database: &str,
-    template: Option<String>,
-) -> Result<(), WorkflowError> {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(database)
-        ))
-        .await
-        .map_err(db_error("dropping the local database"))?;
-    let sql = match template {
-        Some(template) => format!(
-            "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
-            quote_ident(database),
-            quote_ident(&template)
-        ),
-        None => format!("CREATE DATABASE {}", quote_ident(database)),
-    };
-    admin
-        .batch_execute(&sql)
-        .await
-        .map_err(db_error("creating the local database"))
-}
-
-/// Drops snapshots that match no prefix of the current history, keeping the newest few
-/// (`all`: every snapshot). Returns what was dropped.
-pub async fn prune(
-    admin: &tokio_postgres::Client,
-    hashes: &[String],
-    all: bool,
-) -> Result<Vec<String>, WorkflowError> {
-    let current: Vec<String> = hashes.iter().map(|h| snapshot::database_name(h)).collect();
-    let mut stale: Vec<snapshot::SnapshotInfo> = snapshot::list(admin)
-        .await?
-        .into_iter()
-        .filter(|s| all || !current.contains(&s.database))
-        .collect();
-    stale.sort_by(|a, b| b.created.cmp(&a.created));
-    let keep = if all { 0 } else { snapshot::KEEP_STALE };
-    let mut dropped = Vec::new();
-    for info in stale.into_iter().skip(keep) {
-        match snapshot::drop(admin, &info.database).await {
-            Ok(()) => dropped.push(info.database),
-            // The background job is copying it right now; the next prune gets it.
-            Err(WorkflowError::Database { error, .. })
-                if error.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) => {}
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(dropped)
 }
 
 async fn restore_data(

@@ -4,6 +4,7 @@
 //! never stand in for a history it does not hold.
 
 use serde::Serialize;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use super::{db_error, WorkflowError};
@@ -58,13 +59,20 @@ pub struct SnapshotInfo {
     pub bytes: i64,
 }
 
-pub async fn list(admin: &Client) -> Result<Vec<SnapshotInfo>, WorkflowError> {
+/// Every snapshot with what its comment records; `sizes` also measures each one on disk
+/// (Postgres stats every file of it, so only `snapshot list` asks).
+pub async fn list(admin: &Client, sizes: bool) -> Result<Vec<SnapshotInfo>, WorkflowError> {
+    let sql = format!(
+        "SELECT datname, shobj_description(oid, 'pg_database'), {} FROM pg_database \
+         WHERE datname LIKE 'devdb\\_snap\\_%' ORDER BY datname",
+        if sizes {
+            "pg_database_size(oid)"
+        } else {
+            "0::bigint"
+        }
+    );
     let rows = admin
-        .query(
-            "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid) FROM pg_database \
-             WHERE datname LIKE 'devdb\\_snap\\_%' ORDER BY datname",
-            &[],
-        )
+        .query(&sql, &[])
         .await
         .map_err(db_error("listing snapshots"))?;
     Ok(rows
@@ -88,7 +96,21 @@ pub async fn list(admin: &Client) -> Result<Vec<SnapshotInfo>, WorkflowError> {
         .collect())
 }
 
-/// Copies `source` into a new template database for the first `count` migrations.
+/// `CREATE DATABASE target TEMPLATE source` with the server's default strategy: WAL_LOG on
+/// Postgres 15 and later, which copies block by block through the WAL. FILE_COPY forces two
+/// checkpoints and an fsync per file; measured on a 500-migration snapshot (3,300 files) it
+/// took 8-12 s against 0.5 s, so it would win only for a few large files, which a snapshot
+/// taken right after migrations is not.
+pub fn copy_sql(source: &str, target: &str) -> String {
+    format!(
+        "CREATE DATABASE {} TEMPLATE {}",
+        quote_ident(target),
+        quote_ident(source)
+    )
+}
+
+/// Copies `source` into a new template database for the first `count` migrations. Another
+/// process making the same snapshot first is success.
 pub async fn create(
     admin: &Client,
     source: &str,
@@ -96,13 +118,32 @@ pub async fn create(
     count: usize,
     last: &str,
 ) -> Result<(), WorkflowError> {
-    let sql = format!(
-        "CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY",
-        quote_ident(name),
-        quote_ident(source)
-    );
     // The source must have no sessions; ours was just closed, and the server may not know yet.
-    without_sessions(admin, source, &sql, "creating a snapshot").await?;
+    match without_sessions(
+        admin,
+        source,
+        &copy_sql(source, name),
+        "creating a snapshot",
+    )
+    .await
+    {
+        Err(WorkflowError::Database { error, .. })
+            if error.code() == Some(&SqlState::DUPLICATE_DATABASE) =>
+        {
+            return Ok(())
+        }
+        other => other?,
+    }
+    mark(admin, name, count, last).await
+}
+
+/// Makes `name` a template nobody connects to, its comment recording what it holds.
+pub async fn mark(
+    admin: &Client,
+    name: &str,
+    count: usize,
+    last: &str,
+) -> Result<(), WorkflowError> {
     let info = SnapshotInfo {
         database: name.to_string(),
         migrations: count,
@@ -137,8 +178,37 @@ pub async fn drop(admin: &Client, name: &str) -> Result<(), WorkflowError> {
         .map_err(db_error("dropping a snapshot"))
 }
 
-/// Runs `sql`, which needs `database` to have no sessions: closes them and, when a client
-/// reconnects (or a closed session is not gone yet), tries again for about half a second.
+/// Drops snapshots that match no prefix of the current history, keeping the newest few
+/// (`all`: every snapshot). Returns what was dropped.
+pub async fn prune(
+    admin: &Client,
+    hashes: &[String],
+    all: bool,
+) -> Result<Vec<String>, WorkflowError> {
+    let current: Vec<String> = hashes.iter().map(|h| database_name(h)).collect();
+    let mut stale: Vec<SnapshotInfo> = list(admin, false)
+        .await?
+        .into_iter()
+        .filter(|s| all || !current.contains(&s.database))
+        .collect();
+    stale.sort_by(|a, b| b.created.cmp(&a.created));
+    let keep = if all { 0 } else { KEEP_STALE };
+    let mut dropped = Vec::new();
+    for info in stale.into_iter().skip(keep) {
+        match drop(admin, &info.database).await {
+            Ok(()) => dropped.push(info.database),
+            // A reset is copying it right now; the next prune gets it.
+            Err(WorkflowError::Database { error, .. })
+                if error.code() == Some(&SqlState::OBJECT_IN_USE) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(dropped)
+}
+
+/// Runs `sql`, which needs `database` to have no sessions. Tries it first (usually nobody is
+/// connected); otherwise closes the sessions and, when a client reconnects (or a closed
+/// session is not gone yet), tries again for about half a second.
 pub async fn without_sessions(
     admin: &Client,
     database: &str,
@@ -147,15 +217,14 @@ pub async fn without_sessions(
 ) -> Result<(), WorkflowError> {
     let mut attempt = 0;
     loop {
-        terminate_sessions(admin, database).await?;
         match admin.batch_execute(sql).await {
             Ok(()) => return Ok(()),
-            Err(e)
-                if attempt < 20
-                    && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
-            {
+            Err(e) if attempt < 20 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
+                if attempt > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
                 attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                terminate_sessions(admin, database).await?;
             }
             Err(e) => return Err(db_error(action)(e)),
         }

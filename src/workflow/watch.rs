@@ -9,7 +9,10 @@ use super::{reset, ResetOptions};
 use crate::config::Config;
 use crate::progress;
 
-const DEBOUNCE: Duration = Duration::from_millis(300);
+/// Quiet time after the last event before a reset: editors save in a burst of events a few
+/// milliseconds apart (temp file, rename, chmod); every millisecond here is save-to-database
+/// latency.
+const DEBOUNCE: Duration = Duration::from_millis(50);
 
 pub async fn watch(config: &Config, options: &ResetOptions) -> anyhow::Result<()> {
     let dir = config.migrations_dir();

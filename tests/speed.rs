@@ -1,0 +1,166 @@
+//! The fast paths keep their guarantees: back-to-back resets (which outrun the background job)
+//! give the same schema each time, and a copy killed while the table's indexes are dropped
+//! leaves the previous rows and indexes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{column, connect, StagePair, TestProject};
+
+fn reset_json(project: &TestProject) -> serde_json::Value {
+    serde_json::from_str(&project.devdb(&["reset", "--json"]).ok().stdout).expect("reset --json")
+}
+
+async fn devdb_databases(project: &TestProject) -> Vec<String> {
+    column(
+        &connect(project).await,
+        "SELECT datname FROM pg_database WHERE datname LIKE 'devdb\\_%' ORDER BY 1",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn ten_back_to_back_resets_give_the_same_schema() {
+    let project = TestProject::with_database("backtoback", "");
+    let total = project.copy_corpus();
+    let first = reset_json(&project);
+    assert_eq!(first["from_snapshot"], 0);
+    let expected = devdb::generate::schema_sql(&connect(&project).await)
+        .await
+        .unwrap();
+    for round in 0..10 {
+        // Marks the database: a reset must replace it, not keep it.
+        connect(&project)
+            .await
+            .batch_execute("CREATE TABLE leftover_from_tests (id int)")
+            .await
+            .unwrap();
+        let report = reset_json(&project);
+        assert_eq!(report["from_snapshot"], total, "round {round}: {report}");
+        assert_eq!(report["applied"], serde_json::json!([]), "round {round}");
+        let schema = devdb::generate::schema_sql(&connect(&project).await)
+            .await
+            .unwrap();
+        assert_eq!(schema, expected, "round {round}");
+    }
+    // Once the job is done: a full pool, nothing set aside left, no half-made database.
+    project.devdb(&["internal-prepare-spares", "--wait"]).ok();
+    let databases = devdb_databases(&project).await;
+    let spares = databases
+        .iter()
+        .filter(|d| d.starts_with("devdb_spare_"))
+        .count();
+    assert!(
+        (devdb::workflow::spare::POOL..=devdb::workflow::spare::POOL + 1).contains(&spares),
+        "{databases:?}"
+    );
+    assert!(
+        databases
+            .iter()
+            .all(|d| d.starts_with("devdb_spare_") || d.starts_with("devdb_snap_")),
+        "{databases:?}"
+    );
+}
+
+/// Rows enough that building the local index takes a moment to observe.
+const ROWS: u64 = 600_000;
+
+#[tokio::test]
+async fn a_copy_killed_while_indexes_are_rebuilt_leaves_old_rows_and_indexes() {
+    let table = "CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL, n int);\n\
+                 CREATE INDEX big_label_idx ON big (label);";
+    let remote_sql = format!(
+        "{table}\nINSERT INTO big SELECT g, md5(g::text), g % 97 FROM generate_series(1, {ROWS}) g;"
+    );
+    let local_sql =
+        format!("{table}\nINSERT INTO big SELECT g, 'old ' || g, 0 FROM generate_series(1, 10) g;");
+    let pair = StagePair::new("killcopy", &remote_sql, &local_sql, "").await;
+    let local = connect(&pair.local).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_devdb"))
+        .args(["copy", "big", "--from", "CODE"])
+        .current_dir(pair.local.path())
+        .env_remove("DEVDB_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start devdb copy");
+    // The index build after the COPY: the indexes were dropped in the copy's transaction.
+    let started = Instant::now();
+    loop {
+        let building = column(
+            &local,
+            "SELECT count(*) FROM pg_stat_progress_create_index WHERE relid = 'big'::regclass",
+        )
+        .await;
+        if building == ["1"] {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the copy ended before its index build was seen; raise ROWS"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no index build seen"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server notices the closed connection and rolls back.
+    let started = Instant::now();
+    while column(
+        &local,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()",
+    )
+    .await
+        != ["0"]
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "the copy's session lingers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        column(&local, "SELECT string_agg(label, ',' ORDER BY id) FROM big").await,
+        ["old 1,old 2,old 3,old 4,old 5,old 6,old 7,old 8,old 9,old 10"]
+    );
+    assert_eq!(
+        column(
+            &local,
+            "SELECT string_agg(indexname || ':' || indexdef, ' | ' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'big'"
+        )
+        .await,
+        ["big_label_idx:CREATE INDEX big_label_idx ON public.big USING btree (label) | \
+          big_pkey:CREATE UNIQUE INDEX big_pkey ON public.big USING btree (id)"]
+    );
+    assert_eq!(
+        column(
+            &local,
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'big'::regclass AND contype = 'p'"
+        )
+        .await,
+        ["1"]
+    );
+
+    // And a copy left alone rebuilds the same indexes around the new rows.
+    pair.local.devdb(&["copy", "big", "--from", "CODE"]).ok();
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM big").await,
+        [ROWS.to_string()]
+    );
+    assert_eq!(
+        column(
+            &local,
+            "SELECT string_agg(indexname || ':' || indexdef, ' | ' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'big'"
+        )
+        .await,
+        ["big_label_idx:CREATE INDEX big_label_idx ON public.big USING btree (label) | \
+          big_pkey:CREATE UNIQUE INDEX big_pkey ON public.big USING btree (id)"]
+    );
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM big WHERE label = md5('4242')").await,
+        ["1"]
+    );
+}
