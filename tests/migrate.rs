@@ -486,3 +486,20 @@ async fn new_and_reset_work_locally_and_reset_refuses_stages() {
     let wrong = project.devdb(&["migrate", "status"]).fails();
     assert!(wrong.stderr.contains("mysql"), "{}", wrong.stderr);
 }
+
+#[tokio::test]
+async fn a_syntax_error_names_its_line_and_its_own_statement() {
+    let project = TestProject::with_database("syntax", "");
+    project.write_migration(
+        "20240101000000_typo",
+        "CREATE TABLE a (id int);\nCREAT TABLE b (id int);\nCREATE TABLE c (id int);\n",
+    );
+    let run = project.devdb(&["migrate", "deploy"]).fails();
+    assert!(run.stderr.contains("migration.sql:2"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("statement: CREAT TABLE b (id int)")
+            && !run.stderr.contains("statement: CREATE TABLE a"),
+        "{}",
+        run.stderr
+    );
+}

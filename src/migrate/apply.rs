@@ -276,7 +276,7 @@ fn describe_failure(
         ),
         None => (String::new(), error.to_string(), None),
     };
-    let line = match (statement, position) {
+    let (line, shown) = match (statement, position) {
         (Some(s), Some(p)) => {
             // Postgres counts characters from 1 within the statement it was sent.
             let byte = s
@@ -284,10 +284,13 @@ fn describe_failure(
                 .char_indices()
                 .nth(p.saturating_sub(1))
                 .map_or(s.text.len(), |(b, _)| b);
-            line_of(&file.script, s.offset + byte)
+            (
+                line_of(&file.script, s.offset + byte),
+                statement_at(&s.text, byte),
+            )
         }
-        (Some(s), None) => s.line,
-        (None, _) => 1,
+        (Some(s), None) => (s.line, s.text.clone()),
+        (None, _) => (1, String::new()),
     };
     let path = dir.join(&file.name).join(files::SCRIPT_FILE);
     MigrationFailure {
@@ -296,10 +299,26 @@ fn describe_failure(
         line,
         sqlstate,
         message,
-        statement: statement.map(|s| s.text.clone()).unwrap_or_default(),
+        statement: shown,
         connection_lost: connection_lost(error),
         outcome,
     }
+}
+
+/// The statement of `text` that holds byte `at`: a file Postgres's parser rejects runs as one
+/// piece, and its error should show the failing statement, not the file's first one.
+fn statement_at(text: &str, at: usize) -> String {
+    let Ok(parts) = pg_query::split_with_scanner(text) else {
+        return text.to_string();
+    };
+    let base = text.as_ptr() as usize;
+    parts
+        .iter()
+        .find(|part| {
+            let start = part.as_ptr() as usize - base;
+            (start..=start + part.len()).contains(&at)
+        })
+        .map_or_else(|| text.to_string(), |part| part.trim().to_string())
 }
 
 /// `resolve --applied NAME`: records it as applied without running it (for baselining, or after
@@ -367,4 +386,17 @@ fn find<'a>(files: &'a [MigrationFile], name: &str) -> Result<&'a MigrationFile,
             name: name.to_string(),
             known: files.iter().rev().take(5).map(|f| f.name.clone()).collect(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_at;
+
+    #[test]
+    fn a_syntax_error_shows_the_failing_statement() {
+        let text = "CREATE TABLE a (id int);\nCREAT TABLE b (id int);\nCREATE TABLE c (id int);";
+        let at = text.find("CREAT ").unwrap();
+        assert_eq!(statement_at(text, at), "CREAT TABLE b (id int)");
+        assert_eq!(statement_at(text, 3), "CREATE TABLE a (id int)");
+    }
 }
