@@ -162,7 +162,7 @@ async fn a_failing_seed_names_where_and_leaves_the_migrated_database() {
         "\"5432\"",
         "",
         "  seed:\n    - sql: [seed/01_ok.sql]\n    \
-         - run: [sh, -c, \"echo starting; echo 'seed exploded' >&2; exit 3\"]\n",
+         - run: [sh, -c, \"echo starting; echo $$DATABASE_URL >&2; echo 'seed exploded' >&2; exit 3\"]\n",
     ));
     let run = project.devdb(&["reset", "--no-generate"]).fails();
     assert!(
@@ -170,9 +170,11 @@ async fn a_failing_seed_names_where_and_leaves_the_migrated_database() {
         "{}",
         run.stderr
     );
+    // The command printed its DATABASE_URL: devdb shows it redacted.
     assert!(
-        !run.all().contains("test-secret-pw"),
-        "no password in output"
+        !run.all().contains("test-secret-pw") && run.stderr.contains(":***@127.0.0.1"),
+        "{}",
+        run.stderr
     );
     assert!(
         names(&project).await.is_empty(),

@@ -67,6 +67,7 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Status(args) | Command::Generate(args) => args.json,
         Command::Copy(args) => args.json,
         Command::Reset(args) => args.json,
+        Command::Lint(args) => args.json,
         Command::Migrate(MigrateCommand::Deploy(args)) => args.json,
         Command::Migrate(MigrateCommand::Status { json, .. }) => *json,
         Command::Snapshot(SnapshotCommand::List(args)) => args.json,

@@ -52,7 +52,7 @@ pub async fn seed(config: &Config) -> Result<()> {
         anyhow::bail!("no seed configured; add steps under x-devdb.seed (see README, Seeds)");
     };
     let local = target::local_database(config).await?;
-    let admin = local.with_database("postgres").connect().await?;
+    let admin = local.maintenance().connect().await?;
     let started = std::time::Instant::now();
     seed::run(config, &plan, &local, &admin).await?;
     progress::note(format!(

@@ -1,6 +1,7 @@
 //! Catalog queries, on the remote and on the local database alike. What a copy needs of its
 //! tables is read in one query per side (`describe`), not a few per table.
 
+use crate::db::quote_ident;
 use std::collections::HashMap;
 
 use serde::Deserialize;
@@ -76,7 +77,7 @@ impl Rebuilt {
             Some(name) => format!(
                 "ALTER TABLE {} DROP CONSTRAINT {}",
                 table.quoted(),
-                super::plan::quote(name)
+                quote_ident(name)
             ),
             None => format!("DROP INDEX {}", self.index),
         }
@@ -87,7 +88,7 @@ impl Rebuilt {
             Some(name) => format!(
                 "ALTER TABLE {} ADD CONSTRAINT {} {}",
                 table.quoted(),
-                super::plan::quote(name),
+                quote_ident(name),
                 self.definition
             ),
             None => self.definition.clone(),

@@ -280,8 +280,8 @@ async fn copy_one(
     let remote = stage.connect(true).await?;
     remote
         .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
-            snapshot.replace('\'', "''")
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            crate::db::quote_literal(snapshot)
         ))
         .await
         .map_err(|error| CopyError::Database {

@@ -1,6 +1,7 @@
 //! Planning a table copy without touching a database: which tables a pattern names, how remote
 //! and local columns pair up (by name), which wire format is safe, what the remote SELECT is.
 
+use crate::db::{quote_ident, quote_literal};
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -35,7 +36,7 @@ impl TableName {
     }
 
     pub fn quoted(&self) -> String {
-        format!("{}.{}", quote(&self.schema), quote(&self.name))
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
     }
 }
 
@@ -62,10 +63,6 @@ fn split_qualified(text: &str) -> Vec<String> {
         }
     }
     parts
-}
-
-pub fn quote(identifier: &str) -> String {
-    format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
 /// A column as the catalog describes it.
@@ -200,7 +197,7 @@ pub fn plan_table_keyed(
         let Some(remote_column) = remote.iter().find(|r| r.name == local_column.name) else {
             continue;
         };
-        let quoted = quote(&local_column.name);
+        let quoted = quote_ident(&local_column.name);
         let expression = match masks.get(&local_column.name) {
             None => quoted.clone(),
             Some(MaskRule::Null) => {
@@ -215,7 +212,7 @@ pub fn plan_table_keyed(
                 format!("NULL::{}", remote_column.type_name)
             }
             Some(MaskRule::Value { value }) => {
-                format!("{}::{}", literal(value), remote_column.type_name)
+                format!("{}::{}", quote_literal(value), remote_column.type_name)
             }
             Some(rule @ (MaskRule::Hash | MaskRule::Hmac)) => {
                 if !is_text_type(&remote_column.type_name) {
@@ -317,7 +314,7 @@ impl TablePlan {
     /// per-row projection; Postgres allows it only for ordinary (not partitioned) tables.
     pub fn copy_source(&self, remote_partitioned: bool) -> String {
         if self.plain && !remote_partitioned {
-            let columns: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
+            let columns: Vec<String> = self.columns.iter().map(|c| quote_ident(c)).collect();
             format!("{} ({})", self.table.quoted(), columns.join(", "))
         } else {
             format!("({})", self.select)
@@ -330,10 +327,6 @@ fn is_text_type(type_name: &str) -> bool {
         || type_name.starts_with("character varying")
         || type_name.starts_with("character(")
         || type_name == "citext"
-}
-
-fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
 }
 
 /// Shell-style glob (`*`, `?`) match.

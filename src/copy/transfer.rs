@@ -4,6 +4,7 @@
 //! COPY and built after it (a sort and one write instead of an update per row, as pgcopydb
 //! does), and rows are written frozen where Postgres allows it.
 
+use crate::db::quote_ident;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,7 +16,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::catalog::{self, TableInfo};
-use super::plan::{quote, Format, TableName, TablePlan};
+use super::plan::{Format, TableName, TablePlan};
 use super::CopyError;
 
 /// Bytes gathered before one write to the local COPY.
@@ -181,7 +182,7 @@ where
             .await
             .map_err(fail("dropping an index before the COPY"))?;
     }
-    let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let copy_in = format!(
         "COPY {} ({}) FROM STDIN (FORMAT {}{})",
         table.quoted(),
@@ -237,7 +238,7 @@ where
         let sql = format!(
             "SELECT setval($1::text::regclass, COALESCE(max({col}), 1), max({col}) IS NOT NULL) FROM {}",
             table.quoted(),
-            col = quote(column)
+            col = quote_ident(column)
         );
         transaction
             .query_one(&sql, &[sequence])

@@ -189,8 +189,14 @@ pub fn describe(error: &tokio_postgres::Error) -> String {
     text
 }
 
+/// `name` as a quoted SQL identifier (postgres_protocol's escaping, as libpq's).
 pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
+    postgres_protocol::escape::escape_identifier(name)
+}
+
+/// `value` as a SQL string literal (postgres_protocol's escaping: `E'...'` when it holds `\`).
+pub fn quote_literal(value: &str) -> String {
+    postgres_protocol::escape::escape_literal(value)
 }
 
 fn encode(text: &str) -> String {

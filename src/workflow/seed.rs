@@ -378,7 +378,10 @@ async fn run_command(
             path: resolved.clone(),
             source,
         })?;
+    // The command may print its URL (password percent-encoded there) or the password itself.
+    let (url, redacted) = (target.url(), target.redacted_url());
     let mask = |line: String| {
+        let line = line.replace(&url, &redacted);
         let password = target.password.expose();
         if password.is_empty() {
             line

@@ -151,12 +151,10 @@ pub async fn mark(
         created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         bytes: 0,
     };
-    let comment = serde_json::to_string(&info)
-        .unwrap_or_default()
-        .replace('\'', "''");
+    let comment = crate::db::quote_literal(&serde_json::to_string(&info).unwrap_or_default());
     admin
         .batch_execute(&format!(
-            "ALTER DATABASE {0} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true; COMMENT ON DATABASE {0} IS '{comment}'",
+            "ALTER DATABASE {0} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true; COMMENT ON DATABASE {0} IS {comment}",
             quote_ident(name)
         ))
         .await

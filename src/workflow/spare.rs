@@ -625,6 +625,44 @@ mod tests {
     }
 
     #[test]
+    fn the_seeded_snapshot_gets_its_spares_first_and_they_are_never_dropped() {
+        let h = hashes(3);
+        let key = crate::digest::sha256_hex(b"seeded");
+        let none = HashSet::new();
+        let mut names = vec![snap(&h, 2), snap(&h, 3), snapshot::database_name(&key)];
+        let seeded = Some(key.as_str());
+        assert_eq!(
+            next_task(&inventory(&names), &h, seeded, &none),
+            Some(Task::SeededSpare(key.clone()))
+        );
+        names.push(format!("{}1", spare_prefix(&key)));
+        names.push(format!("{}2", spare_prefix(&key)));
+        let mut seen = HashSet::new();
+        while let Some(task) = next_task(&inventory(&names), &h, seeded, &seen) {
+            assert!(
+                !matches!(&task, Task::Drop(name) if name.starts_with(&spare_prefix(&key))),
+                "{task:?}"
+            );
+            assert_ne!(
+                task,
+                Task::SeededSpare(key.clone()),
+                "the pool of 2 is full"
+            );
+            seen.insert(task);
+        }
+        // Another seed (or none): those spares are another history's, and are dropped.
+        let mut seen = HashSet::new();
+        let mut dropped = 0;
+        while let Some(task) = next_task(&inventory(&names), &h, None, &seen) {
+            if matches!(&task, Task::Drop(name) if name.starts_with(&spare_prefix(&key))) {
+                dropped += 1;
+            }
+            seen.insert(task);
+        }
+        assert_eq!(dropped, 2);
+    }
+
+    #[test]
     fn the_whole_history_comes_first_then_its_spares_then_cleanup_then_checkpoints() {
         let h = hashes(60);
         let none = HashSet::new();
