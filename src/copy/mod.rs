@@ -202,6 +202,7 @@ pub async fn copy_data(
     ));
     let stage_ref = &stage;
     let snapshot_ref = snapshot.as_str();
+    let save_dir_ref = save_dir.as_ref();
     let results: Vec<(TablePlan, Result<TableResult, CopyError>)> =
         futures_util::stream::iter(plans)
             .map(|planned| {
@@ -221,6 +222,18 @@ pub async fn copy_data(
                         save.as_ref(),
                     )
                     .await;
+                    // Each saved file's manifest entry is written as soon as the file is in
+                    // place, so an interrupted copy never pairs a new file with an old entry
+                    // (synchronous: the stream polls one future at a time).
+                    let result = match (result, save_dir_ref) {
+                        (Ok(done), Some(dir)) => saved::record(
+                            dir,
+                            &stage_ref.name,
+                            std::iter::once((&planned.plan, done.rows)),
+                        )
+                        .map(|()| done),
+                        (other, _) => other,
+                    };
                     bar.finish_and_clear();
                     total.inc(1);
                     (planned.plan, result)
@@ -239,13 +252,6 @@ pub async fn copy_data(
             Ok(result) => copied.push((plan, result)),
             Err(error) => failures.push(format!("  {}: {error}", plan.table)),
         }
-    }
-    if let Some(dir) = &save_dir {
-        saved::record(
-            dir,
-            &stage.name,
-            copied.iter().map(|(plan, result)| (plan, result.rows)),
-        )?;
     }
     if !failures.is_empty() {
         return Err(CopyError::TablesFailed {
