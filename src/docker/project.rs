@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use bollard::container::LogOutput;
-use bollard::models::ContainerSummary;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use bollard::query_parameters::{
     ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
 };
@@ -103,16 +103,20 @@ impl Engine {
             .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok())))
     }
 
-    /// The first host port the container publishes (for `status`).
-    async fn first_published_port(&self, container: &str) -> Result<Option<u16>, DockerError> {
-        let inspect = self
-            .docker
+    async fn inspect(&self, container: &str) -> Result<ContainerInspectResponse, DockerError> {
+        self.docker
             .inspect_container(container, None)
             .await
             .map_err(DockerError::api(format!(
                 "inspecting container {container}"
-            )))?;
-        Ok(inspect
+            )))
+    }
+
+    /// The first host port the container publishes (for `status`).
+    async fn first_published_port(&self, container: &str) -> Result<Option<u16>, DockerError> {
+        Ok(self
+            .inspect(container)
+            .await?
             .network_settings
             .and_then(|n| n.ports)
             .into_iter()
@@ -124,14 +128,7 @@ impl Engine {
 
     /// Whether the container runs, and its exit code when it stopped.
     pub async fn container_run_state(&self, container: &str) -> Result<RunState, DockerError> {
-        let inspect = self
-            .docker
-            .inspect_container(container, None)
-            .await
-            .map_err(DockerError::api(format!(
-                "inspecting container {container}"
-            )))?;
-        let state = inspect.state.unwrap_or_default();
+        let state = self.inspect(container).await?.state.unwrap_or_default();
         Ok(RunState {
             running: state.running == Some(true),
             exit_code: state.exit_code.unwrap_or(-1),
@@ -244,11 +241,7 @@ impl Engine {
             };
             if let Some(summary) = find_service(&containers, &service.name) {
                 let name = summary_name(summary);
-                let inspect = self
-                    .docker
-                    .inspect_container(&name, None)
-                    .await
-                    .map_err(DockerError::api(format!("inspecting container {name}")))?;
+                let inspect = self.inspect(&name).await?;
                 let state = inspect.state.unwrap_or_default();
                 row.container = name;
                 row.state = state
