@@ -474,13 +474,7 @@ async fn replace(admin: &Client, work: &str, database: &str) -> Result<(), Workf
 }
 
 async fn drop_database(admin: &Client, name: &str) -> Result<(), WorkflowError> {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(db_error("dropping a seed copy"))
+    snapshot::drop_database(admin, name, "dropping a seed copy").await
 }
 
 /// Working copies a killed seed left behind. Best effort: the next seed tries again.

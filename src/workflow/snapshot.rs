@@ -240,6 +240,17 @@ pub async fn terminate_sessions(admin: &Client, database: &str) -> Result<(), Wo
     Ok(())
 }
 
+/// Drops `name` (sessions closed by force); `action` says what for, in the error.
+pub async fn drop_database(admin: &Client, name: &str, action: &str) -> Result<(), WorkflowError> {
+    admin
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
+        .await
+        .map_err(db_error(action))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

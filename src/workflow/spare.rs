@@ -526,13 +526,7 @@ impl Job<'_> {
 }
 
 async fn drop_database(admin: &Client, name: &str) -> Result<(), WorkflowError> {
-    admin
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(name)
-        ))
-        .await
-        .map_err(db_error("dropping an unused database"))
+    snapshot::drop_database(admin, name, "dropping an unused database").await
 }
 
 /// Takes the runner lock: at once, or (`wait`) when the running job is done, or as the one
