@@ -172,6 +172,8 @@ impl Engine {
     }
 
     pub(super) async fn ensure_network(&self, project: &str) -> Result<(), DockerError> {
+        // Two `up`s on a fresh project would both find no network and both create one.
+        let _lock = super::lock::project_lock(&self.endpoint.host, project).await?;
         let name = network_name(project);
         match self.docker.inspect_network(&name, None).await {
             Ok(_) => return Ok(()),
@@ -199,9 +201,9 @@ impl Engine {
         self.keep_one_network(&name).await
     }
 
-    /// The engine does not refuse a second network of the same name, so two `up`s racing on a
-    /// fresh project can both create one, after which the name is ambiguous. Every creator
-    /// keeps the one with the lowest id and removes the others, so both converge.
+    /// The engine does not refuse a second network of the same name. devdbs on one machine are
+    /// serialized by the project lock; what another client (compose, an older devdb) left is
+    /// converged here: every creator keeps the one with the lowest id and removes the others.
     async fn keep_one_network(&self, name: &str) -> Result<(), DockerError> {
         let filter = HashMap::from([("name".to_string(), vec![name.to_string()])]);
         let options = ListNetworksOptionsBuilder::default()

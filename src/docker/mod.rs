@@ -5,6 +5,7 @@
 mod connect;
 mod container;
 mod image;
+mod lock;
 pub mod names;
 mod oneshot;
 mod project;
