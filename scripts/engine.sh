@@ -2,10 +2,12 @@
 # Prepares what devdb's tests (and a machine without registry access) need, idempotently:
 #   - libclang, which building devdb needs (pg_query)
 #   - a Docker engine answering on /var/run/docker.sock (installed and started when none answers)
-#   - devdb-base:bookworm and devdb-base:trixie, Postgres 15 and 17 base images made with
-#     mmdebstrap from Debian's apt sources
-#   - devdb-postgres:15 and devdb-postgres:17, images that behave like the official postgres
-#     image (same env contract), for tests across Postgres majors
+#   - devdb-base:bookworm, devdb-base:trixie and devdb-base:forky, Postgres 15, 17 and 18 base
+#     images made with mmdebstrap from Debian's apt sources
+#   - devdb-postgres:15, devdb-postgres:17 and devdb-postgres:18, images that behave like the
+#     official postgres image of that major (same env contract and, for 18, the same data layout:
+#     PGDATA /var/lib/postgresql/18/docker under a volume at /var/lib/postgresql), for tests
+#     across Postgres majors
 #   - a local registry on 127.0.0.1:5000 holding a copy of it, so the pull path is tested for real
 # Source it and call the functions you need; every step is skipped when its result already exists.
 set -euo pipefail
@@ -14,6 +16,8 @@ DEVDB_BASE_IMAGE=${DEVDB_BASE_IMAGE:-devdb-base:bookworm}
 DEVDB_LOCAL_IMAGE=${DEVDB_LOCAL_IMAGE:-devdb-postgres:15}
 DEVDB_BASE_IMAGE_17=${DEVDB_BASE_IMAGE_17:-devdb-base:trixie}
 DEVDB_LOCAL_IMAGE_17=${DEVDB_LOCAL_IMAGE_17:-devdb-postgres:17}
+DEVDB_BASE_IMAGE_18=${DEVDB_BASE_IMAGE_18:-devdb-base:forky}
+DEVDB_LOCAL_IMAGE_18=${DEVDB_LOCAL_IMAGE_18:-devdb-postgres:18}
 DEVDB_REGISTRY=${DEVDB_REGISTRY:-127.0.0.1:5000}
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -83,34 +87,62 @@ pg_suite() {
   case "$1" in
     15) echo bookworm ;;
     17) echo trixie ;;
-    *) log "no Debian release known for PostgreSQL $1"; return 1 ;;
+    18) echo forky ;;
+    *) log "no Debian release known for PostgreSQL ${1:-(none given)}; known majors: 15, 17, 18"; return 1 ;;
   esac
 }
+
+# base_image_for MAJOR / local_image_for MAJOR: the image names for PostgreSQL MAJOR; an unknown
+# major is an error (handing out another major's image would test the wrong server silently).
+base_image_for() {
+  case "${1:-}" in
+    15) echo "$DEVDB_BASE_IMAGE" ;;
+    17) echo "$DEVDB_BASE_IMAGE_17" ;;
+    18) echo "$DEVDB_BASE_IMAGE_18" ;;
+    *) log "no base image known for PostgreSQL ${1:-(none given)}; known majors: 15, 17, 18"; return 1 ;;
+  esac
+}
+local_image_for() {
+  case "${1:-}" in
+    15) echo "$DEVDB_LOCAL_IMAGE" ;;
+    17) echo "$DEVDB_LOCAL_IMAGE_17" ;;
+    18) echo "$DEVDB_LOCAL_IMAGE_18" ;;
+    *) log "no stand-in image known for PostgreSQL ${1:-(none given)}; known majors: 15, 17, 18"; return 1 ;;
+  esac
+}
+
+# layout_for MAJOR: the containers/postgres-local build target that lays the image out as the
+# official image of MAJOR does (18 moved PGDATA and the VOLUME, see the Dockerfile).
+layout_for() { if [ "$1" -ge 18 ]; then echo pg18; else echo legacy; fi; }
 
 # ensure_base_image [MAJOR]: a Debian image with postgresql-MAJOR (default 15), via mmdebstrap.
 ensure_base_image() {
   local major=${1:-15} image suite
-  image=$(base_image_for "$major")
+  image=$(base_image_for "$major") || return 1
+  suite=$(pg_suite "$major") || return 1
   docker image inspect "$image" >/dev/null 2>&1 && return 0
-  suite=$(pg_suite "$major")
   apt_install mmdebstrap
   log "building $image (Debian $suite with PostgreSQL $major)"
-  mmdebstrap --quiet --variant=apt --include="postgresql-$major,postgresql-client-$major" "$suite" - \
-    | docker import - "$image" >/dev/null
+  # Imported untagged and tagged only on success: `docker import` of a failed (empty) stream
+  # makes an empty image, which would pass the cache check above from then on.
+  # Check-Valid-Until=false: a testing suite's Release (forky) expires within a week, so a
+  # mirror snapshot refuses it although its signature is fine; signatures are still verified.
+  local id
+  id=$(mmdebstrap --quiet --variant=apt --aptopt='Acquire::Check-Valid-Until "false"' \
+         --include="postgresql-$major,postgresql-client-$major" "$suite" - \
+       | docker import - ) || { log "building $image failed (see mmdebstrap's messages above)"; return 1; }
+  docker tag "$id" "$image"
 }
-
-base_image_for() { if [ "$1" = 17 ]; then echo "$DEVDB_BASE_IMAGE_17"; else echo "$DEVDB_BASE_IMAGE"; fi; }
-local_image_for() { if [ "$1" = 17 ]; then echo "$DEVDB_LOCAL_IMAGE_17"; else echo "$DEVDB_LOCAL_IMAGE"; fi; }
 
 # ensure_local_postgres_image [MAJOR]: the official-image stand-in for PostgreSQL MAJOR.
 ensure_local_postgres_image() {
   local major=${1:-15} image
-  ensure_base_image "$major"
-  image=$(local_image_for "$major")
+  image=$(local_image_for "$major") || return 1
+  ensure_base_image "$major" || return 1
   docker image inspect "$image" >/dev/null 2>&1 && return 0
   log "building $image"
   docker build -q --build-arg "BASE_IMAGE=$(base_image_for "$major")" --build-arg "PG_MAJOR=$major" \
-    -t "$image" "$repo_root/containers/postgres-local" >/dev/null
+    --target "$(layout_for "$major")" -t "$image" "$repo_root/containers/postgres-local" >/dev/null
 }
 
 ensure_registry() {

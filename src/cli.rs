@@ -168,8 +168,8 @@ pub struct CopyArgs {
     /// The stage to copy from (x-devdb.stages).
     #[arg(long = "from", value_name = "STAGE")]
     pub stage: String,
-    /// Tables copied at once (default: x-devdb.copy.jobs, else the number of cores).
-    #[arg(long, value_name = "N")]
+    /// Accepted for older scripts; tables now load one after another into one transaction.
+    #[arg(long, value_name = "N", hide = true)]
     pub jobs: Option<usize>,
     /// Only the rows of TABLE matching CONDITION (SQL), e.g. `orders:placed_at > now() - interval '30 days'`.
     #[arg(long = "where", value_name = "TABLE:CONDITION")]
@@ -177,6 +177,10 @@ pub struct CopyArgs {
     /// Keep the copied rows under .devdb/ so `devdb reset` can restore them without the stage.
     #[arg(long)]
     pub save: bool,
+    /// Delete local rows whose foreign keys would point nowhere after the copy (reported),
+    /// instead of refusing the copy.
+    #[arg(long)]
+    pub prune_dangling: bool,
     /// Copy the relation's structure (and what it needs that is missing locally), then its rows.
     #[arg(long, conflicts_with = "schema_only")]
     pub schema: bool,

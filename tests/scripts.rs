@@ -112,6 +112,8 @@ fn each_postgres_major_has_its_debian_release_and_images() {
             .env_remove("DEVDB_LOCAL_IMAGE_17")
             .env_remove("DEVDB_BASE_IMAGE")
             .env_remove("DEVDB_BASE_IMAGE_17")
+            .env_remove("DEVDB_LOCAL_IMAGE_18")
+            .env_remove("DEVDB_BASE_IMAGE_18")
             .output()
             .unwrap();
         (
@@ -134,4 +136,43 @@ fn each_postgres_major_has_its_debian_release_and_images() {
         answer("base_image_for 17"),
         (true, "devdb-base:trixie".to_string())
     );
+    assert_eq!(answer("pg_suite 18"), (true, "forky".to_string()));
+    assert_eq!(
+        answer("local_image_for 18"),
+        (true, "devdb-postgres:18".to_string())
+    );
+    assert_eq!(
+        answer("base_image_for 18"),
+        (true, "devdb-base:forky".to_string())
+    );
+    assert_eq!(answer("layout_for 18"), (true, "pg18".to_string()));
+    assert_eq!(answer("layout_for 17"), (true, "legacy".to_string()));
+}
+
+#[test]
+fn an_unknown_major_is_refused_not_handed_the_15_image() {
+    for call in [
+        "local_image_for 16",
+        "base_image_for 16",
+        "pg_suite 16",
+        "local_image_for ''",
+        // Refused before any build or engine call: no image name is known for 16.
+        "ensure_local_postgres_image 16",
+    ] {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!("source '{}'; {call}", engine_sh()))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{call} must fail");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+            "{call} must print no image name"
+        );
+        assert!(
+            stderr.contains("known majors: 15, 17, 18"),
+            "{call} must say which majors exist: {stderr}"
+        );
+    }
 }

@@ -3,6 +3,34 @@
 set -eu
 if [ "${1:-}" != "postgres" ]; then exec "$@"; fi
 
+# old_layout_data: for 18+ with the default PGDATA and no cluster there yet, prints where a
+# pre-18 layout holds data instead (a cluster elsewhere under /var/lib/postgresql, or a mount
+# at the old /var/lib/postgresql/data). The official 18 image stops then rather than initdb an
+# empty cluster beside the user's data (or inside the container, outside their volume).
+old_layout_data() {
+  [ "$PG_MAJOR" -ge 18 ] && [ "$PGDATA" = "/var/lib/postgresql/$PG_MAJOR/docker" ] || return 0
+  [ -s "$PGDATA/PG_VERSION" ] && return 0
+  found=
+  for dir in /var/lib/postgresql /var/lib/postgresql/data /var/lib/postgresql/*/docker; do
+    [ -s "$dir/PG_VERSION" ] && found="$found $dir"
+  done
+  if [ -z "$found" ] && mountpoint -q /var/lib/postgresql/data; then
+    found=" /var/lib/postgresql/data (a mount that PostgreSQL $PG_MAJOR does not use)"
+  fi
+  printf '%s' "$found"
+}
+stray=$(old_layout_data)
+if [ -n "$stray" ]; then
+  cat >&2 <<MSG
+error: PostgreSQL $PG_MAJOR keeps its data in $PGDATA (one folder per major, as pg_ctlcluster
+       does), but the old pre-18 layout holds data or a mount here:
+        $stray
+       Mount the volume at /var/lib/postgresql instead of /var/lib/postgresql/data. Data written
+       by an older major needs pg_upgrade (or a dump and restore) before this image can use it.
+MSG
+  exit 1
+fi
+
 : "${POSTGRES_USER:=postgres}"
 : "${POSTGRES_DB:=$POSTGRES_USER}"
 if [ "$(id -u)" = 0 ]; then

@@ -48,6 +48,7 @@ pub async fn copy(config: &Config, args: CopyArgs) -> Result<()> {
         jobs: args.jobs,
         filters: args.filters,
         save: args.save,
+        prune_dangling: args.prune_dangling,
     };
     let report = copy::copy_data(config, &local, &options).await?;
     if args.json {

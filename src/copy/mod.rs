@@ -1,8 +1,10 @@
 //! Copying selected tables from a remote stage into the local database: streamed in-process
-//! with COPY, read-only on the remote, one local transaction per table.
+//! with COPY, read-only on the remote from one snapshot, into one local transaction that
+//! commits only when every foreign key touching the copied tables holds (`integrity`).
 
 mod catalog;
 mod fix_missing;
+pub mod integrity;
 pub mod plan;
 pub mod saved;
 pub mod structure;
@@ -12,8 +14,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::progress::ProgressBar;
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -42,8 +42,15 @@ pub enum CopyError {
     BadWhere(String),
     #[error(transparent)]
     Plan(#[from] plan::PlanError),
-    #[error("copying failed for {} of {} tables; their local rows are unchanged:\n{}", failures.len(), total, failures.join("\n"))]
-    TablesFailed { failures: Vec<String>, total: usize },
+    #[error(
+        "copying {table} failed; nothing was copied, the local rows are unchanged:\n  {error}"
+    )]
+    TableFailed {
+        table: String,
+        error: Box<CopyError>,
+    },
+    #[error("{}", integrity::describe_violations(.0))]
+    Dangling(Vec<integrity::Violation>),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -88,12 +95,16 @@ pub struct CopyOptions {
     pub filters: Vec<String>,
     /// Keep the rows under `.devdb/` for `devdb reset`.
     pub save: bool,
+    /// Delete local rows that would dangle instead of refusing the copy.
+    pub prune_dangling: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CopyReport {
     pub stage: String,
     pub tables: Vec<TableResult>,
+    /// Rows `--prune-dangling` deleted, per table and foreign key.
+    pub pruned: Vec<integrity::Pruned>,
     pub seconds: f64,
 }
 
@@ -105,7 +116,8 @@ pub async fn copy_data(
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
     let stage = Stage::resolve(config, &options.stage)?;
-    // One read-only snapshot for every table, so rows that reference each other match.
+    // One read-only snapshot for every table (all are read through this session), so rows
+    // that reference each other match.
     let coordinator = stage.connect(true).await?;
     stage
         .refuse_if_local(&coordinator, &local.connect().await?)
@@ -117,15 +129,6 @@ pub async fn copy_data(
             action: "opening a snapshot on the stage".into(),
             error,
         })?;
-    let snapshot: String = coordinator
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .await
-        .map_err(|error| CopyError::Database {
-            action: "exporting the stage snapshot".into(),
-            error,
-        })?
-        .get(0);
-
     let requested = if options.tables.is_empty() {
         config.settings.copy.tables.clone()
     } else {
@@ -190,80 +193,70 @@ pub async fn copy_data(
     } else {
         None
     };
-    let jobs = options
-        .jobs
-        .or(config.settings.copy.jobs)
-        .unwrap_or_else(default_jobs)
-        .max(1);
     let bars = progress::multi();
     let total = bars.add(progress::steps_bar(
         plans.len() as u64,
         format!("copy from {}", stage.name),
     ));
-    let stage_ref = &stage;
-    let snapshot_ref = snapshot.as_str();
-    let save_dir_ref = save_dir.as_ref();
-    let results: Vec<(TablePlan, Result<TableResult, CopyError>)> =
-        futures_util::stream::iter(plans)
-            .map(|planned| {
-                let bar =
-                    bars.insert_before(&total, progress::bytes_bar(planned.plan.table.to_string()));
-                let save = save_dir.as_ref().map(|dir| transfer::SaveTo {
-                    path: dir.join(saved::file_name(&planned.plan.table)),
-                });
-                let total = total.clone();
-                async move {
-                    let result = copy_one(
-                        stage_ref,
-                        snapshot_ref,
-                        local,
-                        &planned,
-                        &bar,
-                        save.as_ref(),
-                    )
-                    .await;
-                    // Each saved file's manifest entry is written as soon as the file is in
-                    // place, so an interrupted copy never pairs a new file with an old entry
-                    // (synchronous: the stream polls one future at a time).
-                    let result = match (result, save_dir_ref) {
-                        (Ok(done), Some(dir)) => saved::record(
-                            dir,
-                            &stage_ref.name,
-                            std::iter::once((&planned.plan, done.rows)),
-                        )
-                        .map(|()| done),
-                        (other, _) => other,
-                    };
-                    bar.finish_and_clear();
-                    total.inc(1);
-                    (planned.plan, result)
-                }
-            })
-            .buffer_unordered(jobs)
-            .collect()
-            .await;
-    total.finish_and_clear();
-    drop(coordinator);
-
+    // Every table in one local transaction, read from the one stage snapshot, so the FK check
+    // before the commit sees the whole result and a failure anywhere leaves every table as it
+    // was. Tables therefore load one after another.
+    let mut local_client = local.connect().await?;
+    let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
     let mut copied = Vec::new();
-    let mut failures = Vec::new();
-    for (plan, result) in results {
+    for planned in &plans {
+        let bar = bars.insert_before(&total, progress::bytes_bar(planned.plan.table.to_string()));
+        let save = save_dir.as_ref().map(|dir| transfer::SaveTo {
+            path: dir.join(saved::file_name(&planned.plan.table)),
+        });
+        let result = transfer::copy_table(
+            &coordinator,
+            &mut load,
+            &planned.plan,
+            planned.remote_partitioned,
+            &planned.local,
+            &bar,
+            save.as_ref(),
+        )
+        .await;
+        // Each saved file's manifest entry is written as soon as the file is in place, so an
+        // interrupted copy never pairs a new file with an old entry.
+        let result = match (result, save_dir.as_ref()) {
+            (Ok(done), Some(dir)) => saved::record(
+                dir,
+                &stage.name,
+                std::iter::once((&planned.plan, done.rows)),
+            )
+            .map(|()| done),
+            (other, _) => other,
+        };
+        bar.finish_and_clear();
+        total.inc(1);
         match result {
-            Ok(result) => copied.push((plan, result)),
-            Err(error) => failures.push(format!("  {}: {error}", plan.table)),
+            Ok(done) => copied.push(done),
+            Err(error) => {
+                return Err(CopyError::TableFailed {
+                    table: planned.plan.table.to_string(),
+                    error: Box::new(error),
+                })
+            }
         }
     }
-    if !failures.is_empty() {
-        return Err(CopyError::TablesFailed {
-            total: failures.len() + copied.len(),
-            failures,
-        });
+    total.finish_and_clear();
+    let pruned = load.finish(options.prune_dangling).await?;
+    drop(coordinator);
+    for entry in &pruned {
+        progress::note(format!(
+            "--prune-dangling: deleted {} rows of {} that broke {}",
+            entry.rows, entry.table, entry.foreign_key
+        ));
     }
-    let mut tables: Vec<TableResult> = copied.into_iter().map(|(_, r)| r).collect();
+    let mut tables = copied;
     tables.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(CopyReport {
         stage: stage.name.clone(),
         tables,
+        pruned,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -273,44 +266,6 @@ struct Planned {
     plan: TablePlan,
     remote_partitioned: bool,
     local: catalog::TableInfo,
-}
-
-async fn copy_one(
-    stage: &Stage,
-    snapshot: &str,
-    local: &ConnectionInfo,
-    planned: &Planned,
-    bar: &ProgressBar,
-    save: Option<&transfer::SaveTo>,
-) -> Result<TableResult, CopyError> {
-    let remote = stage.connect(true).await?;
-    remote
-        .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-            crate::db::quote_literal(snapshot)
-        ))
-        .await
-        .map_err(|error| CopyError::Database {
-            action: "joining the stage snapshot".into(),
-            error,
-        })?;
-    let mut local_client = local.connect().await?;
-    transfer::copy_table(
-        &remote,
-        &mut local_client,
-        &planned.plan,
-        planned.remote_partitioned,
-        &planned.local,
-        bar,
-        save,
-    )
-    .await
-}
-
-fn default_jobs() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
 }
 
 /// Masks configured for `table`: keys are `table.column` or `schema.table.column`.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
 use super::plan::{Format, MaskKey, MaskRule, TableName, TablePlan};
-use super::transfer::{replace_rows, SaveTo};
+use super::transfer::{LocalLoad, SaveTo};
 use super::CopyError;
 use crate::config::Config;
 
@@ -246,8 +246,19 @@ pub async fn restore(
     let dir = data_dir(config);
     let manifest = read_manifest(&dir)?;
     let mut client = local.connect().await?;
+    let tables: Vec<TableName> = manifest
+        .tables
+        .values()
+        .map(|saved| TableName {
+            schema: saved.schema.clone(),
+            name: saved.name.clone(),
+        })
+        .collect();
+    let mut infos = super::catalog::describe(&client, &tables).await?;
+    // One transaction for every table, checked like a copy: all of it or nothing.
+    let mut load = LocalLoad::begin(&mut client).await?;
     let mut restored = Vec::new();
-    for (key, saved) in &manifest.tables {
+    for ((key, saved), table) in manifest.tables.iter().zip(&tables) {
         let path = dir.join(&saved.file);
         let file = tokio::fs::File::open(&path)
             .await
@@ -255,19 +266,17 @@ pub async fn restore(
                 path: path.clone(),
                 source,
             })?;
-        let table = TableName {
-            schema: saved.schema.clone(),
-            name: saved.name.clone(),
-        };
-        let rows = replace_rows(
-            &mut client,
-            &table,
-            &saved.columns,
-            saved.format,
-            chunks(file, path.clone()),
-            |_| Ok(()),
-        )
-        .await?;
+        let info = infos.remove(table).unwrap_or_default();
+        let rows = load
+            .replace(
+                table,
+                &info,
+                &saved.columns,
+                saved.format,
+                chunks(file, path.clone()),
+                |_| Ok(()),
+            )
+            .await?;
         if rows != saved.rows {
             return Err(CopyError::Io {
                 path,
@@ -283,6 +292,7 @@ pub async fn restore(
         }
         restored.push((key.clone(), rows));
     }
+    load.finish(false).await?;
     Ok(restored)
 }
 

@@ -1,6 +1,6 @@
 //! Streaming rows into a local table: remote `COPY (SELECT ...) TO STDOUT` (or a saved file)
-//! into local `COPY ... FROM STDIN`, inside one local transaction, so a failure or Ctrl-C
-//! leaves the previous rows and indexes. Inside it the table's indexes are dropped before the
+//! into local `COPY ... FROM STDIN`, inside the copy's one local transaction, so a failure or
+//! Ctrl-C leaves the previous rows and indexes of every table. Inside it the table's indexes are dropped before the
 //! COPY and built after it (a sort and one write instead of an update per row, as pgcopydb
 //! does), and rows are written frozen where Postgres allows it.
 
@@ -13,9 +13,10 @@ use crate::progress::ProgressBar;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Serialize;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
-use super::catalog::{self, TableInfo};
+use super::catalog::TableInfo;
+use super::integrity::{self, Pruned};
 use super::plan::{Format, TableName, TablePlan};
 use super::CopyError;
 
@@ -45,7 +46,7 @@ const INDEX_BUILD_MEMORY: &str = "256MB";
 /// `remote_partitioned`: the stage's table is partitioned; `local_info`: the local table.
 pub async fn copy_table(
     remote: &Client,
-    local: &mut Client,
+    load: &mut LocalLoad<'_>,
     plan: &TablePlan,
     remote_partitioned: bool,
     local_info: &TableInfo,
@@ -77,26 +78,26 @@ pub async fn copy_table(
         None => None,
     };
     let mut bytes = 0u64;
-    let rows = replace_rows_described(
-        local,
-        &plan.table,
-        local_info,
-        &plan.columns,
-        plan.format,
-        stream,
-        |chunk| {
-            bytes += chunk.len() as u64;
-            bar.set_position(bytes);
-            if let (Some(file), Some(save)) = (file.as_mut(), save) {
-                file.write_all(chunk).map_err(|source| CopyError::Io {
-                    path: save.path.clone(),
-                    source,
-                })?;
-            }
-            Ok(())
-        },
-    )
-    .await?;
+    let rows = load
+        .replace(
+            &plan.table,
+            local_info,
+            &plan.columns,
+            plan.format,
+            stream,
+            |chunk| {
+                bytes += chunk.len() as u64;
+                bar.set_position(bytes);
+                if let (Some(file), Some(save)) = (file.as_mut(), save) {
+                    file.write_all(chunk).map_err(|source| CopyError::Io {
+                        path: save.path.clone(),
+                        source,
+                    })?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
     if let (Some(file), Some(save)) = (file, save) {
         save.commit(file)?;
     }
@@ -110,28 +111,85 @@ pub async fn copy_table(
     })
 }
 
-/// Replaces the table's rows with COPY data from `source`, in one transaction; returns the rows.
-pub async fn replace_rows<S>(
-    local: &mut Client,
-    table: &TableName,
-    columns: &[String],
-    format: Format,
-    source: S,
-    on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
-) -> Result<u64, CopyError>
-where
-    S: Stream<Item = Result<Bytes, CopyError>>,
-{
-    let info = catalog::describe(local, std::slice::from_ref(table))
-        .await?
-        .remove(table)
-        .unwrap_or_default();
-    replace_rows_described(local, table, &info, columns, format, source, on_chunk).await
+/// The copy's one local transaction: every table is replaced inside it and the foreign keys
+/// are checked before it commits (`integrity`), so a failure, a broken FK or Ctrl-C anywhere
+/// leaves every previous row, and a commit never leaves an FK that does not hold.
+pub struct LocalLoad<'a> {
+    transaction: Transaction<'a>,
+    loaded: Vec<TableName>,
 }
 
-/// `replace_rows` with the local table already described (one catalog query for all tables).
-pub async fn replace_rows_described<S>(
-    local: &mut Client,
+impl<'a> LocalLoad<'a> {
+    pub async fn begin(local: &'a mut Client) -> Result<LocalLoad<'a>, CopyError> {
+        let fail = |action: &str| {
+            let action = action.to_string();
+            move |error| CopyError::Database { action, error }
+        };
+        let transaction = local
+            .transaction()
+            .await
+            .map_err(fail("starting the local transaction"))?;
+        // Foreign-key triggers off for this transaction: copied tables may arrive in any order
+        // and reference each other in cycles; `finish` checks every FK before the commit.
+        // The local database is a developer's own; commits need not wait for the disk.
+        transaction
+            .batch_execute(
+                "SET LOCAL session_replication_role = replica; SET LOCAL synchronous_commit = off",
+            )
+            .await
+            .map_err(fail("preparing the local transaction"))?;
+        Ok(LocalLoad {
+            transaction,
+            loaded: Vec::new(),
+        })
+    }
+
+    /// Checks every FK touching the loaded tables (pruning dangling rows when asked), then
+    /// commits; on a broken FK nothing is committed.
+    pub async fn finish(self, prune: bool) -> Result<Vec<Pruned>, CopyError> {
+        let pruned = integrity::enforce(&self.transaction, &self.loaded, prune).await?;
+        self.transaction
+            .commit()
+            .await
+            .map_err(|error| CopyError::Database {
+                action: "committing the local transaction".into(),
+                error,
+            })?;
+        Ok(pruned)
+    }
+
+    /// Replaces the table's rows with COPY data from `source`; returns the rows.
+    pub async fn replace<S>(
+        &mut self,
+        table: &TableName,
+        info: &TableInfo,
+        columns: &[String],
+        format: Format,
+        source: S,
+        on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
+    ) -> Result<u64, CopyError>
+    where
+        S: Stream<Item = Result<Bytes, CopyError>>,
+    {
+        if !self.loaded.contains(table) {
+            self.loaded.push(table.clone());
+        }
+        replace_in(
+            &self.transaction,
+            table,
+            info,
+            columns,
+            format,
+            source,
+            on_chunk,
+        )
+        .await
+    }
+}
+
+/// Empties the table and COPYs `source` into it, inside the caller's transaction.
+async fn replace_in<S>(
+    transaction: &Transaction<'_>,
     table: &TableName,
     info: &TableInfo,
     columns: &[String],
@@ -147,19 +205,6 @@ where
         move |error| CopyError::Database { action, error }
     };
     let (referenced, partitioned, sequences) = (info.referenced, info.partitioned, &info.sequences);
-
-    let transaction = local
-        .transaction()
-        .await
-        .map_err(fail("starting the local transaction"))?;
-    // Foreign-key triggers off for this transaction: copied tables may arrive in any order.
-    // The local database is a developer's own; commits need not wait for the disk.
-    transaction
-        .batch_execute(
-            "SET LOCAL session_replication_role = replica; SET LOCAL synchronous_commit = off",
-        )
-        .await
-        .map_err(fail("preparing the local transaction"))?;
     let freeze = if referenced {
         // TRUNCATE refuses a table other tables point at; DELETE does not (triggers are off).
         transaction
@@ -245,10 +290,6 @@ where
             .await
             .map_err(fail("advancing sequences"))?;
     }
-    transaction
-        .commit()
-        .await
-        .map_err(fail("committing the local transaction"))?;
     Ok(rows)
 }
 

@@ -1,0 +1,397 @@
+//! The copy's invariant: when it commits, every foreign key Postgres marks valid holds. Rows are
+//! loaded with FK triggers off (`session_replication_role = replica`, tables arrive in any
+//! order), so before the commit every FK touching a loaded table is checked here with an
+//! anti-join inside the copy's transaction; dangling rows roll the whole copy back, or, with
+//! `--prune-dangling`, are deleted (and reported) until none are left.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use tokio_postgres::GenericClient;
+
+use super::plan::TableName;
+use super::CopyError;
+
+/// A foreign key as the local catalog describes it (names already SQL-quoted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub child: TableName,
+    pub child_columns: Vec<String>,
+    pub parent: TableName,
+    pub parent_columns: Vec<String>,
+    /// `MATCH FULL` (a row with some but not all key columns null dangles).
+    pub match_full: bool,
+    /// Ordinary tables are read with ONLY (FKs are not inherited); partitioned ones whole.
+    pub child_only: bool,
+    pub parent_only: bool,
+}
+
+impl ForeignKey {
+    /// `public.orders (user_id) → public.users (id)`, for messages.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} ({}) → {} ({})",
+            self.name,
+            self.child,
+            self.child_columns.join(", "),
+            self.parent,
+            self.parent_columns.join(", ")
+        )
+    }
+
+    /// The condition, over child rows aliased `c`, that a row references no parent row.
+    pub fn dangling_condition(&self) -> String {
+        let column = |c: &String| format!("c.{c}");
+        let all_set = self
+            .child_columns
+            .iter()
+            .map(|c| format!("{} IS NOT NULL", column(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let matches = self
+            .child_columns
+            .iter()
+            .zip(&self.parent_columns)
+            .map(|(c, p)| format!("p.{p} = {}", column(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let missing = format!(
+            "NOT EXISTS (SELECT 1 FROM {}{} p WHERE {matches})",
+            only(self.parent_only),
+            self.parent.quoted()
+        );
+        if self.match_full && self.child_columns.len() > 1 {
+            let any_set = self
+                .child_columns
+                .iter()
+                .map(|c| format!("{} IS NOT NULL", column(c)))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            format!("({any_set}) AND (NOT ({all_set}) OR {missing})")
+        } else {
+            format!("{all_set} AND {missing}")
+        }
+    }
+
+    fn child_source(&self) -> String {
+        format!("{}{} c", only(self.child_only), self.child.quoted())
+    }
+
+    pub fn count_sql(&self) -> String {
+        format!(
+            "SELECT count(*) FROM {} WHERE {}",
+            self.child_source(),
+            self.dangling_condition()
+        )
+    }
+
+    /// A few of the dangling rows' keys, as `(1, 'a')`.
+    pub fn sample_sql(&self, rows: usize) -> String {
+        let key = self
+            .child_columns
+            .iter()
+            .map(|c| format!("c.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT DISTINCT ROW({key})::text FROM {} WHERE {} LIMIT {rows}",
+            self.child_source(),
+            self.dangling_condition()
+        )
+    }
+
+    pub fn delete_sql(&self) -> String {
+        format!(
+            "DELETE FROM {} WHERE {}",
+            self.child_source(),
+            self.dangling_condition()
+        )
+    }
+}
+
+fn only(only: bool) -> &'static str {
+    if only {
+        "ONLY "
+    } else {
+        ""
+    }
+}
+
+/// An FK that would not hold after the copy.
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub key: ForeignKey,
+    pub rows: i64,
+    /// A few keys of the dangling child rows.
+    pub sample: Vec<String>,
+    /// The child table is one the copy loads (else its local rows were left behind).
+    pub child_loaded: bool,
+}
+
+/// Rows `--prune-dangling` deleted.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Pruned {
+    pub table: String,
+    pub foreign_key: String,
+    pub rows: u64,
+}
+
+/// Every valid FK whose child or parent is one of `tables`, from the local catalog.
+pub async fn foreign_keys_touching(
+    client: &impl GenericClient,
+    tables: &[TableName],
+) -> Result<Vec<ForeignKey>, CopyError> {
+    let names: Vec<String> = tables.iter().map(TableName::quoted).collect();
+    let rows = client
+        .query(FOREIGN_KEYS, &[&names])
+        .await
+        .map_err(|error| CopyError::Database {
+            action: "reading the local foreign keys".into(),
+            error,
+        })?;
+    Ok(rows
+        .iter()
+        .map(|row| ForeignKey {
+            name: row.get(0),
+            child: TableName {
+                schema: row.get(1),
+                name: row.get(2),
+            },
+            child_columns: row.get(3),
+            parent: TableName {
+                schema: row.get(4),
+                name: row.get(5),
+            },
+            parent_columns: row.get(6),
+            match_full: row.get(7),
+            child_only: row.get(8),
+            parent_only: row.get(9),
+        })
+        .collect())
+}
+
+/// Root constraints only (`conparentid = 0`): a partitioned table's FK is checked once, on the
+/// whole table, not once more per partition clone.
+const FOREIGN_KEYS: &str = r#"
+WITH wanted AS (SELECT to_regclass(name) AS oid FROM unnest($1::text[]) AS name)
+SELECT con.conname::text, cn.nspname::text, child.relname::text,
+       ARRAY(SELECT quote_ident(a.attname) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
+       pn.nspname::text, parent.relname::text,
+       ARRAY(SELECT quote_ident(a.attname) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
+       con.confmatchtype = 'f', child.relkind = 'r', parent.relkind = 'r'
+FROM pg_constraint con
+JOIN pg_class child ON child.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = child.relnamespace
+JOIN pg_class parent ON parent.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = parent.relnamespace
+WHERE con.contype = 'f' AND con.convalidated AND con.conparentid = 0
+  AND (con.conrelid IN (SELECT oid FROM wanted) OR con.confrelid IN (SELECT oid FROM wanted))
+ORDER BY 2, 3, 1
+"#;
+
+/// Checks every FK touching `loaded`; with `prune`, deletes dangling rows instead (repeating,
+/// since a deleted row may have been another row's parent) and returns what it deleted.
+pub async fn enforce(
+    client: &impl GenericClient,
+    loaded: &[TableName],
+    prune: bool,
+) -> Result<Vec<Pruned>, CopyError> {
+    let loaded_set: BTreeSet<&TableName> = loaded.iter().collect();
+    let mut touched: Vec<TableName> = loaded.to_vec();
+    let mut pruned: Vec<Pruned> = Vec::new();
+    loop {
+        let keys = foreign_keys_touching(client, &touched).await?;
+        if !prune {
+            let violations = violations(client, &keys, &loaded_set).await?;
+            return if violations.is_empty() {
+                Ok(pruned)
+            } else {
+                Err(CopyError::Dangling(violations))
+            };
+        }
+        let mut deleted_any = false;
+        for key in &keys {
+            let deleted = client
+                .execute(&key.delete_sql(), &[])
+                .await
+                .map_err(|error| CopyError::Database {
+                    action: format!("deleting rows that break {}", key.describe()),
+                    error,
+                })?;
+            if deleted == 0 {
+                continue;
+            }
+            deleted_any = true;
+            add_pruned(&mut pruned, key, deleted);
+            if !touched.contains(&key.child) {
+                touched.push(key.child.clone());
+            }
+        }
+        if !deleted_any {
+            return Ok(pruned);
+        }
+    }
+}
+
+fn add_pruned(pruned: &mut Vec<Pruned>, key: &ForeignKey, rows: u64) {
+    let (table, foreign_key) = (key.child.to_string(), key.name.clone());
+    match pruned
+        .iter_mut()
+        .find(|p| p.table == table && p.foreign_key == foreign_key)
+    {
+        Some(entry) => entry.rows += rows,
+        None => pruned.push(Pruned {
+            table,
+            foreign_key,
+            rows,
+        }),
+    }
+}
+
+async fn violations(
+    client: &impl GenericClient,
+    keys: &[ForeignKey],
+    loaded: &BTreeSet<&TableName>,
+) -> Result<Vec<Violation>, CopyError> {
+    let mut found = Vec::new();
+    for key in keys {
+        let failed = |error| CopyError::Database {
+            action: format!("checking {}", key.describe()),
+            error,
+        };
+        let rows: i64 = client
+            .query_one(&key.count_sql(), &[])
+            .await
+            .map_err(failed)?
+            .get(0);
+        if rows == 0 {
+            continue;
+        }
+        let sample = client
+            .query(&key.sample_sql(5), &[])
+            .await
+            .map_err(|error| CopyError::Database {
+                action: format!("checking {}", key.describe()),
+                error,
+            })?
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect();
+        found.push(Violation {
+            key: key.clone(),
+            rows,
+            sample,
+            child_loaded: loaded.contains(&key.child),
+        });
+    }
+    Ok(found)
+}
+
+/// The error text: one paragraph per broken FK, each with its ways out.
+pub fn describe_violations(violations: &[Violation]) -> String {
+    let mut out = format!(
+        "the copy would leave {} foreign key{} broken, so nothing was copied (the local rows are unchanged):",
+        violations.len(),
+        if violations.len() == 1 { "" } else { "s" }
+    );
+    for violation in violations {
+        let key = &violation.key;
+        let _ = write!(
+            out,
+            "\n  {}: {} rows of {} point at rows {} will not have, e.g. {}",
+            key.describe(),
+            violation.rows,
+            key.child,
+            key.parent,
+            violation.sample.join(", ")
+        );
+        let hint = if violation.child_loaded {
+            format!(
+                "copy {parent} too (name it, with --where on it if you want a part), narrow {child} with --where, \
+                 or delete the dangling rows with --prune-dangling",
+                parent = key.parent,
+                child = key.child
+            )
+        } else {
+            format!(
+                "these are local rows of {child}, which is not copied: copy {child} too, or delete them with --prune-dangling",
+                child = key.child
+            )
+        };
+        let _ = write!(out, "\n    hint: {hint}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(columns: &[&str], match_full: bool) -> ForeignKey {
+        ForeignKey {
+            name: "items_fk".into(),
+            child: TableName::parse("items"),
+            child_columns: columns.iter().map(|c| c.to_string()).collect(),
+            parent: TableName::parse("shop.orders"),
+            parent_columns: columns.iter().map(|c| format!("p_{c}")).collect(),
+            match_full,
+            child_only: true,
+            parent_only: false,
+        }
+    }
+
+    #[test]
+    fn a_simple_match_key_dangles_only_when_every_column_is_set() {
+        assert_eq!(
+            key(&["a", "b"], false).count_sql(),
+            "SELECT count(*) FROM ONLY \"public\".\"items\" c WHERE c.a IS NOT NULL AND c.b IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM \"shop\".\"orders\" p WHERE p.p_a = c.a AND p.p_b = c.b)"
+        );
+    }
+
+    #[test]
+    fn a_full_match_key_also_dangles_when_only_some_columns_are_set() {
+        assert_eq!(
+            key(&["a", "b"], true).dangling_condition(),
+            "(c.a IS NOT NULL OR c.b IS NOT NULL) AND (NOT (c.a IS NOT NULL AND c.b IS NOT NULL) \
+             OR NOT EXISTS (SELECT 1 FROM \"shop\".\"orders\" p WHERE p.p_a = c.a AND p.p_b = c.b))"
+        );
+    }
+
+    #[test]
+    fn the_error_names_the_key_rows_and_the_ways_out() {
+        let violation = |child_loaded| Violation {
+            key: key(&["a"], false),
+            rows: 12,
+            sample: vec!["(1)".into(), "(2)".into()],
+            child_loaded,
+        };
+        let text = describe_violations(&[violation(true), violation(false)]);
+        assert!(
+            text.starts_with("the copy would leave 2 foreign keys broken, so nothing was copied")
+        );
+        assert!(text.contains(
+            "items_fk public.items (a) → shop.orders (p_a): 12 rows of public.items point at rows shop.orders will not have, e.g. (1), (2)"
+        ));
+        assert!(text.contains("copy shop.orders too"));
+        assert!(text.contains("--prune-dangling"));
+        assert!(text.contains("local rows of public.items, which is not copied"));
+    }
+
+    #[test]
+    fn pruned_rows_add_up_per_key() {
+        let mut pruned = Vec::new();
+        add_pruned(&mut pruned, &key(&["a"], false), 3);
+        add_pruned(&mut pruned, &key(&["a"], false), 2);
+        assert_eq!(
+            pruned,
+            [Pruned {
+                table: "public.items".into(),
+                foreign_key: "items_fk".into(),
+                rows: 5
+            }]
+        );
+    }
+}

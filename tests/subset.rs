@@ -1,0 +1,171 @@
+//! `devdb copy` keeps every foreign key true: after a copy commits, a join-based check (not
+//! `pg_constraint`) finds no row pointing at a row that is not there; a copy that would break
+//! one stops with the FK, the rows and the ways out, and changes nothing.
+
+mod common;
+
+use common::{column, connect, StagePair};
+
+const SHOP: &str = "CREATE TABLE users (id int PRIMARY KEY, name text);
+     CREATE TABLE orders (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users (id), total int);
+     CREATE TABLE notes (id int PRIMARY KEY, order_id int REFERENCES orders (id), body text);";
+
+/// Child rows whose parent row is missing, for each FK of the shop, by joins.
+async fn dangling(client: &tokio_postgres::Client) -> Vec<String> {
+    column(
+        client,
+        "SELECT (SELECT count(*) FROM orders o LEFT JOIN users u ON u.id = o.user_id WHERE u.id IS NULL)
+         || ' ' || (SELECT count(*) FROM notes n LEFT JOIN orders o ON o.id = n.order_id
+                    WHERE n.order_id IS NOT NULL AND o.id IS NULL)",
+    )
+    .await
+}
+
+/// A digest of every local row of the shop, to show a refused copy changed nothing.
+async fn contents(client: &tokio_postgres::Client) -> Vec<String> {
+    column(
+        client,
+        "SELECT md5(coalesce((SELECT string_agg(u::text, ',' ORDER BY id) FROM users u), '')
+                 || '|' || coalesce((SELECT string_agg(o::text, ',' ORDER BY id) FROM orders o), '')
+                 || '|' || coalesce((SELECT string_agg(n::text, ',' ORDER BY id) FROM notes n), ''))",
+    )
+    .await
+}
+
+async fn shop() -> StagePair {
+    StagePair::new(
+        "fkcheck",
+        &format!(
+            "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
+             INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;"
+        ),
+        &format!(
+            "{SHOP} INSERT INTO users VALUES (1, 'local'), (900, 'only local');
+             INSERT INTO orders VALUES (1, 1, 5), (900, 900, 7);
+             INSERT INTO notes VALUES (1, 900, 'about a local order'), (2, NULL, 'loose');"
+        ),
+        "",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_copy_that_would_leave_rows_pointing_nowhere_changes_nothing() {
+    let pair = shop().await;
+    let client = connect(&pair.local).await;
+    let before = contents(&client).await;
+
+    // Orders without their users: the copied orders would point at users 2..50.
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "orders",
+            "--from",
+            "CODE",
+            "--where",
+            "orders:id <= 200",
+        ])
+        .fails();
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    let text = &run.stderr;
+    assert!(
+        text.contains("orders_user_id_fkey public.orders (user_id) → public.users (id): 196 rows of public.orders point at rows public.users will not have, e.g. ("),
+        "{text}"
+    );
+    assert!(text.contains("nothing was copied"), "{text}");
+    assert!(text.contains("copy public.users too"), "{text}");
+    // The local notes pointing at order 900 would dangle too once orders is replaced.
+    assert!(
+        text.contains("notes_order_id_fkey public.notes (order_id) → public.orders (id): 1 rows of public.notes")
+            && text.contains("local rows of public.notes, which is not copied"),
+        "{text}"
+    );
+    assert_eq!(
+        contents(&client).await,
+        before,
+        "a refused copy changed rows"
+    );
+
+    // Both tables: the orders hold, the local note on order 900 still would not.
+    let run = pair
+        .local
+        .devdb(&["copy", "users", "orders", "--from", "CODE"])
+        .fails();
+    assert!(
+        run.stderr.contains(
+            "1 rows of public.notes point at rows public.orders will not have, e.g. (900)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("orders_user_id_fkey"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(contents(&client).await, before);
+
+    // --prune-dangling deletes that note, says so, and the copy lands.
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "users",
+            "orders",
+            "--from",
+            "CODE",
+            "--prune-dangling",
+            "--json",
+        ])
+        .ok();
+    assert!(
+        run.stderr
+            .contains("deleted 1 rows of public.notes that broke notes_order_id_fkey"),
+        "{}",
+        run.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["pruned"],
+        serde_json::json!([{"table": "public.notes", "foreign_key": "notes_order_id_fkey", "rows": 1}])
+    );
+    assert_eq!(dangling(&client).await, ["0 0"]);
+    assert_eq!(
+        column(
+            &client,
+            "SELECT (SELECT count(*) FROM users) || ' ' || (SELECT count(*) FROM orders) || ' '
+                    || (SELECT string_agg(body, ',') FROM notes)"
+        )
+        .await,
+        ["50 400 loose"]
+    );
+
+    // Pruning follows what it deletes: orders without users go, and so do their notes.
+    client
+        .batch_execute("INSERT INTO notes VALUES (3, 6, 'on order 6, of user 7')")
+        .await
+        .unwrap();
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "users",
+            "--from",
+            "CODE",
+            "--where",
+            "users:id <> 7",
+            "--prune-dangling",
+        ])
+        .ok();
+    assert!(
+        run.stderr
+            .contains("deleted 8 rows of public.orders that broke orders_user_id_fkey")
+            && run
+                .stderr
+                .contains("deleted 1 rows of public.notes that broke notes_order_id_fkey"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dangling(&client).await, ["0 0"]);
+}
