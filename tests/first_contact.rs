@@ -273,6 +273,33 @@ fn a_port_mapping_to_the_wrong_container_port_names_the_entry() {
     );
 }
 
+/// A folder where the Compose file should be (Docker makes one when it bind-mounts a file that
+/// does not exist) is named as a folder, whichever way devdb was pointed at it.
+#[test]
+fn a_compose_path_that_is_a_directory_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("compose.yaml");
+    std::fs::create_dir_all(folder.join("inner")).unwrap();
+    let sub = root.path().join("src");
+    std::fs::create_dir_all(&sub).unwrap();
+    let shown = folder.display().to_string();
+    for (args, env) in [
+        (vec!["status"], vec![]),
+        (vec!["--file", &*shown, "status"], vec![]),
+        (vec!["status"], vec![("COMPOSE_FILE", &*shown)]),
+    ] {
+        let run = devdb_in(&sub, &args, &env).fails();
+        assert!(
+            run.stderr
+                .contains(&format!("{shown}: this is a directory"))
+                && run.stderr.contains("hint:")
+                && !run.stderr.contains("no Compose file found"),
+            "{args:?} {env:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 /// A remote stage (its own project) holding `remote_sql`, and a local project whose Compose
 /// file has only its Postgres service (no `db_copy`), with that stage as CODE.
 async fn stage_and_plain_local(
