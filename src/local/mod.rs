@@ -35,6 +35,8 @@ pub enum LocalError {
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
     #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(transparent)]
     Db(#[from] DbError),
@@ -55,6 +57,7 @@ impl UpReport {
 
 /// Creates or starts what is missing, waits for Postgres and creates the database.
 pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpReport, LocalError> {
+    config.check_local_port()?;
     let services = engine.start_services(config, rebuild).await?;
     let container = database_container(config);
     let connection = match connection_info(engine, config).await {
@@ -85,6 +88,7 @@ pub async fn connection_info(
     engine: &Engine,
     config: &Config,
 ) -> Result<ConnectionInfo, LocalError> {
+    config.check_local_port()?;
     let service = config.database_service();
     let port = engine
         .published_port(&database_container(config), service.postgres_port())
