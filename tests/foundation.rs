@@ -523,6 +523,14 @@ async fn an_18_image_with_the_old_data_mount_is_refused_with_the_fix() {
         "{state:?}"
     );
 
+    // The image's VOLUME became an anonymous volume, which the recreate below leaves behind.
+    let named = format!("{}_pgdata", project.name);
+    let anonymous: Vec<String> = database_mounts(&project)
+        .await
+        .into_iter()
+        .filter_map(|(_, name)| (name != named).then_some(name))
+        .collect();
+
     // The fix the message names works.
     project.write_compose(&right);
     project.devdb(&["up"]).ok();
@@ -530,4 +538,13 @@ async fn an_18_image_with_the_old_data_mount_is_refused_with_the_fix() {
         common::column(&connect(&project).await, "SHOW data_directory").await,
         ["/var/lib/postgresql/18/docker"]
     );
+    for volume in anonymous {
+        docker
+            .remove_volume(
+                &volume,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            .unwrap();
+    }
 }
