@@ -169,3 +169,52 @@ async fn a_copy_that_would_leave_rows_pointing_nowhere_changes_nothing() {
     );
     assert_eq!(dangling(&client).await, ["0 0"]);
 }
+
+#[tokio::test]
+async fn a_mask_on_one_side_of_a_key_is_refused_and_the_same_hmac_on_both_sides_joins() {
+    let schema = "CREATE TABLE accounts (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+                  CREATE TABLE invoices (id int PRIMARY KEY, email text REFERENCES accounts (email));";
+    let pair = StagePair::new(
+        "fkmask",
+        &format!(
+            "{schema} INSERT INTO accounts SELECT g, 'p' || g || '@x.io' FROM generate_series(1, 30) g;
+             INSERT INTO invoices SELECT g, 'p' || (1 + g % 30) || '@x.io' FROM generate_series(1, 90) g;"
+        ),
+        &format!("{schema} INSERT INTO accounts VALUES (1, 'kept@x.io'); INSERT INTO invoices VALUES (1, 'kept@x.io');"),
+        "  copy:\n    mask:\n      accounts.email: hash\n",
+    )
+    .await;
+    let client = connect(&pair.local).await;
+    let snapshot = "SELECT (SELECT string_agg(a::text, ',') FROM accounts a) || '|' || (SELECT string_agg(i::text, ',') FROM invoices i)";
+    let before = column(&client, snapshot).await;
+    let run = pair
+        .local
+        .devdb(&["copy", "accounts", "invoices", "--from", "CODE"])
+        .fails();
+    assert!(
+        run.stderr.contains("public.invoices.email is not masked but public.accounts.email, which it references through invoices_email_fkey, is masked with hmac")
+            && run.stderr.contains("mask both columns with `hmac`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(column(&client, snapshot).await, before, "nothing changed");
+
+    // The same keyed mask on both sides: every invoice still finds its account.
+    let compose = std::fs::read_to_string(pair.local.compose_path()).unwrap();
+    pair.local.write_compose(&compose.replace(
+        "      accounts.email: hash\n",
+        "      accounts.email: hash\n      invoices.email: hmac\n",
+    ));
+    pair.local
+        .devdb(&["copy", "accounts", "invoices", "--from", "CODE"])
+        .ok();
+    assert_eq!(
+        column(
+            &client,
+            "SELECT count(*) || ' ' || count(a.id) || ' ' || count(*) FILTER (WHERE i.email LIKE '%@x.io')
+             FROM invoices i LEFT JOIN accounts a ON a.email = i.email"
+        )
+        .await,
+        ["90 90 0"]
+    );
+}

@@ -49,6 +49,8 @@ pub enum CopyError {
         table: String,
         error: Box<CopyError>,
     },
+    #[error("{0}")]
+    MaskBreaksKey(String),
     #[error("{}", integrity::describe_violations(.0))]
     Dangling(Vec<integrity::Violation>),
     #[error("{}: {source}", path.display())]
@@ -177,6 +179,10 @@ pub async fn copy_data(
             local: local_info.remove(table).unwrap_or_default(),
         });
     }
+    let keys = integrity::foreign_keys_touching(&local_client, &tables).await?;
+    integrity::check_masks(&keys, |table, column| {
+        masks_for(config, table).remove(column)
+    })?;
     drop(local_client);
     for Planned { plan, .. } in &plans {
         if !plan.skipped.is_empty() {
