@@ -181,6 +181,9 @@ pub struct CopyArgs {
     /// instead of refusing the copy.
     #[arg(long)]
     pub prune_dangling: bool,
+    /// Do not pull the rows that copied rows reference from the stage; refuse the copy instead.
+    #[arg(long)]
+    pub no_follow: bool,
     /// Copy the relation's structure (and what it needs that is missing locally), then its rows.
     #[arg(long, conflicts_with = "schema_only")]
     pub schema: bool,

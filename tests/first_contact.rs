@@ -273,6 +273,33 @@ fn a_port_mapping_to_the_wrong_container_port_names_the_entry() {
     );
 }
 
+/// A folder where the Compose file should be (Docker makes one when it bind-mounts a file that
+/// does not exist) is named as a folder, whichever way devdb was pointed at it.
+#[test]
+fn a_compose_path_that_is_a_directory_is_named() {
+    let root = tempfile::tempdir().unwrap();
+    let folder = root.path().join("compose.yaml");
+    std::fs::create_dir_all(folder.join("inner")).unwrap();
+    let sub = root.path().join("src");
+    std::fs::create_dir_all(&sub).unwrap();
+    let shown = folder.display().to_string();
+    for (args, env) in [
+        (vec!["status"], vec![]),
+        (vec!["--file", &*shown, "status"], vec![]),
+        (vec!["status"], vec![("COMPOSE_FILE", &*shown)]),
+    ] {
+        let run = devdb_in(&sub, &args, &env).fails();
+        assert!(
+            run.stderr
+                .contains(&format!("{shown}: this is a directory"))
+                && run.stderr.contains("hint:")
+                && !run.stderr.contains("no Compose file found"),
+            "{args:?} {env:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 /// A remote stage (its own project) holding `remote_sql`, and a local project whose Compose
 /// file has only its Postgres service (no `db_copy`), with that stage as CODE.
 async fn stage_and_plain_local(
@@ -301,13 +328,17 @@ async fn stage_and_plain_local(
 
 /// The local stand-in images the built-in db-copy job is based on (no registry offline).
 fn copy_base_images() -> Vec<(String, String)> {
-    vec![
+    let mut images = vec![
         ("DEVDB_POSTGRES_IMAGE_15".to_string(), postgres_image()),
         (
             "DEVDB_POSTGRES_IMAGE_17".to_string(),
             common::postgres_image_17(),
         ),
-    ]
+    ];
+    if let Ok(image) = std::env::var("DEVDB_TEST_IMAGE_18") {
+        images.push(("DEVDB_POSTGRES_IMAGE_18".to_string(), image));
+    }
+    images
 }
 
 fn with_base_images(project: &TestProject, args: &[&str]) -> common::Run {
@@ -467,10 +498,16 @@ async fn job_containers(project: &str) -> Vec<String> {
         .collect()
 }
 
-/// up, migrate deploy, copy and copy --schema between a `local_image` database and a
-/// `remote_image` stage of another Postgres major.
-async fn across_majors(label: &str, local_image: &str, remote_image: &str) {
-    let (_remote, local) = stage_and_plain_local(
+/// up, migrate deploy, copy and copy --schema between a `local_image` database (PostgreSQL
+/// `local_major`) and a `remote_image` stage of another major. `copy --schema` runs the stage
+/// major's pg_dump (the db-copy job on DEVDB_POSTGRES_IMAGE_<major>) and replays its output on
+/// the local server, so an 18 stage with an older local replays pg_dump 18's script there.
+async fn across_majors(
+    label: &str,
+    (local_image, local_major): (&str, &str),
+    (remote_image, remote_major): (&str, &str),
+) {
+    let (remote, local) = stage_and_plain_local(
         label,
         remote_image,
         local_image,
@@ -498,23 +535,70 @@ async fn across_majors(label: &str, local_image: &str, remote_image: &str) {
         .await,
         ["okx,sadx"]
     );
-    let version = column(&client, "SHOW server_version_num").await;
-    let expected_major = if local_image.ends_with(":17") {
-        "17"
-    } else {
-        "15"
-    };
-    assert!(version[0].starts_with(expected_major), "{version:?}");
+    // Each side runs the major it claims (the images are not silently the same server).
+    assert_eq!(
+        column(
+            &client,
+            "SELECT current_setting('server_version_num')::int / 10000"
+        )
+        .await,
+        [local_major]
+    );
+    let remote = common::connect(&remote).await;
+    assert_eq!(
+        column(
+            &remote,
+            "SELECT current_setting('server_version_num')::int / 10000"
+        )
+        .await,
+        [remote_major]
+    );
 }
 
 #[tokio::test]
 async fn a_15_local_with_a_17_stage() {
-    across_majors("l15r17", &postgres_image(), &common::postgres_image_17()).await;
+    let v17 = common::postgres_image_17();
+    across_majors("l15r17", (&postgres_image(), "15"), (&v17, "17")).await;
 }
 
 #[tokio::test]
 async fn a_17_local_with_a_15_stage() {
-    across_majors("l17r15", &common::postgres_image_17(), &postgres_image()).await;
+    let v17 = common::postgres_image_17();
+    across_majors("l17r15", (&v17, "17"), (&postgres_image(), "15")).await;
+}
+
+#[tokio::test]
+async fn an_18_local_with_a_15_stage() {
+    let Some(v18) = common::postgres_image_18() else {
+        return;
+    };
+    across_majors("l18r15", (&v18, "18"), (&postgres_image(), "15")).await;
+}
+
+#[tokio::test]
+async fn an_18_local_with_a_17_stage() {
+    let Some(v18) = common::postgres_image_18() else {
+        return;
+    };
+    let v17 = common::postgres_image_17();
+    across_majors("l18r17", (&v18, "18"), (&v17, "17")).await;
+}
+
+#[tokio::test]
+async fn a_15_local_with_an_18_stage() {
+    let Some(v18) = common::postgres_image_18() else {
+        return;
+    };
+    across_majors("l15r18", (&postgres_image(), "15"), (&v18, "18")).await;
+}
+
+#[tokio::test]
+async fn a_17_local_with_an_18_stage() {
+    let Some(v18) = common::postgres_image_18() else {
+        return;
+    };
+    let v17 = common::postgres_image_17();
+    across_majors("l17r18", (&v17, "17"), (&v18, "18")).await;
 }
 
 /// `devdb init` in a Prisma monorepo: root `.env`, `packages/app/docker-compose.yml`,

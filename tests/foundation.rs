@@ -396,3 +396,155 @@ async fn container_that_exits_fails_fast_with_its_logs() {
     assert!(run.stderr.contains("exit code 3"), "{}", run.stderr);
     assert!(run.stderr.contains("crash-marker"), "{}", run.stderr);
 }
+
+/// The project's named volume and every mount of its database container, as (destination, name).
+async fn database_mounts(project: &TestProject) -> Vec<(String, String)> {
+    docker()
+        .await
+        .inspect_container(&project.container_name("postgres"), None)
+        .await
+        .unwrap()
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| {
+            (
+                m.destination.unwrap_or_default(),
+                m.name.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_18_image_keeps_its_data_in_the_volume_at_var_lib_postgresql() {
+    let Some(image) = common::postgres_image_18() else {
+        return;
+    };
+    let project = TestProject::new("pg18up");
+    project.write_compose(&project.database_yaml(&image, "\"5432\"", "", ""));
+    assert!(std::fs::read_to_string(project.compose_path())
+        .unwrap()
+        .contains("pgdata:/var/lib/postgresql\""));
+    project.devdb(&["up"]).ok();
+    let client = connect(&project).await;
+    let settings = common::column(
+        &client,
+        "SELECT current_setting('data_directory') || ' ' || current_setting('server_version_num')",
+    )
+    .await;
+    assert!(
+        settings[0].starts_with("/var/lib/postgresql/18/docker 18"),
+        "{settings:?}"
+    );
+    // One mount, the project's named volume: no anonymous volume holds anything.
+    assert_eq!(
+        database_mounts(&project).await,
+        [(
+            "/var/lib/postgresql".to_string(),
+            format!("{}_pgdata", project.name)
+        )]
+    );
+    client
+        .batch_execute("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('18');")
+        .await
+        .unwrap();
+    drop(client);
+
+    project.devdb(&["down"]).ok();
+    let run = project.devdb(&["up"]).ok();
+    assert!(run.stderr.contains("started"), "{}", run.stderr);
+    // A recreate drops anything outside the named volume: the row must still be there.
+    let command = "    command: [\"postgres\", \"-c\", \"work_mem=8MB\"]\n";
+    project.write_compose(&project.database_yaml(&image, "\"5432\"", command, ""));
+    let run = project.devdb(&["up"]).ok();
+    assert!(run.stderr.contains("recreated"), "{}", run.stderr);
+    assert_eq!(
+        common::column(&connect(&project).await, "SELECT v FROM kept").await,
+        ["18"]
+    );
+}
+
+#[tokio::test]
+async fn an_18_image_with_the_old_data_mount_is_refused_with_the_fix() {
+    let Some(image) = common::postgres_image_18() else {
+        return;
+    };
+    let project = TestProject::new("pg18mount");
+    let right = project.database_yaml(&image, "\"5432\"", "", "");
+    let wrong = right.replace(
+        "pgdata:/var/lib/postgresql\"",
+        "pgdata:/var/lib/postgresql/data\"",
+    );
+    assert_ne!(right, wrong);
+    project.write_compose(&wrong);
+    for attempt in ["first", "second"] {
+        let started = std::time::Instant::now();
+        let run = project.devdb(&["up"]).fails();
+        assert_eq!(run.status.code(), Some(2), "{attempt}: {}", run.stderr);
+        // Well within ready_timeout (60s): devdb explains instead of waiting.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{attempt}: took {:?}",
+            started.elapsed()
+        );
+        for expected in [
+            "service `postgres` mounts `pgdata` at /var/lib/postgresql/data",
+            "PGDATA=/var/lib/postgresql/18/docker",
+            "change that entry of services.postgres.volumes to `pgdata:/var/lib/postgresql`",
+            &project.compose_path().display().to_string(),
+        ] {
+            assert!(
+                run.stderr.contains(expected),
+                "{attempt}: {expected}\n{}",
+                run.stderr
+            );
+        }
+        assert!(!run.all().contains("test-secret-pw"), "{}", run.all());
+    }
+    // The stand-in refuses the mount on its own, as the official 18 image does.
+    let docker = docker().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let state = loop {
+        let state = docker
+            .inspect_container(&project.container_name("postgres"), None)
+            .await
+            .unwrap()
+            .state
+            .unwrap();
+        if state.running != Some(true) || std::time::Instant::now() > deadline {
+            break state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (state.running, state.exit_code),
+        (Some(false), Some(1)),
+        "{state:?}"
+    );
+
+    // The image's VOLUME became an anonymous volume, which the recreate below leaves behind.
+    let named = format!("{}_pgdata", project.name);
+    let anonymous: Vec<String> = database_mounts(&project)
+        .await
+        .into_iter()
+        .filter_map(|(_, name)| (name != named).then_some(name))
+        .collect();
+
+    // The fix the message names works.
+    project.write_compose(&right);
+    project.devdb(&["up"]).ok();
+    assert_eq!(
+        common::column(&connect(&project).await, "SHOW data_directory").await,
+        ["/var/lib/postgresql/18/docker"]
+    );
+    for volume in anonymous {
+        docker
+            .remove_volume(
+                &volume,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            .unwrap();
+    }
+}

@@ -434,6 +434,60 @@ async fn remote_stage_changes_only_with_confirm_and_never_prints_the_password() 
     );
 }
 
+/// Many Compose files keep the database on the project network (no `ports:`): stage-only
+/// commands work on them, and only what reaches the local database asks for a port.
+#[tokio::test]
+async fn stage_commands_need_no_published_local_port() {
+    let remote = TestProject::with_database("noport-remote", "");
+    remote.devdb(&["up"]).ok();
+    let remote_url = remote.devdb(&["url"]).ok().stdout.trim().to_string();
+    let local = TestProject::new("noport-local");
+    let stages = "  stages:\n    CODE: { url_env: DEVDB_TEST_CODE_URL, sslmode: disable }\n";
+    let yaml = local
+        .database_yaml(&common::postgres_image(), "", "", stages)
+        .replace("    ports: []\n", "");
+    assert!(!yaml.contains("ports"), "{yaml}");
+    local.write_compose(&yaml);
+    local.write_migration("20240101000000_a", "CREATE TABLE staged (id int);\n");
+    let env = [("DEVDB_TEST_CODE_URL", remote_url.as_str())];
+
+    let pending = local
+        .devdb_with_env(&["migrate", "status", "--stage", "CODE"], &env)
+        .fails();
+    assert!(
+        pending.stdout.contains("20240101000000_a") && !pending.all().contains("publishes no port"),
+        "{}",
+        pending.all()
+    );
+    local
+        .devdb_with_env(&["migrate", "deploy", "--stage", "CODE", "--confirm"], &env)
+        .ok();
+    local
+        .devdb_with_env(&["migrate", "status", "--stage", "CODE"], &env)
+        .ok();
+    let remote_client = connect(&remote).await;
+    assert_eq!(
+        column(
+            &remote_client,
+            &format!("SELECT migration_name FROM {LEDGER} WHERE finished_at IS NOT NULL")
+        )
+        .await,
+        ["20240101000000_a"]
+    );
+    assert_eq!(
+        column(&remote_client, "SELECT to_regclass('staged') IS NOT NULL").await,
+        ["t"]
+    );
+    // What does reach the local database keeps the clear error, and starts nothing.
+    let up = local.devdb(&["up"]).fails();
+    assert!(
+        up.stderr.contains("publishes no port") && up.stderr.contains("hint: add `ports:"),
+        "{}",
+        up.stderr
+    );
+    assert!(common::project_resources(&local.name).await.is_empty());
+}
+
 #[tokio::test]
 async fn new_and_reset_work_locally_and_reset_refuses_stages() {
     let project = TestProject::with_database("newreset", "");

@@ -6,6 +6,7 @@ mod common;
 #[path = "fixtures/prisma/oracle.rs"]
 mod oracle;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,10 +22,15 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prisma/migrations")
 }
 
+/// A small shop and the schema.prisma its user edited (see the migration's comment).
+fn edited_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prisma/edited")
+}
+
 /// Copies the fixture migrations into the project; returns how many there are.
-fn copy_fixture(project: &TestProject) -> usize {
+fn copy_fixture(project: &TestProject, dir: &Path) -> usize {
     let mut count = 0;
-    for entry in std::fs::read_dir(fixture_dir()).unwrap() {
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             let script = std::fs::read_to_string(path.join("migration.sql")).unwrap();
@@ -44,16 +50,12 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(label: &str) -> Option<Setup> {
+    fn new(label: &str, migrations: &Path, image: &str) -> Option<Setup> {
         let oracle = Oracle::find()?;
         let project = TestProject::new(label);
-        project.write_compose(&project.database_yaml(
-            &common::postgres_image(),
-            "\"5432\"",
-            "",
-            GENERATE,
-        ));
-        copy_fixture(&project);
+        let yaml = project.database_yaml(image, "\"5432\"", "", GENERATE);
+        project.write_compose(&oracle::mount_for_image(&yaml, image));
+        copy_fixture(&project, migrations);
         project.devdb(&["migrate", "deploy"]).ok();
         let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
         std::fs::create_dir_all(project.path().join("prisma")).unwrap();
@@ -67,6 +69,37 @@ impl Setup {
 
     fn devdb_schema(&self) -> PathBuf {
         self.project.path().join("prisma/schema.prisma")
+    }
+
+    /// Puts the same stale files into both `views/` folders (Prisma removes some of them).
+    fn plant_stale_views(&self) {
+        let devdb = self.project.path().join("prisma/views");
+        for dir in [devdb, self.pull_dir.path().join("views")] {
+            for (path, text) in [
+                ("public/dropped_view.sql", "SELECT 1;"),
+                ("gone/old.sql", "SELECT 2;"),
+                ("public/nested/deeper.sql", "SELECT 3;"),
+                ("top_level.sql", "SELECT 4;"),
+                ("public/README.txt", "notes"),
+            ] {
+                let path = dir.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+        }
+    }
+
+    /// Asserts both `views/` folders hold the same files with the same bytes; returns them.
+    #[track_caller]
+    fn assert_same_views(&self, what: &str) -> BTreeMap<String, String> {
+        let devdb = files_below(&self.project.path().join("prisma/views"));
+        let prisma = files_below(&self.pull_dir.path().join("views"));
+        let names = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(names(&devdb), names(&prisma), "{what}: views/ files differ");
+        for (path, text) in &prisma {
+            assert_same(&devdb[path], text, &format!("{what}: views/{path}"));
+        }
+        prisma
     }
 
     /// Runs both on copies of `input`; returns (devdb's file, Prisma's file, devdb's stderr,
@@ -123,6 +156,31 @@ impl Setup {
         );
         errors
     }
+}
+
+/// Every file below `dir` (relative path, content); empty when `dir` does not exist.
+fn files_below(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(relative, std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    out
 }
 
 /// The sections of the `*** WARNING ***` block `prisma db pull` prints.
@@ -260,7 +318,19 @@ fn edit(schema: &str) -> String {
 
 #[tokio::test]
 async fn generate_equals_prisma_db_pull_and_keeps_edits_like_it() {
-    let Some(setup) = Setup::new("pgen") else {
+    equals_db_pull_on_the_big_fixture("pgen", &common::postgres_image());
+}
+
+#[tokio::test]
+async fn generate_equals_prisma_db_pull_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    equals_db_pull_on_the_big_fixture("pgen18", &image);
+}
+
+fn equals_db_pull_on_the_big_fixture(label: &str, image: &str) {
+    let Some(setup) = Setup::new(label, &fixture_dir(), image) else {
         return;
     };
     for (label, input) in [
@@ -269,6 +339,9 @@ async fn generate_equals_prisma_db_pull_and_keeps_edits_like_it() {
     ] {
         let (devdb, prisma, stderr, warnings) = setup.introspect_both(input);
         assert_same(&devdb, &prisma, &format!("first introspection, {label}"));
+        // Without the preview feature both leave the first run's views/ alone.
+        let views = setup.assert_same_views(label);
+        assert!(views.len() >= 3, "{views:#?}");
         assert!(warnings.len() >= 5, "{warnings:#?}");
         for section in &warnings {
             assert!(
@@ -297,6 +370,7 @@ async fn generate_equals_prisma_db_pull_and_keeps_edits_like_it() {
     setup.assert_valid(&edited);
     let (devdb, prisma, _, _) = setup.introspect_both(&edited);
     assert_same(&devdb, &prisma, "re-introspection of an edited schema");
+    setup.assert_same_views("re-introspection of an edited schema");
     // Prisma 7.8 drops `@ignore` from relation fields to a model the file marks `@@ignore`
     // (page_views here) and then rejects its own output; devdb writes the same bytes. Exactly
     // those errors, and no others, are expected (see README, "Prisma").
@@ -341,5 +415,131 @@ async fn fixture_size() {
     assert!(
         tables >= 40 && views >= 4 && enums >= 5,
         "{tables} {views} {enums}"
+    );
+}
+
+#[tokio::test]
+async fn reintrospecting_an_edited_schema_keeps_what_db_pull_keeps() {
+    keeps_what_db_pull_keeps("pedit", &common::postgres_image());
+}
+
+#[tokio::test]
+async fn reintrospecting_an_edited_schema_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    keeps_what_db_pull_keeps("pedit18", &image);
+}
+
+/// The edited shop schema (tests/fixtures/prisma/edited): view fields the user made required
+/// or unique, relation fields of views, client-side defaults, `@updatedAt`, renamed relation
+/// fields, and the `views/` files with stale ones planted beforehand.
+fn keeps_what_db_pull_keeps(label: &str, image: &str) {
+    let Some(setup) = Setup::new(label, &edited_dir().join("migrations"), image) else {
+        return;
+    };
+    let input = std::fs::read_to_string(edited_dir().join("schema.prisma")).unwrap();
+    setup.assert_valid(&input);
+    setup.plant_stale_views();
+    let (devdb, prisma, _, _) = setup.introspect_both(&input);
+    assert_same(&devdb, &prisma, "re-introspection of the edited shop");
+    let views = setup.assert_same_views("re-introspection of the edited shop");
+    setup.assert_valid(&devdb);
+    // What the comparison covers, so a fixture that stops exercising a class fails here.
+    for kept in [
+        // (a) a view's fields keep the arity and `@unique` the file gives them
+        "  email   String\n",
+        "  coupons BigInt\n",
+        "  id      String  @unique @db.Uuid\n",
+        "  @@unique([accountId, email])\n",
+        "  account   Account @relation(fields: [accountId], references: [id])\n",
+        // (b) client-side defaults and @updatedAt stay; a DB default wins over the file's
+        "@id @default(cuid())",
+        "@default(uuid(7)) @db.Uuid",
+        "@default(nanoid(8))",
+        "@default(cuid(2))",
+        "@updatedAt @map(\"updated_at\")",
+        "@default(dbgenerated(\"gen_random_uuid()\"))",
+        // (c) names from the file
+        "  buyer     Account   @relation(\"orders_buyer_idToaccounts\"",
+        "  purchases Order[]       @relation(\"orders_buyer_idToaccounts\")",
+        "  stats     AccountStat[]\n",
+        "  vouchers  coupons[]\n",
+    ] {
+        assert!(devdb.contains(kept), "`{kept}` missing:\n{devdb}");
+    }
+    // Prisma drops `now()` and literals the database does not have.
+    assert!(
+        devdb.contains("  createdAt DateTime      @map(\"created_at\")\n"),
+        "{devdb}"
+    );
+    assert!(!devdb.contains("@default(3)"), "{devdb}");
+    // (d) views/<schema>/<Prisma name>.sql, stale files below the top level removed.
+    let paths: Vec<&str> = views.keys().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        [
+            "public/AccountStat.sql",
+            "public/OrderSummary.sql",
+            "public/README.txt",
+            "public/new_view.sql",
+            "top_level.sql",
+        ]
+    );
+    assert!(
+        // (Postgres 16+ no longer qualifies the columns of a one-table view: `id`, not
+        // `accounts.id`.)
+        views["public/AccountStat.sql"].starts_with("SELECT\n  ")
+            && views["public/AccountStat.sql"].contains("id AS account_id,\n")
+            && views["public/AccountStat.sql"].ends_with("n > 0);"),
+        "{:?}",
+        views["public/AccountStat.sql"]
+    );
+
+    // Pulling its own output again changes nothing, for either tool.
+    let (again, prisma_again, _, _) = setup.introspect_both(&devdb);
+    assert_same(&again, &prisma_again, "second re-introspection");
+    assert_same(&again, &devdb, "second re-introspection is stable");
+    setup.assert_same_views("second re-introspection");
+}
+
+/// Item 7 of issue 20: without the oracle a Prisma test skips on a user's clone and fails in
+/// CI. Runs this binary's own comparison test with a missing oracle, both ways.
+#[test]
+fn a_missing_oracle_fails_in_ci_and_skips_elsewhere() {
+    let run = |ci: Option<&str>| {
+        let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+        command
+            .args([
+                "--exact",
+                "--nocapture",
+                "reintrospecting_an_edited_schema_keeps_what_db_pull_keeps",
+            ])
+            .env("PRISMA_ORACLE", "/nonexistent/prisma-oracle/prisma")
+            .env_remove("CI");
+        if let Some(value) = ci {
+            command.env("CI", value);
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    };
+    let (passed, text) = run(None);
+    assert!(
+        passed && text.contains("SKIP: prisma-oracle not found"),
+        "{text}"
+    );
+    assert!(text.contains("1 passed"), "the test ran: {text}");
+    let (passed, text) = run(Some("true"));
+    assert!(!passed, "CI=true must fail without the oracle:\n{text}");
+    assert!(
+        text.contains("prisma-oracle not found at /nonexistent") && text.contains("CI is set"),
+        "{text}"
     );
 }

@@ -24,9 +24,11 @@ struct Both {
 }
 
 impl Both {
-    fn new(label: &str) -> Option<Both> {
+    fn new(label: &str, image: &str) -> Option<Both> {
         let oracle = Oracle::find()?;
-        let project = TestProject::with_database(label, "");
+        let project = TestProject::new(label);
+        let yaml = project.database_yaml(image, "\"5432\"", "", "");
+        project.write_compose(&oracle::mount_for_image(&yaml, image));
         std::fs::create_dir_all(project.path().join("migrations")).unwrap();
         std::fs::write(
             project.path().join("migrations/migration_lock.toml"),
@@ -103,7 +105,26 @@ fn assert_prisma_pending(run: &PrismaRun, names: &[&str]) {
 
 #[tokio::test]
 async fn failed_transactional_migration_is_pending_for_prisma_and_devdb() {
-    let Some(both) = Both::new("pfail") else {
+    failed_transactional_migration_is_pending_for_prisma_and_devdb_on(
+        "pfail",
+        &common::postgres_image(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn failed_transactional_migration_is_pending_for_prisma_and_devdb_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    failed_transactional_migration_is_pending_for_prisma_and_devdb_on("pfail18", &image).await;
+}
+
+async fn failed_transactional_migration_is_pending_for_prisma_and_devdb_on(
+    label: &str,
+    image: &str,
+) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     both.project
@@ -158,7 +179,7 @@ async fn wait_for_statement(client: &tokio_postgres::Client, needle: &str) {
 
 #[tokio::test]
 async fn killed_deploy_leaves_no_row_and_the_next_deploy_applies_it() {
-    let Some(both) = Both::new("pkill") else {
+    let Some(both) = Both::new("pkill", &common::postgres_image()) else {
         return;
     };
     both.project.write_migration(
@@ -207,7 +228,7 @@ async fn killed_deploy_leaves_no_row_and_the_next_deploy_applies_it() {
 
 #[tokio::test]
 async fn lost_connection_says_so_and_that_nothing_was_applied() {
-    let Some(both) = Both::new("plost") else {
+    let Some(both) = Both::new("plost", &common::postgres_image()) else {
         return;
     };
     both.project.write_migration(
@@ -252,7 +273,20 @@ async fn lost_connection_says_so_and_that_nothing_was_applied() {
 
 #[tokio::test]
 async fn failed_non_transactional_migration_blocks_both_tools() {
-    let Some(both) = Both::new("pnotx") else {
+    failed_non_transactional_migration_blocks_both_tools_on("pnotx", &common::postgres_image())
+        .await;
+}
+
+#[tokio::test]
+async fn failed_non_transactional_migration_blocks_both_tools_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    failed_non_transactional_migration_blocks_both_tools_on("pnotx18", &image).await;
+}
+
+async fn failed_non_transactional_migration_blocks_both_tools_on(label: &str, image: &str) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     both.project.write_migration(
@@ -289,7 +323,20 @@ fn five_migrations(project: &TestProject) -> Vec<String> {
 
 #[tokio::test]
 async fn devdb_deploys_then_prisma_sees_everything_applied() {
-    let Some(both) = Both::new("pdevdbfirst") else {
+    devdb_deploys_then_prisma_sees_everything_applied_on("pdevdbfirst", &common::postgres_image())
+        .await;
+}
+
+#[tokio::test]
+async fn devdb_deploys_then_prisma_sees_everything_applied_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    devdb_deploys_then_prisma_sees_everything_applied_on("pdevdbfirst18", &image).await;
+}
+
+async fn devdb_deploys_then_prisma_sees_everything_applied_on(label: &str, image: &str) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     five_migrations(&both.project);
@@ -305,7 +352,20 @@ async fn devdb_deploys_then_prisma_sees_everything_applied() {
 
 #[tokio::test]
 async fn prisma_deploys_then_devdb_sees_everything_applied() {
-    let Some(both) = Both::new("pprismafirst") else {
+    prisma_deploys_then_devdb_sees_everything_applied_on("pprismafirst", &common::postgres_image())
+        .await;
+}
+
+#[tokio::test]
+async fn prisma_deploys_then_devdb_sees_everything_applied_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    prisma_deploys_then_devdb_sees_everything_applied_on("pprismafirst18", &image).await;
+}
+
+async fn prisma_deploys_then_devdb_sees_everything_applied_on(label: &str, image: &str) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     five_migrations(&both.project);
@@ -320,7 +380,19 @@ async fn prisma_deploys_then_devdb_sees_everything_applied() {
 
 #[tokio::test]
 async fn half_by_devdb_half_by_prisma() {
-    let Some(both) = Both::new("phalf") else {
+    half_by_devdb_half_by_prisma_on("phalf", &common::postgres_image()).await;
+}
+
+#[tokio::test]
+async fn half_by_devdb_half_by_prisma_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    half_by_devdb_half_by_prisma_on("phalf18", &image).await;
+}
+
+async fn half_by_devdb_half_by_prisma_on(label: &str, image: &str) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     let names = five_migrations(&both.project);
@@ -356,7 +428,23 @@ async fn half_by_devdb_half_by_prisma() {
 
 #[tokio::test]
 async fn devdb_and_prisma_deploying_at_once_apply_each_migration_once() {
-    let Some(both) = Both::new("pboth") else {
+    devdb_and_prisma_deploying_at_once_apply_each_migration_once_on(
+        "pboth",
+        &common::postgres_image(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn devdb_and_prisma_deploying_at_once_apply_each_migration_once_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    devdb_and_prisma_deploying_at_once_apply_each_migration_once_on("pboth18", &image).await;
+}
+
+async fn devdb_and_prisma_deploying_at_once_apply_each_migration_once_on(label: &str, image: &str) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     let names = five_migrations(&both.project);
@@ -381,7 +469,19 @@ async fn devdb_and_prisma_deploying_at_once_apply_each_migration_once() {
 
 #[tokio::test]
 async fn resolve_is_read_the_same_by_both() {
-    let Some(both) = Both::new("presolve") else {
+    resolve_is_read_the_same_by_both_on("presolve", &common::postgres_image()).await;
+}
+
+#[tokio::test]
+async fn resolve_is_read_the_same_by_both_on_postgres_18() {
+    let Some(image) = oracle::postgres_image_18() else {
+        return;
+    };
+    resolve_is_read_the_same_by_both_on("presolve18", &image).await;
+}
+
+async fn resolve_is_read_the_same_by_both_on(label: &str, image: &str) {
+    let Some(both) = Both::new(label, image) else {
         return;
     };
     both.project

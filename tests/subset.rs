@@ -55,7 +55,7 @@ async fn a_copy_that_would_leave_rows_pointing_nowhere_changes_nothing() {
     let client = connect(&pair.local).await;
     let before = contents(&client).await;
 
-    // Orders without their users: the copied orders would point at users 2..50.
+    // Orders without their users (--no-follow): the copied orders would point at users 2..50.
     let run = pair
         .local
         .devdb(&[
@@ -65,6 +65,7 @@ async fn a_copy_that_would_leave_rows_pointing_nowhere_changes_nothing() {
             "CODE",
             "--where",
             "orders:id <= 200",
+            "--no-follow",
         ])
         .fails();
     assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
@@ -86,6 +87,27 @@ async fn a_copy_that_would_leave_rows_pointing_nowhere_changes_nothing() {
         before,
         "a refused copy changed rows"
     );
+
+    // Without --no-follow the users those orders reference come too; the note still dangles.
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "orders",
+            "--from",
+            "CODE",
+            "--where",
+            "orders:id <= 200",
+        ])
+        .fails();
+    assert!(
+        run.stderr
+            .contains("1 rows of public.notes point at rows public.orders will not have")
+            && !run.stderr.contains("rows of public.orders point at"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(contents(&client).await, before);
 
     // Both tables: the orders hold, the local note on order 900 still would not.
     let run = pair
@@ -168,4 +190,194 @@ async fn a_copy_that_would_leave_rows_pointing_nowhere_changes_nothing() {
         run.stderr
     );
     assert_eq!(dangling(&client).await, ["0 0"]);
+}
+
+#[tokio::test]
+async fn a_mask_on_one_side_of_a_key_is_refused_and_the_same_hmac_on_both_sides_joins() {
+    let schema = "CREATE TABLE accounts (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+                  CREATE TABLE invoices (id int PRIMARY KEY, email text REFERENCES accounts (email));";
+    let pair = StagePair::new(
+        "fkmask",
+        &format!(
+            "{schema} INSERT INTO accounts SELECT g, 'p' || g || '@x.io' FROM generate_series(1, 30) g;
+             INSERT INTO invoices SELECT g, 'p' || (1 + g % 30) || '@x.io' FROM generate_series(1, 90) g;"
+        ),
+        &format!("{schema} INSERT INTO accounts VALUES (1, 'kept@x.io'); INSERT INTO invoices VALUES (1, 'kept@x.io');"),
+        "  copy:\n    mask:\n      accounts.email: hash\n",
+    )
+    .await;
+    let client = connect(&pair.local).await;
+    let snapshot = "SELECT (SELECT string_agg(a::text, ',') FROM accounts a) || '|' || (SELECT string_agg(i::text, ',') FROM invoices i)";
+    let before = column(&client, snapshot).await;
+    let run = pair
+        .local
+        .devdb(&["copy", "accounts", "invoices", "--from", "CODE"])
+        .fails();
+    assert!(
+        run.stderr.contains("public.invoices.email is not masked but public.accounts.email, which it references through invoices_email_fkey, is masked with hmac")
+            && run.stderr.contains("mask both columns with `hmac`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(column(&client, snapshot).await, before, "nothing changed");
+
+    // The same keyed mask on both sides: every invoice still finds its account.
+    let compose = std::fs::read_to_string(pair.local.compose_path()).unwrap();
+    pair.local.write_compose(&compose.replace(
+        "      accounts.email: hash\n",
+        "      accounts.email: hash\n      invoices.email: hmac\n",
+    ));
+    pair.local
+        .devdb(&["copy", "accounts", "invoices", "--from", "CODE"])
+        .ok();
+    assert_eq!(
+        column(
+            &client,
+            "SELECT count(*) || ' ' || count(a.id) || ' ' || count(*) FILTER (WHERE i.email LIKE '%@x.io')
+             FROM invoices i LEFT JOIN accounts a ON a.email = i.email"
+        )
+        .await,
+        ["90 90 0"]
+    );
+}
+
+/// Teams and users in a cycle (a deferrable FK), a self-reference, an FK to a unique non-key
+/// column, a composite FK into a partitioned table in another schema, and a nullable FK.
+const GRAPH: &str = "CREATE SCHEMA billing;
+    CREATE TABLE teams (id int PRIMARY KEY, lead_id int, name text);
+    CREATE TABLE users (id int PRIMARY KEY, team_id int NOT NULL REFERENCES teams (id),
+                        manager_id int REFERENCES users (id), email text NOT NULL UNIQUE);
+    ALTER TABLE teams ADD CONSTRAINT teams_lead_fk FOREIGN KEY (lead_id) REFERENCES users (id)
+        DEFERRABLE INITIALLY DEFERRED;
+    CREATE TABLE products (id int PRIMARY KEY, sku text NOT NULL UNIQUE, title text);
+    CREATE TABLE billing.orders (id int, region int, user_id int NOT NULL REFERENCES users (id),
+                                 PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+    CREATE TABLE billing.orders_1 PARTITION OF billing.orders FOR VALUES IN (1);
+    CREATE TABLE billing.orders_2 PARTITION OF billing.orders FOR VALUES IN (2);
+    CREATE TABLE order_items (id int PRIMARY KEY, order_id int NOT NULL, region int NOT NULL,
+                              sku text REFERENCES products (sku),
+                              FOREIGN KEY (order_id, region) REFERENCES billing.orders (id, region));";
+
+const GRAPH_ROWS: &str = "BEGIN;
+    INSERT INTO teams SELECT g, g * 7, 't' || g FROM generate_series(1, 10) g;
+    INSERT INTO users SELECT g, 1 + g % 10, CASE WHEN g > 1 THEN g / 2 END, 'u' || g || '@x.io'
+        FROM generate_series(1, 200) g;
+    INSERT INTO products SELECT g, 'S' || g, 'p' || g FROM generate_series(1, 50) g;
+    INSERT INTO billing.orders SELECT g, 1 + g % 2, 1 + g % 200 FROM generate_series(1, 1000) g;
+    INSERT INTO order_items SELECT g, 1 + g % 1000, 1 + (1 + g % 1000) % 2,
+        CASE WHEN g % 7 <> 0 THEN 'S' || (1 + g % 50) END FROM generate_series(1, 3000) g;
+    COMMIT;";
+
+/// Row digests of every table of the graph, restricted on the stage to the closure of `items`
+/// and `users` (start rows), computed by one recursive query over (table, id) nodes.
+fn closure_digest(items: &str, users: &str) -> String {
+    format!(
+        "WITH RECURSIVE n(t, id) AS (
+             SELECT 'u', o.user_id FROM billing.orders o
+               WHERE (o.id, o.region) IN (SELECT order_id, region FROM order_items WHERE {items})
+             UNION SELECT 'u', id FROM users WHERE {users}
+             UNION
+             SELECT e.t, e.id FROM n
+               LEFT JOIN users u ON n.t = 'u' AND u.id = n.id
+               LEFT JOIN teams tm ON n.t = 't' AND tm.id = n.id
+               CROSS JOIN LATERAL (VALUES ('u', u.manager_id), ('t', u.team_id), ('u', tm.lead_id)) e(t, id)
+             WHERE e.id IS NOT NULL),
+         items AS (SELECT * FROM order_items WHERE {items})
+         SELECT concat_ws(' | ',
+           (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM teams x WHERE id IN (SELECT id FROM n WHERE t = 't')),
+           (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM users x WHERE id IN (SELECT id FROM n WHERE t = 'u')),
+           (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM products x WHERE sku IN (SELECT sku FROM items)),
+           (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id, x.region), '')) FROM billing.orders x
+              WHERE (id, region) IN (SELECT order_id, region FROM items)),
+           (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM items x))"
+    )
+}
+
+const LOCAL_DIGEST: &str = "SELECT concat_ws(' | ',
+    (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM teams x),
+    (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM users x),
+    (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM products x),
+    (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id, x.region), '')) FROM billing.orders x),
+    (SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x.id), '')) FROM order_items x))";
+
+/// Rows pointing nowhere, for every FK of the graph, by joins.
+const GRAPH_DANGLING: &str = "SELECT
+    (SELECT count(*) FROM users c LEFT JOIN teams p ON p.id = c.team_id WHERE p.id IS NULL)
+  + (SELECT count(*) FROM users c LEFT JOIN users p ON p.id = c.manager_id WHERE c.manager_id IS NOT NULL AND p.id IS NULL)
+  + (SELECT count(*) FROM teams c LEFT JOIN users p ON p.id = c.lead_id WHERE c.lead_id IS NOT NULL AND p.id IS NULL)
+  + (SELECT count(*) FROM billing.orders c LEFT JOIN users p ON p.id = c.user_id WHERE p.id IS NULL)
+  + (SELECT count(*) FROM order_items c LEFT JOIN billing.orders p ON (p.id, p.region) = (c.order_id, c.region) WHERE p.id IS NULL)
+  + (SELECT count(*) FROM order_items c LEFT JOIN products p ON p.sku = c.sku WHERE c.sku IS NOT NULL AND p.id IS NULL)";
+
+#[tokio::test]
+async fn parents_follow_to_the_exact_closure_through_every_fk_shape() {
+    let pair = StagePair::new("follow", &format!("{GRAPH} {GRAPH_ROWS}"), GRAPH, "").await;
+    let remote = connect(&pair.remote).await;
+    let local = connect(&pair.local).await;
+    for (items, users, args) in [
+        (
+            "id <= 30",
+            "false",
+            vec!["copy", "order_items", "--where", "order_items:id <= 30"],
+        ),
+        (
+            "false",
+            "id = 150",
+            vec!["copy", "users", "--where", "users:id = 150"],
+        ),
+        (
+            "region = 2 AND id % 97 = 0",
+            "false",
+            vec![
+                "copy",
+                "order_items",
+                "--where",
+                "order_items:region = 2 AND id % 97 = 0",
+            ],
+        ),
+    ] {
+        // Each start begins from an empty local database.
+        local
+            .batch_execute("TRUNCATE teams, users, products, billing.orders, order_items")
+            .await
+            .unwrap();
+        let mut args = args;
+        args.extend(["--from", "CODE", "--json"]);
+        let run = pair.local.devdb(&args).ok();
+        let expected = column(&remote, &closure_digest(items, users)).await;
+        assert_eq!(
+            column(&local, LOCAL_DIGEST).await,
+            expected,
+            "{args:?}: the local rows are not the closure\n{}",
+            run.stderr
+        );
+        assert_eq!(column(&local, GRAPH_DANGLING).await, ["0"], "{args:?}");
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert!(
+            !report["followed"].as_array().unwrap().is_empty(),
+            "{args:?}: {report}"
+        );
+    }
+    // The report names which FK brought which table.
+    local
+        .batch_execute("TRUNCATE teams, users, products, billing.orders, order_items")
+        .await
+        .unwrap();
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "users",
+            "--where",
+            "users:id = 150",
+            "--from",
+            "CODE",
+        ])
+        .ok();
+    assert!(
+        run.stderr
+            .contains("rows to public.teams that public.users references (users_team_id_fkey)"),
+        "{}",
+        run.stderr
+    );
 }

@@ -49,6 +49,7 @@ pub async fn copy(config: &Config, args: CopyArgs) -> Result<()> {
         filters: args.filters,
         save: args.save,
         prune_dangling: args.prune_dangling,
+        no_follow: args.no_follow,
     };
     let report = copy::copy_data(config, &local, &options).await?;
     if args.json {

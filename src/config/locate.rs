@@ -1,6 +1,7 @@
 //! Finding the Compose file as Compose does: `-f`/`--file`, else `COMPOSE_FILE`, else the first
 //! of Compose's file names in the current folder or the nearest folder above it. devdb's own
 //! layout, `compose/docker-compose.yaml`, is looked for at each level after Compose's names.
+//! A directory that bears one of those names stops the walk and is reported as what it is.
 
 use std::path::{Path, PathBuf};
 
@@ -50,7 +51,9 @@ pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigEr
                 .iter()
                 .map(|name| dir.join(name))
                 .chain([dir.join(DEVDB_FILE)])
-                .find(|candidate| candidate.is_file())
+                // A directory of such a name (Docker makes one when it bind-mounts a file
+                // that does not exist) is reported by `read_compose_file`, not skipped.
+                .find(|candidate| candidate.exists())
         })
         .ok_or_else(|| ConfigError::NotFound {
             start: start.to_path_buf(),
@@ -72,7 +75,10 @@ pub fn read_compose_file(path: &Path) -> Result<String, ConfigError> {
                 "this is a directory, not a Compose file\n  hint: {}",
                 match inside.first() {
                     Some(file) => format!("pass the file itself: --file {file}"),
-                    None => "pass the path of the YAML file itself with --file".to_string(),
+                    None => "pass the path of the YAML file itself with --file; if this folder \
+                             was meant to be the file (Docker creates an empty folder when it \
+                             bind-mounts a file that does not exist), remove it and restore the file"
+                        .to_string(),
                 }
             ),
         });
@@ -129,5 +135,18 @@ mod tests {
         let err = read_compose_file(dir.path()).unwrap_err().to_string();
         assert!(err.contains("is a directory"), "{err}");
         assert!(err.contains("compose.yaml"), "{err}");
+    }
+
+    #[test]
+    fn a_directory_named_like_a_compose_file_stops_the_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("compose.yaml")).unwrap();
+        let found = locate(None, dir.path()).unwrap();
+        assert_eq!(found, dir.path().join("compose.yaml"));
+        let err = read_compose_file(&found).unwrap_err().to_string();
+        assert!(
+            err.contains("is a directory") && err.contains("remove it"),
+            "{err}"
+        );
     }
 }

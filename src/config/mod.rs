@@ -82,6 +82,9 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Variables from the environment and the env files, for later interpolation.
     variables: Variables,
+    /// Why devdb cannot reach the local database service from the host (it publishes no
+    /// usable port), kept for the commands that use it: stage-only work does not.
+    local_port_problem: Option<String>,
     options: LoadOptions,
 }
 
@@ -189,7 +192,11 @@ impl Config {
                 format!("The \"{name}\" variable is not set. Defaulting to a blank string.")
             })
             .collect();
+        let local_port_problem = services
+            .get(&settings.service)
+            .and_then(|db| check_database_port(db, &expander).err());
         let config = Config {
+            local_port_problem,
             file: path.to_path_buf(),
             project,
             services,
@@ -199,16 +206,15 @@ impl Config {
             variables: variables.clone(),
             options: LoadOptions::default(),
         };
-        config.validate(&expander).map_err(invalid)?;
+        config.validate().map_err(invalid)?;
         Ok(config)
     }
 
-    fn validate(&self, expander: &Expander) -> Result<(), String> {
+    fn validate(&self) -> Result<(), String> {
         let db = self.database_service_checked()?;
         if db.image.is_none() {
             return Err(format!("service `{}` needs `image:` or `build:`", db.name));
         }
-        check_database_port(db, expander)?;
         for service in self.services.values() {
             for mount in &service.volumes {
                 if let VolumeMount::Named { name, .. } = mount {
@@ -252,6 +258,19 @@ impl Config {
                 if known.is_empty() { "none".to_string() } else { known.join(", ") }
             )
         })
+    }
+
+    /// Fails, saying which entry to write, when the database service publishes no port Postgres
+    /// listens on: checked by the commands that reach the local database, not at load time,
+    /// so `--stage` work runs on Compose files that keep the database on the project network.
+    pub fn check_local_port(&self) -> Result<(), ConfigError> {
+        match &self.local_port_problem {
+            None => Ok(()),
+            Some(message) => Err(ConfigError::Invalid {
+                path: self.file.clone(),
+                message: message.clone(),
+            }),
+        }
     }
 
     /// The service running the local Postgres (validated at load time).
@@ -669,8 +688,14 @@ mod tests {
 
     #[test]
     fn the_database_port_must_be_published_for_postgres() {
+        let local_port = |text: &str| {
+            load(text)
+                .unwrap()
+                .check_local_port()
+                .map_err(|e| e.to_string())
+        };
         let text = "services:\n  postgres:\n    image: postgres:16\n    ports: [\"55499:55499\"]\n";
-        let err = load(text).unwrap_err().to_string();
+        let err = local_port(text).unwrap_err();
         assert!(
             err.contains("`55499:55499` publishes container port 55499")
                 && err.contains("\"55499:5432\""),
@@ -681,8 +706,10 @@ mod tests {
             load(text).unwrap().database_service().postgres_port(),
             55499
         );
+        assert!(local_port(text).is_ok());
+        // Loading succeeds (stage-only commands need no local port); reaching it fails.
         let text = "services:\n  postgres:\n    image: postgres:16\n";
-        let err = load(text).unwrap_err().to_string();
+        let err = local_port(text).unwrap_err();
         assert!(
             err.contains("publishes no port") && err.contains("ports:"),
             "{err}"

@@ -54,7 +54,7 @@ pub struct CopySettings {
     pub tables: Vec<String>,
     /// Tables copied at once (default: the number of cores).
     pub jobs: Option<usize>,
-    /// `table.column` (or `schema.table.column`) → `null`, `hash` or `{ value: ... }`.
+    /// `table.column` (or `schema.table.column`) → `null`, `hmac` or `{ value: ... }`.
     #[serde(default)]
     pub mask: BTreeMap<String, MaskRule>,
     /// At most this many rows of a table.
@@ -118,14 +118,12 @@ pub enum SslMode {
     VerifyFull,
 }
 
-/// How a masked column is replaced on the way: `null`, `hash`, `hmac`, or `{ value: ... }`.
+/// How a masked column is replaced on the way: `null`, `hmac` (`hash` is its old name), or
+/// `{ value: ... }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MaskRule {
     /// NULL.
     Null,
-    /// md5 of the value's text: equal inputs stay equal, so joins survive. Unsalted, so a
-    /// dictionary (of e-mail addresses, say) reverses it: pseudonymisation, not anonymisation.
-    Hash,
     /// HMAC-SHA256 of the value's text with the project's key (`.devdb/mask.key`), in hex:
     /// equal inputs stay equal across tables and runs, and without the key no dictionary helps.
     Hmac,
@@ -145,8 +143,8 @@ impl<'de> Deserialize<'de> for MaskRule {
         match Raw::deserialize(deserializer)? {
             Raw::Null(()) => Ok(MaskRule::Null),
             Raw::Keyword(word) if word == "null" => Ok(MaskRule::Null),
-            Raw::Keyword(word) if word == "hash" => Ok(MaskRule::Hash),
-            Raw::Keyword(word) if word == "hmac" => Ok(MaskRule::Hmac),
+            // `hash` was an unsalted md5, which a dictionary reverses; it now means the keyed HMAC.
+            Raw::Keyword(word) if word == "hash" || word == "hmac" => Ok(MaskRule::Hmac),
             Raw::Keyword(word) => Err(serde::de::Error::custom(format!(
                 "unknown mask `{word}`; use null, hash, hmac, or {{ value: ... }}"
             ))),

@@ -10,10 +10,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use super::plan::TableName;
+use super::plan::{MaskRule, TableName};
 use super::CopyError;
+use crate::db::quote_ident;
 
-/// A foreign key as the local catalog describes it (names already SQL-quoted).
+/// A foreign key as the local catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForeignKey {
     pub name: String,
@@ -43,7 +44,7 @@ impl ForeignKey {
 
     /// The condition, over child rows aliased `c`, that a row references no parent row.
     pub fn dangling_condition(&self) -> String {
-        let column = |c: &String| format!("c.{c}");
+        let column = |c: &String| format!("c.{}", quote_ident(c));
         let all_set = self
             .child_columns
             .iter()
@@ -54,7 +55,7 @@ impl ForeignKey {
             .child_columns
             .iter()
             .zip(&self.parent_columns)
-            .map(|(c, p)| format!("p.{p} = {}", column(c)))
+            .map(|(c, p)| format!("p.{} = {}", quote_ident(p), column(c)))
             .collect::<Vec<_>>()
             .join(" AND ");
         let missing = format!(
@@ -92,7 +93,7 @@ impl ForeignKey {
         let key = self
             .child_columns
             .iter()
-            .map(|c| format!("c.{c}"))
+            .map(|c| format!("c.{}", quote_ident(c)))
             .collect::<Vec<_>>()
             .join(", ");
         format!(
@@ -116,6 +117,49 @@ fn only(only: bool) -> &'static str {
         "ONLY "
     } else {
         ""
+    }
+}
+
+/// Masks on the two sides of an FK must keep it true: the same `hmac` on both (equal values stay
+/// equal), none on either, or `null` on the referencing side (a null references nothing). Anything
+/// else would leave every masked row pointing nowhere, so it is refused before any row moves.
+pub fn check_masks(
+    keys: &[ForeignKey],
+    mask_of: impl Fn(&TableName, &str) -> Option<MaskRule>,
+) -> Result<(), CopyError> {
+    for key in keys {
+        for (child_column, parent_column) in key.child_columns.iter().zip(&key.parent_columns) {
+            let child = mask_of(&key.child, child_column);
+            let parent = mask_of(&key.parent, parent_column);
+            let holds = matches!(
+                (&child, &parent),
+                (Some(MaskRule::Null), _)
+                    | (None, None)
+                    | (Some(MaskRule::Hmac), Some(MaskRule::Hmac))
+            );
+            if !holds {
+                return Err(CopyError::MaskBreaksKey(format!(
+                    "x-devdb.copy.mask: {}.{child_column} is {} but {}.{parent_column}, which it references \
+                     through {}, is {}, so the copied rows would point nowhere; nothing was copied\n  \
+                     hint: mask both columns with `hmac` (equal values stay equal, so the key still joins), or neither",
+                    key.child,
+                    mask_name(child.as_ref()),
+                    key.parent,
+                    key.name,
+                    mask_name(parent.as_ref()),
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mask_name(rule: Option<&MaskRule>) -> &'static str {
+    match rule {
+        None => "not masked",
+        Some(MaskRule::Null) => "masked with null",
+        Some(MaskRule::Hmac) => "masked with hmac",
+        Some(MaskRule::Value { .. }) => "masked with a fixed value",
     }
 }
 
@@ -177,10 +221,10 @@ pub async fn foreign_keys_touching(
 const FOREIGN_KEYS: &str = r#"
 WITH wanted AS (SELECT to_regclass(name) AS oid FROM unnest($1::text[]) AS name)
 SELECT con.conname::text, cn.nspname::text, child.relname::text,
-       ARRAY(SELECT quote_ident(a.attname) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
        pn.nspname::text, parent.relname::text,
-       ARRAY(SELECT quote_ident(a.attname) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
        con.confmatchtype = 'f', child.relkind = 'r', parent.relkind = 'r'
 FROM pg_constraint con
@@ -346,8 +390,7 @@ mod tests {
     fn a_simple_match_key_dangles_only_when_every_column_is_set() {
         assert_eq!(
             key(&["a", "b"], false).count_sql(),
-            "SELECT count(*) FROM ONLY \"public\".\"items\" c WHERE c.a IS NOT NULL AND c.b IS NOT NULL \
-             AND NOT EXISTS (SELECT 1 FROM \"shop\".\"orders\" p WHERE p.p_a = c.a AND p.p_b = c.b)"
+            r#"SELECT count(*) FROM ONLY "public"."items" c WHERE c."a" IS NOT NULL AND c."b" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "shop"."orders" p WHERE p."p_a" = c."a" AND p."p_b" = c."b")"#
         );
     }
 
@@ -355,8 +398,7 @@ mod tests {
     fn a_full_match_key_also_dangles_when_only_some_columns_are_set() {
         assert_eq!(
             key(&["a", "b"], true).dangling_condition(),
-            "(c.a IS NOT NULL OR c.b IS NOT NULL) AND (NOT (c.a IS NOT NULL AND c.b IS NOT NULL) \
-             OR NOT EXISTS (SELECT 1 FROM \"shop\".\"orders\" p WHERE p.p_a = c.a AND p.p_b = c.b))"
+            r#"(c."a" IS NOT NULL OR c."b" IS NOT NULL) AND (NOT (c."a" IS NOT NULL AND c."b" IS NOT NULL) OR NOT EXISTS (SELECT 1 FROM "shop"."orders" p WHERE p."p_a" = c."a" AND p."p_b" = c."b"))"#
         );
     }
 
@@ -378,6 +420,41 @@ mod tests {
         assert!(text.contains("copy shop.orders too"));
         assert!(text.contains("--prune-dangling"));
         assert!(text.contains("local rows of public.items, which is not copied"));
+    }
+
+    #[test]
+    fn masks_must_keep_both_sides_of_a_key_equal() {
+        let keys = [key(&["a"], false)];
+        let check = |child: Option<MaskRule>, parent: Option<MaskRule>| {
+            check_masks(&keys, |table, column| {
+                if table.name == "items" && column == "a" {
+                    child.clone()
+                } else if table.name == "orders" && column == "p_a" {
+                    parent.clone()
+                } else {
+                    None
+                }
+            })
+        };
+        let fixed = || Some(MaskRule::Value { value: "x".into() });
+        assert!(check(None, None).is_ok());
+        assert!(check(Some(MaskRule::Hmac), Some(MaskRule::Hmac)).is_ok());
+        assert!(check(Some(MaskRule::Null), None).is_ok());
+        for (child, parent) in [
+            (Some(MaskRule::Hmac), None),
+            (None, Some(MaskRule::Hmac)),
+            (fixed(), fixed()),
+            (None, Some(MaskRule::Null)),
+        ] {
+            let error = check(child.clone(), parent.clone())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("public.items.a is")
+                    && error.contains("mask both columns with `hmac`"),
+                "{child:?} {parent:?}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod fix_missing;
+pub mod follow;
 pub mod integrity;
 pub mod plan;
 pub mod saved;
@@ -49,6 +50,8 @@ pub enum CopyError {
         table: String,
         error: Box<CopyError>,
     },
+    #[error("{0}")]
+    MaskBreaksKey(String),
     #[error("{}", integrity::describe_violations(.0))]
     Dangling(Vec<integrity::Violation>),
     #[error("{}: {source}", path.display())]
@@ -97,12 +100,16 @@ pub struct CopyOptions {
     pub save: bool,
     /// Delete local rows that would dangle instead of refusing the copy.
     pub prune_dangling: bool,
+    /// Do not pull referenced parent rows; a copy that needs them is refused instead.
+    pub no_follow: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CopyReport {
     pub stage: String,
     pub tables: Vec<TableResult>,
+    /// Rows added because copied rows reference them, per table and foreign key.
+    pub followed: Vec<follow::Followed>,
     /// Rows `--prune-dangling` deleted, per table and foreign key.
     pub pruned: Vec<integrity::Pruned>,
     pub seconds: f64,
@@ -177,6 +184,10 @@ pub async fn copy_data(
             local: local_info.remove(table).unwrap_or_default(),
         });
     }
+    let keys = integrity::foreign_keys_touching(&local_client, &tables).await?;
+    integrity::check_masks(&keys, |table, column| {
+        masks_for(config, table).remove(column)
+    })?;
     drop(local_client);
     for Planned { plan, .. } in &plans {
         if !plan.skipped.is_empty() {
@@ -243,6 +254,23 @@ pub async fn copy_data(
         }
     }
     total.finish_and_clear();
+    let followed = if options.no_follow {
+        Vec::new()
+    } else {
+        let plan_client = local.connect().await?;
+        let (remote, plan_local, key) = (&coordinator, &plan_client, mask_key.as_ref());
+        let stage_name = stage.name.as_str();
+        follow::follow_parents(&coordinator, &mut load, |table| async move {
+            plan_source(config, remote, plan_local, &table, key, stage_name).await
+        })
+        .await?
+    };
+    for entry in &followed {
+        progress::note(format!(
+            "added {} rows to {} that {} references ({})",
+            entry.rows, entry.table, entry.from, entry.foreign_key
+        ));
+    }
     let pruned = load.finish(options.prune_dangling).await?;
     drop(coordinator);
     for entry in &pruned {
@@ -256,6 +284,7 @@ pub async fn copy_data(
     Ok(CopyReport {
         stage: stage.name.clone(),
         tables,
+        followed,
         pruned,
         seconds: started.elapsed().as_secs_f64(),
     })
@@ -266,6 +295,43 @@ struct Planned {
     plan: TablePlan,
     remote_partitioned: bool,
     local: catalog::TableInfo,
+}
+
+/// How a parent table the copy follows is read from the stage: all its columns the local table
+/// has, with the project's masks, no filter (only the referenced rows are asked for).
+async fn plan_source(
+    config: &Config,
+    remote: &tokio_postgres::Client,
+    local: &tokio_postgres::Client,
+    table: &TableName,
+    key: Option<&plan::MaskKey>,
+    stage: &str,
+) -> Result<follow::Source, CopyError> {
+    let tables = std::slice::from_ref(table);
+    let remote_table = catalog::describe(remote, tables).await?.remove(table);
+    let Some(remote_table) = remote_table else {
+        return Err(CopyError::Structure(format!(
+            "copied rows reference {table}, which stage {stage} does not have; \
+             copy with --no-follow and --prune-dangling to drop those rows instead"
+        )));
+    };
+    let local_table = catalog::describe(local, tables)
+        .await?
+        .remove(table)
+        .unwrap_or_default();
+    let plan = plan::plan_table_keyed(
+        table,
+        &remote_table.columns,
+        &local_table.columns,
+        &masks_for(config, table),
+        None,
+        None,
+        key,
+    )?;
+    Ok(follow::Source {
+        plan,
+        remote_columns: remote_table.columns,
+    })
 }
 
 /// Masks configured for `table`: keys are `table.column` or `schema.table.column`.

@@ -214,29 +214,25 @@ pub fn plan_table_keyed(
             Some(MaskRule::Value { value }) => {
                 format!("{}::{}", quote_literal(value), remote_column.type_name)
             }
-            Some(rule @ (MaskRule::Hash | MaskRule::Hmac)) => {
+            Some(MaskRule::Hmac) => {
                 if !is_text_type(&remote_column.type_name) {
                     return Err(PlanError::Mask {
                         table: table.to_string(),
                         column: local_column.name.clone(),
                         message: format!(
-                            "{rule:?} needs a text column, and this one is {}",
+                            "hmac needs a text column, and this one is {}",
                             remote_column.type_name
                         ),
                     });
                 }
-                let hashed = match (rule, key) {
-                    (MaskRule::Hmac, Some(key)) => key.sql(&quoted),
-                    (MaskRule::Hmac, None) => {
-                        return Err(PlanError::Mask {
-                            table: table.to_string(),
-                            column: local_column.name.clone(),
-                            message: "hmac needs the project's mask key".to_string(),
-                        })
-                    }
-                    _ => format!("md5({quoted}::text)"),
+                let Some(key) = key else {
+                    return Err(PlanError::Mask {
+                        table: table.to_string(),
+                        column: local_column.name.clone(),
+                        message: "hmac needs the project's mask key".to_string(),
+                    });
                 };
-                format!("{hashed}::{}", remote_column.type_name)
+                format!("{}::{}", key.sql(&quoted), remote_column.type_name)
             }
         };
         binary &= remote_column.type_name == local_column.type_name
@@ -643,7 +639,7 @@ mod tests {
             col("city", "text"),
         ];
         let masks = BTreeMap::from([
-            ("email".to_string(), MaskRule::Hash),
+            ("email".to_string(), MaskRule::Hmac),
             ("name".to_string(), MaskRule::Null),
             (
                 "city".to_string(),
@@ -652,19 +648,39 @@ mod tests {
                 },
             ),
         ]);
-        let plan =
-            plan_table(&users(), &remote, &remote, &masks, Some("id < 10"), Some(5)).unwrap();
+        let key = MaskKey([1; 32]);
+        let plan = plan_table_keyed(
+            &users(),
+            &remote,
+            &remote,
+            &masks,
+            Some("id < 10"),
+            Some(5),
+            Some(&key),
+        )
+        .unwrap();
         assert_eq!(
             plan.select,
-            r#"SELECT "id", md5("email"::text)::text AS "email", NULL::text AS "name", 'O''Town'::text AS "city" FROM "public"."users" WHERE (id < 10) LIMIT 5"#
+            format!(
+                r#"SELECT "id", {}::text AS "email", NULL::text AS "name", 'O''Town'::text AS "city" FROM "public"."users" WHERE (id < 10) LIMIT 5"#,
+                key.sql(r#""email""#)
+            )
+        );
+        assert!(!plan.select.contains("md5"));
+        assert!(
+            matches!(
+                plan_table(&users(), &remote, &remote, &masks, None, None),
+                Err(PlanError::Mask { message, .. }) if message.contains("mask key")
+            ),
+            "no keyless hash"
         );
         assert!(
             plan.copy_source(false).starts_with("(SELECT"),
             "masked copies go through the SELECT"
         );
-        let bad = BTreeMap::from([("id".to_string(), MaskRule::Hash)]);
+        let bad = BTreeMap::from([("id".to_string(), MaskRule::Hmac)]);
         assert!(matches!(
-            plan_table(&users(), &remote, &remote, &bad, None, None),
+            plan_table_keyed(&users(), &remote, &remote, &bad, None, None, Some(&key)),
             Err(PlanError::Mask { .. })
         ));
         let unknown = BTreeMap::from([("nope".to_string(), MaskRule::Null)]);
@@ -679,7 +695,11 @@ mod tests {
         let rules: BTreeMap<String, MaskRule> =
             serde_yaml::from_str("a: null\nb: hash\nc: { value: x }\n").unwrap();
         assert_eq!(rules.get("a"), Some(&MaskRule::Null));
-        assert_eq!(rules.get("b"), Some(&MaskRule::Hash));
+        assert_eq!(
+            rules.get("b"),
+            Some(&MaskRule::Hmac),
+            "hash is the keyed HMAC"
+        );
         assert!(serde_yaml::from_str::<BTreeMap<String, MaskRule>>("a: scramble\n").is_err());
         assert_eq!(rules.get("c"), Some(&MaskRule::Value { value: "x".into() }));
     }
@@ -766,15 +786,15 @@ mod tests {
         }
         // orders is on the stage but not copied: a --where for it is a mistake.
         assert!(check(&copy, &["orders:true"]).is_err());
-        copy.mask.insert("usres.email".into(), MaskRule::Hash);
+        copy.mask.insert("usres.email".into(), MaskRule::Hmac);
         let error = check(&copy, &[]).unwrap_err().to_string();
         assert!(
             error.contains("`usres.email`") && error.contains("did you mean public.users"),
             "{error}"
         );
         copy.mask.clear();
-        copy.mask.insert("orders.email".into(), MaskRule::Hash);
-        copy.mask.insert("u*.email".into(), MaskRule::Hash);
+        copy.mask.insert("orders.email".into(), MaskRule::Hmac);
+        copy.mask.insert("u*.email".into(), MaskRule::Hmac);
         assert!(
             check(&copy, &[]).is_ok(),
             "configured entries may name any stage table"

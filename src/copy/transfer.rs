@@ -144,6 +144,23 @@ impl<'a> LocalLoad<'a> {
         })
     }
 
+    /// The copy's transaction, for reads of what is loaded so far and for added rows.
+    pub fn transaction(&self) -> &Transaction<'a> {
+        &self.transaction
+    }
+
+    /// The tables loaded or added to so far.
+    pub fn loaded(&self) -> &[TableName] {
+        &self.loaded
+    }
+
+    /// A table the copy added rows to: its FKs are checked before the commit too.
+    pub fn touched(&mut self, table: &TableName) {
+        if !self.loaded.contains(table) {
+            self.loaded.push(table.clone());
+        }
+    }
+
     /// Checks every FK touching the loaded tables (pruning dangling rows when asked), then
     /// commits; on a broken FK nothing is committed.
     pub async fn finish(self, prune: bool) -> Result<Vec<Pruned>, CopyError> {
@@ -293,7 +310,7 @@ where
     Ok(rows)
 }
 
-fn format_name(format: Format) -> &'static str {
+pub fn format_name(format: Format) -> &'static str {
     match format {
         Format::Binary => "binary",
         Format::Text => "text",

@@ -15,7 +15,7 @@ use bollard::Docker;
 pub use connect::{resolve_endpoint, Endpoint};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
-pub use project::{RunState, ServiceStatus, UpOutcome};
+pub use project::{ContainerLayout, RunState, ServiceStatus, UpOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {

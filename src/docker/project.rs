@@ -39,6 +39,16 @@ pub struct RunState {
     pub exit_code: i64,
 }
 
+/// Where a container keeps its files: every mount's target (the service's own and the
+/// anonymous volumes its image declares), the image, and one variable of its environment.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerLayout {
+    pub image: String,
+    pub mount_targets: Vec<String>,
+    /// The value of the variable asked for, as the container sees it (image default or override).
+    pub env_value: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {
     pub service: String,
@@ -132,6 +142,33 @@ impl Engine {
         Ok(RunState {
             running: state.running == Some(true),
             exit_code: state.exit_code.unwrap_or(-1),
+        })
+    }
+
+    /// The container's mounts, image and the value of `env_name` (only that one variable is
+    /// read out: the environment holds passwords).
+    pub async fn container_layout(
+        &self,
+        container: &str,
+        env_name: &str,
+    ) -> Result<ContainerLayout, DockerError> {
+        let inspect = self.inspect(container).await?;
+        let config = inspect.config.unwrap_or_default();
+        let prefix = format!("{env_name}=");
+        Ok(ContainerLayout {
+            image: config.image.unwrap_or_default(),
+            mount_targets: inspect
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.destination)
+                .collect(),
+            env_value: config
+                .env
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .find_map(|entry| entry.strip_prefix(&prefix).map(str::to_string)),
         })
     }
 

@@ -43,6 +43,9 @@ pub struct Relation {
     pub triggers: Vec<(String, String)>,
     /// Views and materialized views.
     pub definition: Option<String>,
+    /// A view's query as `pg_get_viewdef(oid)` prints it without the pretty flag (parentheses
+    /// kept), which is the text Prisma formats into `views/<schema>/<view>.sql`.
+    pub view_query: Option<String>,
     /// `COMMENT ON TABLE`.
     pub comment: Option<String>,
     /// Row level security is enabled.
@@ -174,7 +177,8 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
                    JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition), \
                 obj_description(c.oid, 'pg_class'), c.relrowsecurity, \
                 EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class ic ON ic.oid = i.inhrelid \
-                        WHERE i.inhparent = c.oid AND NOT ic.relispartition) \
+                        WHERE i.inhparent = c.oid AND NOT ic.relispartition), \
+                CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_OBJECTS} AND c.relname <> '_prisma_migrations' AND {} \
          ORDER BY 2, 3",
@@ -270,6 +274,7 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
             kind,
             partition_of: row.get(5),
             definition: row.get(4),
+            view_query: row.get(9),
             comment: row.get(6),
             row_security: row.get(7),
             has_subclass: row.get(8),

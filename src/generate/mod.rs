@@ -121,7 +121,11 @@ pub async fn run(
                 for warning in &rendered.warnings {
                     crate::progress::note(warning.clone());
                 }
-                let changed = write_if_changed(&path, &rendered.text)?;
+                let mut changed = write_if_changed(&path, &rendered.text)?;
+                if let Some(views) = &rendered.views {
+                    let dir = path.parent().unwrap_or(Path::new(".")).join("views");
+                    changed |= prisma::views::write(&dir, views)?;
+                }
                 Outcome {
                     generator: generator.describe(),
                     output: Some(path),

@@ -2,12 +2,14 @@
 //! (a real connection, not a health flag) → database created → connections. This is the one
 //! place that joins the engine adapter and Postgres.
 
+mod data_mount;
+
 use std::time::{Duration, Instant};
 
-use crate::config::Config;
+use crate::config::{Config, VolumeMount};
 use crate::db::{self, ConnectionInfo, DbError};
 use crate::docker::names::container_name;
-use crate::docker::{DockerError, Engine, UpOutcome};
+use crate::docker::{DockerError, Engine, ServiceState, UpOutcome};
 
 /// The port Postgres listens on inside its container.
 
@@ -32,8 +34,30 @@ pub enum LocalError {
         exit_code: i64,
         logs: String,
     },
+    #[error(
+        "service `{service}` mounts `{volume}` at {target}, but its image `{image}` keeps the data in \
+         PGDATA={pgdata}, outside that mount{landing}\n  \
+         (PostgreSQL 18+ images keep it in /var/lib/postgresql/<major>/docker and refuse a mount at \
+         /var/lib/postgresql/data; 17 and older keep it in /var/lib/postgresql/data)\n  \
+         fix: in {file}, change that entry of services.{service}.volumes to `{volume}:{suggested}`, \
+         then run `devdb up` again (data an older major wrote there needs pg_upgrade, or a dump and \
+         restore)"
+    )]
+    MisplacedDataMount {
+        service: String,
+        /// The volume's name (or a bind mount's host path).
+        volume: String,
+        target: String,
+        image: String,
+        pgdata: String,
+        landing: &'static str,
+        suggested: String,
+        file: String,
+    },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(transparent)]
@@ -55,12 +79,20 @@ impl UpReport {
 
 /// Creates or starts what is missing, waits for Postgres and creates the database.
 pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpReport, LocalError> {
+    config.check_local_port()?;
     let services = engine.start_services(config, rebuild).await?;
     let container = database_container(config);
+    let database_changed = services.iter().any(|outcome| {
+        outcome.service == config.database_service().name
+            && outcome.state != ServiceState::Unchanged
+    });
+    if database_changed {
+        check_data_mount(engine, config, &container).await?;
+    }
     let connection = match connection_info(engine, config).await {
         Err(LocalError::NotCreated { .. }) => {
             // No port binding: the container already stopped. Say why.
-            fail_if_stopped(engine, &container).await?;
+            fail_if_stopped(engine, config, &container).await?;
             connection_info(engine, config).await?
         }
         other => other?,
@@ -85,6 +117,7 @@ pub async fn connection_info(
     engine: &Engine,
     config: &Config,
 ) -> Result<ConnectionInfo, LocalError> {
+    config.check_local_port()?;
     let service = config.database_service();
     let port = engine
         .published_port(&database_container(config), service.postgres_port())
@@ -125,7 +158,7 @@ async fn wait_until_ready(
         };
         if last_state_check.elapsed() >= Duration::from_secs(1) {
             last_state_check = Instant::now();
-            fail_if_stopped(engine, &container).await?;
+            fail_if_stopped(engine, config, &container).await?;
         }
         if started.elapsed() >= timeout {
             return Err(LocalError::NotReady {
@@ -139,12 +172,68 @@ async fn wait_until_ready(
     }
 }
 
-/// An `Exited` error with the container's last log lines when it is not running.
-async fn fail_if_stopped(engine: &Engine, container: &str) -> Result<(), LocalError> {
+/// Refuses a data volume that misses PGDATA (see `data_mount`) before waiting for a server that
+/// either stops at once (18) or keeps its data where the next recreate loses it (17). Checked
+/// when the container was (re)created or started, and when it stopped (an `up` right after a
+/// refused one finds the container still on its way out, so unchanged).
+async fn check_data_mount(
+    engine: &Engine,
+    config: &Config,
+    container: &str,
+) -> Result<(), LocalError> {
+    let layout = engine.container_layout(container, "PGDATA").await?;
+    let Some(pgdata) = layout.env_value else {
+        return Ok(());
+    };
+    let service = config.database_service();
+    let declared: Vec<(String, &str)> = service
+        .volumes
+        .iter()
+        .map(|mount| match mount {
+            VolumeMount::Named { name, target, .. } => (name.clone(), target.as_str()),
+            VolumeMount::Bind { source, target, .. } => {
+                (source.display().to_string(), target.as_str())
+            }
+        })
+        .collect();
+    let targets: Vec<&str> = declared.iter().map(|(_, target)| *target).collect();
+    let mounts: Vec<&str> = layout.mount_targets.iter().map(String::as_str).collect();
+    let Some(found) = data_mount::misplaced(&pgdata, &targets, &mounts) else {
+        return Ok(());
+    };
+    let volume = declared
+        .iter()
+        .find(|(_, target)| target.trim_end_matches('/') == found.target)
+        .map(|(source, _)| source.clone())
+        .unwrap_or_default();
+    Err(LocalError::MisplacedDataMount {
+        service: service.name.clone(),
+        volume,
+        target: found.target,
+        image: layout.image,
+        pgdata,
+        landing: if found.data_in_anonymous_volume {
+            " (it would land in an anonymous volume of the image, which the next recreate loses)"
+        } else {
+            " (it would land inside the container, which the next recreate loses)"
+        },
+        suggested: found.suggested_target,
+        file: config.file.display().to_string(),
+    })
+}
+
+/// An `Exited` error with the container's last log lines when it is not running; a misplaced
+/// data volume (why an 18 image stops at once) is named instead.
+async fn fail_if_stopped(
+    engine: &Engine,
+    config: &Config,
+    container: &str,
+) -> Result<(), LocalError> {
     let run = engine.container_run_state(container).await?;
     if run.running {
         return Ok(());
     }
+    check_data_mount(engine, config, container).await?;
     Err(LocalError::Exited {
         exit_code: run.exit_code,
         logs: engine.log_tail(container, 20).await,

@@ -23,6 +23,37 @@ pub fn postgres_image_17() -> String {
     std::env::var("DEVDB_TEST_IMAGE_17").unwrap_or_else(|_| "devdb-postgres:17".to_string())
 }
 
+/// The PostgreSQL 18 stand-in built by `scripts/test` (laid out as the official 18 image: data
+/// under /var/lib/postgresql). Unset: a skip on a developer's clone, a failure in CI (CI=true),
+/// where a test that did not run must not pass.
+pub fn postgres_image_18() -> Option<String> {
+    if let Ok(image) = std::env::var("DEVDB_TEST_IMAGE_18") {
+        return Some(image);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "DEVDB_TEST_IMAGE_18 is not set: scripts/test builds devdb-postgres:18 and exports it"
+    );
+    eprintln!("SKIP: DEVDB_TEST_IMAGE_18 is not set (scripts/test builds devdb-postgres:18)");
+    None
+}
+
+/// Where a Compose file mounts the data volume for `image`: PostgreSQL 18+ images keep PGDATA in
+/// /var/lib/postgresql/<major>/docker (volume at /var/lib/postgresql), older ones in
+/// /var/lib/postgresql/data.
+pub fn data_mount_for(image: &str) -> &'static str {
+    let is_18 = std::env::var("DEVDB_TEST_IMAGE_18").is_ok_and(|i| i == image)
+        || image
+            .rsplit_once(':')
+            .and_then(|(_, tag)| tag.split(['.', '-']).next()?.parse::<u32>().ok())
+            .is_some_and(|major| major >= 18);
+    if is_18 {
+        "/var/lib/postgresql"
+    } else {
+        "/var/lib/postgresql/data"
+    }
+}
+
 /// The local registry started by `scripts/test`.
 pub fn registry() -> String {
     std::env::var("DEVDB_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".to_string())
@@ -87,11 +118,12 @@ impl TestProject {
                    POSTGRES_PASSWORD: test-secret-pw\n      \
                    POSTGRES_DB: app\n    \
                  ports: [{port}]\n    \
-                 volumes: [\"pgdata:/var/lib/postgresql/data\"]\n\
+                 volumes: [\"pgdata:{mount}\"]\n\
              {extra_service_yaml}\
              volumes:\n  pgdata:\n\
              x-devdb:\n  ready_timeout: 60s\n{extra_top}",
-            name = self.name
+            name = self.name,
+            mount = data_mount_for(image),
         )
     }
 

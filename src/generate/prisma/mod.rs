@@ -7,6 +7,7 @@
 mod defaults;
 mod previous;
 mod types;
+pub(super) mod views;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
@@ -32,6 +33,8 @@ const EXPRESSION_INDEX: &str = "This model contains an expression index which re
 pub struct Rendered {
     pub text: String,
     pub warnings: Vec<String>,
+    /// The `views/` files, when the `views` preview feature is on (None: leave `views/` alone).
+    pub views: Option<Vec<views::ViewFile>>,
 }
 
 /// A name in the PSL and, when it differs, the database's (`@map`/`@@map`).
@@ -197,6 +200,10 @@ struct Context<'a> {
     previous: &'a Previous,
     enums: Vec<(&'a super::introspect::EnumType, Name)>,
     public_enums: Vec<String>,
+    /// The PSL names of the views shown: relation fields to them exist only in the file.
+    view_names: Vec<String>,
+    /// The PSL names of the models shown.
+    model_names: Vec<String>,
     warnings: Warnings,
 }
 
@@ -242,6 +249,8 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
         public_enums: public_enums.iter().map(|e| e.name.clone()).collect(),
         previous: &previous,
         enums,
+        view_names: Vec::new(),
+        model_names: Vec::new(),
         warnings: Warnings::default(),
     };
     let views_enabled = context.previous.config.iter().any(|b| {
@@ -274,6 +283,8 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
 
     let models: Vec<Model> = tables.iter().map(|t| context.model(t, false)).collect();
     let view_models: Vec<Model> = views.iter().map(|v| context.model(v, true)).collect();
+    context.view_names = view_models.iter().map(|v| v.name.prisma.clone()).collect();
+    context.model_names = models.iter().map(|m| m.name.prisma.clone()).collect();
     let foreign_keys = foreign_keys(&models);
     let relation_names = relation_names(&models, &foreign_keys);
     let many_to_many: Vec<ManyToMany> = join_tables
@@ -337,6 +348,15 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
     Rendered {
         text: out,
         warnings: context.warnings.lines(),
+        views: views_enabled.then(|| {
+            view_models
+                .iter()
+                .filter_map(|v| {
+                    let query = v.relation.view_query.as_deref()?;
+                    Some(views::view_file("public", &v.name.prisma, query))
+                })
+                .collect()
+        }),
     }
 }
 
@@ -651,8 +671,16 @@ impl<'a> Context<'a> {
         })
     }
 
-    fn type_text(&self, column: &Column) -> String {
+    fn type_text(&self, column: &Column, in_view: bool) -> String {
         let ColumnType { family, list, .. } = &column.column_type;
+        // A view's columns are all nullable in the catalog; Prisma keeps the arity the file
+        // gives a view field (required or list) instead.
+        let kept = column.previous.filter(|_| in_view && !column.info.not_null);
+        let (list, required) = match kept {
+            Some(p) if p.required() => (&false, true),
+            Some(p) if p.list() => (&true, false),
+            _ => (list, column.info.not_null),
+        };
         let base = match family {
             Family::Int => "Int".to_string(),
             Family::BigInt => "BigInt".to_string(),
@@ -668,7 +696,7 @@ impl<'a> Context<'a> {
         };
         if *list {
             format!("{base}[]")
-        } else if column.info.not_null {
+        } else if required {
             base
         } else {
             format!("{base}?")
@@ -686,6 +714,11 @@ impl<'a> Context<'a> {
         let mut attributes = Vec::new();
         if column.previous.is_some_and(|p| p.updated_at) {
             attributes.push("@updatedAt".to_string());
+        }
+        if model.relation.kind == RelationKind::View {
+            if let Some(unique) = column.previous.and_then(|p| p.unique.clone()) {
+                attributes.push(unique);
+            }
         }
         if let Some(unique) = single_unique {
             let default = format!("{table}_{}_key", column.info.name);
@@ -718,8 +751,15 @@ impl<'a> Context<'a> {
             });
         }
         let enum_value = |name: &str, value: &str| self.enum_value_name(name, value);
+        let kept_default = column
+            .previous
+            .filter(|_| {
+                column.info.default.is_none() && column.column_type.family == Family::String
+            })
+            .and_then(PreviousField::client_generated_default)
+            .map(str::to_string);
         if let Some(default) =
-            defaults::default_value(column.info, &column.column_type, &enum_value)
+            defaults::default_value(column.info, &column.column_type, &enum_value).or(kept_default)
         {
             attributes.push(format!("@default({default})"));
         }
@@ -733,7 +773,7 @@ impl<'a> Context<'a> {
             attributes.push("@ignore".to_string());
         }
         let mut docs = column.previous.map(|p| p.docs.clone()).unwrap_or_default();
-        let field_type = self.type_text(column);
+        let field_type = self.type_text(column, model.relation.kind == RelationKind::View);
         if let Family::Unsupported(name) = &column.column_type.family {
             self.warnings.unsupported.push((
                 model.name.prisma.clone(),
@@ -952,6 +992,9 @@ impl<'a> Context<'a> {
                 }
             }
         }
+        fields
+            .lines
+            .extend(self.emulated_relation_fields(model, &self.view_names));
 
         let mut block = Vec::new();
         if let Some(pk) = primary.filter(|p| p.parts.len() > 1) {
@@ -1207,6 +1250,35 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Relation fields the file gives `model` towards `targets` (views, which have no foreign
+    /// keys): Prisma copies them from the previous schema as they were written.
+    fn emulated_relation_fields(&self, model: &Model, targets: &[String]) -> Vec<FieldLine> {
+        let Some(previous) = model.previous else {
+            return Vec::new();
+        };
+        previous
+            .fields
+            .iter()
+            .filter(|f| targets.contains(&f.type_name))
+            .filter(|f| {
+                !model
+                    .columns
+                    .iter()
+                    .any(|c| c.info.name == f.database_name())
+            })
+            .map(|f| FieldLine::Field {
+                docs: f.docs.clone(),
+                name: f.name.clone(),
+                field_type: f.field_type.clone(),
+                attributes: if f.attributes.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![f.attributes.clone()]
+                },
+            })
+            .collect()
+    }
+
     fn render_view(&mut self, view: &Model) -> String {
         let mut out = String::new();
         render_docs(
@@ -1219,8 +1291,17 @@ impl<'a> Context<'a> {
             let line = self.scalar_line(view, column, None, None);
             fields.lines.push(line);
         }
+        let targets: Vec<String> = self
+            .model_names
+            .iter()
+            .chain(&self.view_names)
+            .cloned()
+            .collect();
+        fields
+            .lines
+            .extend(self.emulated_relation_fields(view, &targets));
         fields.render(&mut out);
-        let mut block = Vec::new();
+        let mut block: Vec<String> = view.previous.map(|p| p.indexes.clone()).unwrap_or_default();
         if let Some(mapped) = &view.name.mapped {
             block.push(format!("@@map({})", quote(mapped)));
         }

@@ -21,6 +21,8 @@ pub struct PreviousModel {
     pub docs: Vec<String>,
     pub ignored: bool,
     pub fields: Vec<PreviousField>,
+    /// `@@unique(...)`/`@@index(...)` lines as written (a view's indexes live only in the file).
+    pub indexes: Vec<String>,
 }
 
 impl PreviousModel {
@@ -35,15 +37,41 @@ pub struct PreviousField {
     pub mapped: Option<String>,
     /// The type without `?`/`[]`.
     pub type_name: String,
+    /// The type as written (`String?`, `Post[]`).
+    pub field_type: String,
+    /// The attributes as written, after the type.
+    pub attributes: String,
     pub docs: Vec<String>,
     pub ignored: bool,
     pub updated_at: bool,
+    /// The argument of `@default(...)`, as written.
+    pub default: Option<String>,
+    /// `@unique` or `@unique(...)` as written (a view's unique fields live only in the file).
+    pub unique: Option<String>,
     pub relation: Option<PreviousRelation>,
 }
 
 impl PreviousField {
     pub fn database_name(&self) -> &str {
         self.mapped.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn required(&self) -> bool {
+        !self.field_type.ends_with('?') && !self.field_type.ends_with("[]")
+    }
+
+    pub fn list(&self) -> bool {
+        self.field_type.ends_with("[]")
+    }
+
+    /// A default Prisma's client generates (`uuid()`, `cuid(2)`, `nanoid(8)`...), which the
+    /// database cannot show, so `db pull` keeps it from the file on text columns.
+    pub fn client_generated_default(&self) -> Option<&str> {
+        let default = self.default.as_deref()?.trim();
+        ["uuid(", "cuid(", "nanoid("]
+            .iter()
+            .any(|f| default.starts_with(f))
+            .then_some(default)
     }
 }
 
@@ -180,6 +208,8 @@ fn model_block(name: &str, is_view: bool, docs: Vec<String>, body: &[&str]) -> P
                 model.mapped = Some(mapped);
             } else if attribute.trim() == "ignore" {
                 model.ignored = true;
+            } else if attribute.starts_with("unique(") || attribute.starts_with("index(") {
+                model.indexes.push(line.to_string());
             }
             continue;
         }
@@ -192,9 +222,13 @@ fn model_block(name: &str, is_view: bool, docs: Vec<String>, body: &[&str]) -> P
             name: field.to_string(),
             mapped: attribute_argument(attributes, "@map(").and_then(|a| first_string(&a)),
             type_name: field_type.trim_end_matches(['?', ']', '[']).to_string(),
+            field_type: field_type.to_string(),
+            attributes: attributes.trim().to_string(),
             docs: std::mem::take(&mut field_docs),
             ignored: has_attribute(attributes, "@ignore"),
             updated_at: has_attribute(attributes, "@updatedAt"),
+            default: attribute_argument(attributes, "@default("),
+            unique: unique_attribute(attributes),
             relation: attribute_argument(attributes, "@relation(").map(|a| relation(&a)),
         });
     }
@@ -225,6 +259,14 @@ fn enum_block(name: &str, docs: Vec<String>, body: &[&str]) -> PreviousEnum {
         ));
     }
     enum_type
+}
+
+/// `@unique` or `@unique(...)`, as written.
+fn unique_attribute(attributes: &str) -> Option<String> {
+    if let Some(arguments) = attribute_argument(attributes, "@unique(") {
+        return Some(format!("@unique({arguments})"));
+    }
+    has_attribute(attributes, "@unique").then(|| "@unique".to_string())
 }
 
 fn has_attribute(attributes: &str, name: &str) -> bool {

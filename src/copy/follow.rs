@@ -1,0 +1,287 @@
+//! Parents follow: rows the copy loaded that reference rows the local database does not have
+//! pull those parent rows from the stage too, transitively (a parent's own parents, cycles and
+//! self-references included), even when the parent table was not named. The missing keys are
+//! found by anti-joins in the copy's local transaction, fetched from the stage's snapshot in
+//! batches (the stage is only read), and added; this repeats until a round adds nothing.
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::integrity::{self, ForeignKey};
+use super::plan::{Column, TableName, TablePlan};
+use super::transfer::{format_name, LocalLoad};
+use super::CopyError;
+use crate::db::{quote_ident, quote_literal};
+
+/// Keys fetched from the stage per query: bounds the memory of one round and the query's size.
+const BATCH_KEYS: usize = 5_000;
+
+/// Rows added to a table because an FK of a copied row pointed at them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Followed {
+    pub table: String,
+    pub foreign_key: String,
+    pub from: String,
+    pub rows: u64,
+}
+
+/// How the copy reads a parent table from the stage (its plan, and the stage's column types).
+pub struct Source {
+    pub plan: TablePlan,
+    pub remote_columns: Vec<Column>,
+}
+
+/// Follows every FK of the tables in the transaction until nothing is missing; `source` plans
+/// a parent table (named or not). Returns the rows added per FK.
+pub async fn follow_parents<F, Fut>(
+    remote: &Client,
+    load: &mut LocalLoad<'_>,
+    mut source: F,
+) -> Result<Vec<Followed>, CopyError>
+where
+    F: FnMut(TableName) -> Fut,
+    Fut: std::future::Future<Output = Result<Source, CopyError>>,
+{
+    let mut followed: Vec<Followed> = Vec::new();
+    loop {
+        let keys: Vec<ForeignKey> =
+            integrity::foreign_keys_touching(load.transaction(), load.loaded())
+                .await?
+                .into_iter()
+                .filter(|k| load.loaded().contains(&k.child))
+                .collect();
+        let mut added_any = false;
+        for key in &keys {
+            let missing = missing_keys(load, key).await?;
+            if missing.is_empty() {
+                continue;
+            }
+            let parent = source(key.parent.clone()).await?;
+            let mut rows = 0;
+            for batch in missing.chunks(BATCH_KEYS) {
+                rows += fetch(remote, load, key, &parent, batch).await?;
+            }
+            if rows == 0 {
+                continue;
+            }
+            added_any = true;
+            load.touched(&key.parent);
+            record(&mut followed, key, rows);
+        }
+        if !added_any {
+            return Ok(followed);
+        }
+    }
+}
+
+fn record(followed: &mut Vec<Followed>, key: &ForeignKey, rows: u64) {
+    match followed
+        .iter_mut()
+        .find(|f| f.foreign_key == key.name && f.table == key.parent.to_string())
+    {
+        Some(entry) => entry.rows += rows,
+        None => followed.push(Followed {
+            table: key.parent.to_string(),
+            foreign_key: key.name.clone(),
+            from: key.child.to_string(),
+            rows,
+        }),
+    }
+}
+
+/// The distinct keys the child's rows reference that the parent does not have, as text.
+async fn missing_keys(
+    load: &LocalLoad<'_>,
+    key: &ForeignKey,
+) -> Result<Vec<Vec<String>>, CopyError> {
+    let columns: Vec<String> = key
+        .child_columns
+        .iter()
+        .map(|c| format!("c.{}::text", quote_ident(c)))
+        .collect();
+    let sql = format!(
+        "SELECT DISTINCT {} FROM {}{} c WHERE {}",
+        columns.join(", "),
+        if key.child_only { "ONLY " } else { "" },
+        key.child.quoted(),
+        key.dangling_condition()
+    );
+    let rows = load
+        .transaction()
+        .query(&sql, &[])
+        .await
+        .map_err(|error| CopyError::Database {
+            action: format!("finding the rows {} needs", key.describe()),
+            error,
+        })?;
+    Ok(rows
+        .iter()
+        .map(|row| (0..columns.len()).map(|i| row.get(i)).collect())
+        .collect())
+}
+
+/// The stage's rows of the parent with these keys, as the parent's plan reads them (masks
+/// applied, so a masked key is matched masked).
+pub fn fetch_sql(key: &ForeignKey, parent: &Source, batch: &[Vec<String>]) -> String {
+    let arrays: Vec<String> = (0..key.parent_columns.len())
+        .map(|i| {
+            let values: Vec<String> = batch.iter().map(|k| quote_literal(&k[i])).collect();
+            format!("ARRAY[{}]::text[]", values.join(", "))
+        })
+        .collect();
+    let names: Vec<String> = (0..key.parent_columns.len())
+        .map(|i| format!("k{i}"))
+        .collect();
+    let typed: Vec<String> = key
+        .parent_columns
+        .iter()
+        .zip(&names)
+        .map(|(column, name)| {
+            let type_name = parent
+                .remote_columns
+                .iter()
+                .find(|c| &c.name == column)
+                .map(|c| c.type_name.as_str())
+                .unwrap_or("text");
+            format!("k.{name}::{type_name}")
+        })
+        .collect();
+    let matched: Vec<String> = key
+        .parent_columns
+        .iter()
+        .map(|c| format!("s.{}", quote_ident(c)))
+        .collect();
+    let selected: Vec<String> = parent
+        .plan
+        .columns
+        .iter()
+        .map(|c| format!("s.{}", quote_ident(c)))
+        .collect();
+    format!(
+        "SELECT {} FROM ({}) s WHERE ({}) IN (SELECT {} FROM unnest({}) AS k({}))",
+        selected.join(", "),
+        parent.plan.select,
+        matched.join(", "),
+        typed.join(", "),
+        arrays.join(", "),
+        names.join(", ")
+    )
+}
+
+/// Copies one batch of parent rows from the stage into the local parent (through a temporary
+/// table, so a row the local database already has is kept); returns the rows added.
+async fn fetch(
+    remote: &Client,
+    load: &LocalLoad<'_>,
+    key: &ForeignKey,
+    parent: &Source,
+    batch: &[Vec<String>],
+) -> Result<u64, CopyError> {
+    let local = load.transaction();
+    let fail = |action: String| move |error| CopyError::Database { action, error };
+    let columns: Vec<String> = parent.plan.columns.iter().map(|c| quote_ident(c)).collect();
+    let columns = columns.join(", ");
+    local
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE devdb_followed (LIKE {}) ON COMMIT DROP",
+            key.parent.quoted()
+        ))
+        .await
+        .map_err(fail(format!("preparing rows for {}", key.parent)))?;
+    let format = format_name(parent.plan.format);
+    let stream = remote
+        .copy_out(&format!(
+            "COPY ({}) TO STDOUT (FORMAT {format})",
+            fetch_sql(key, parent, batch)
+        ))
+        .await
+        .map_err(fail(format!(
+            "reading the rows of {} that {} needs",
+            key.parent,
+            key.describe()
+        )))?;
+    let sink = local
+        .copy_in::<_, bytes::Bytes>(&format!(
+            "COPY devdb_followed ({columns}) FROM STDIN (FORMAT {format})"
+        ))
+        .await
+        .map_err(fail(format!("adding rows to {}", key.parent)))?;
+    futures_util::pin_mut!(sink);
+    futures_util::pin_mut!(stream);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(fail(format!(
+            "reading rows of {} from the stage",
+            key.parent
+        )))?;
+        sink.send(chunk)
+            .await
+            .map_err(fail(format!("adding rows to {}", key.parent)))?;
+    }
+    sink.as_mut()
+        .finish()
+        .await
+        .map_err(fail(format!("adding rows to {}", key.parent)))?;
+    let added = local
+        .execute(
+            &format!(
+                "INSERT INTO {} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM devdb_followed ON CONFLICT DO NOTHING",
+                key.parent.quoted()
+            ),
+            &[],
+        )
+        .await
+        .map_err(fail(format!("adding rows to {}", key.parent)))?;
+    local
+        .batch_execute("DROP TABLE devdb_followed")
+        .await
+        .map_err(fail(format!("adding rows to {}", key.parent)))?;
+    Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_rows_are_read_by_typed_keys_through_the_parents_own_select() {
+        let key = ForeignKey {
+            name: "items_fk".into(),
+            child: TableName::parse("items"),
+            child_columns: vec!["order_id".into(), "line".into()],
+            parent: TableName::parse("shop.lines"),
+            parent_columns: vec!["order_id".into(), "no".into()],
+            match_full: false,
+            child_only: true,
+            parent_only: true,
+        };
+        let column = |name: &str, type_name: &str| Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            binary_portable: true,
+            not_null: true,
+            has_default: false,
+            generated: false,
+        };
+        let parent = Source {
+            plan: TablePlan {
+                table: key.parent.clone(),
+                columns: vec!["order_id".into(), "no".into()],
+                select: r#"SELECT "order_id", "no" FROM "shop"."lines""#.into(),
+                plain: true,
+                format: super::super::plan::Format::Binary,
+                skipped: vec![],
+                defaulted: vec![],
+            },
+            remote_columns: vec![column("order_id", "bigint"), column("no", "smallint")],
+        };
+        let keys = vec![
+            vec!["1".to_string(), "2".to_string()],
+            vec!["3".to_string(), "it's".to_string()],
+        ];
+        assert_eq!(
+            fetch_sql(&key, &parent, &keys),
+            r#"SELECT s."order_id", s."no" FROM (SELECT "order_id", "no" FROM "shop"."lines") s WHERE (s."order_id", s."no") IN (SELECT k.k0::bigint, k.k1::smallint FROM unnest(ARRAY['1', '3']::text[], ARRAY['2', 'it''s']::text[]) AS k(k0, k1))"#
+        );
+    }
+}
