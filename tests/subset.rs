@@ -249,7 +249,7 @@ const GRAPH: &str = "CREATE SCHEMA billing;
                         manager_id int REFERENCES users (id), email text NOT NULL UNIQUE);
     ALTER TABLE teams ADD CONSTRAINT teams_lead_fk FOREIGN KEY (lead_id) REFERENCES users (id)
         DEFERRABLE INITIALLY DEFERRED;
-    CREATE TABLE products (id int PRIMARY KEY, sku text NOT NULL UNIQUE, title text);
+    CREATE TABLE products (id serial PRIMARY KEY, sku text NOT NULL UNIQUE, title text);
     CREATE TABLE billing.orders (id int, region int, user_id int NOT NULL REFERENCES users (id),
                                  PRIMARY KEY (id, region)) PARTITION BY LIST (region);
     CREATE TABLE billing.orders_1 PARTITION OF billing.orders FOR VALUES IN (1);
@@ -358,6 +358,16 @@ async fn parents_follow_to_the_exact_closure_through_every_fk_shape() {
             "{args:?}: {report}"
         );
     }
+    // The sequence of a table that only received followed rows moved past them.
+    assert_eq!(
+        column(
+            &local,
+            "WITH n AS (INSERT INTO products (sku) VALUES ('new') RETURNING id)
+             SELECT (SELECT id FROM n) > (SELECT max(id) FROM products)"
+        )
+        .await,
+        ["t"]
+    );
     // The report names which FK brought which table.
     local
         .batch_execute("TRUNCATE teams, users, products, billing.orders, order_items")
