@@ -391,3 +391,64 @@ async fn parents_follow_to_the_exact_closure_through_every_fk_shape() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_copy_killed_between_tables_leaves_the_previous_rows_and_every_fk_holding() {
+    use std::time::{Duration, Instant};
+    let pair = shop().await;
+    let local = connect(&pair.local).await;
+    let remote = connect(&pair.remote).await;
+    let before = contents(&local).await;
+    // users loads first; orders' remote query then waits, so the kill lands between the two
+    // tables, with users already replaced inside the copy's transaction.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_devdb"))
+        .args([
+            "copy",
+            "users",
+            "orders",
+            "--from",
+            "CODE",
+            "--prune-dangling",
+            "--where",
+            "orders:(SELECT true FROM pg_sleep(30))",
+        ])
+        .current_dir(pair.local.path())
+        .env_remove("DEVDB_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start devdb copy");
+    let started = Instant::now();
+    while column(
+        &remote,
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%pg_sleep%' AND pid <> pg_backend_pid()",
+    )
+    .await
+        != ["1"]
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the copy ended early");
+        assert!(started.elapsed() < Duration::from_secs(60), "orders' read never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let started = Instant::now();
+    while column(
+        &local,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()",
+    )
+    .await
+        != ["0"]
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "the copy's session lingers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        contents(&local).await,
+        before,
+        "the killed copy changed rows"
+    );
+    assert_eq!(dangling(&local).await, ["0 0"]);
+}
