@@ -452,3 +452,52 @@ async fn a_copy_killed_between_tables_leaves_the_previous_rows_and_every_fk_hold
     );
     assert_eq!(dangling(&local).await, ["0 0"]);
 }
+
+#[tokio::test]
+async fn children_of_a_filtered_parent_come_only_with_their_parents() {
+    let pair = StagePair::new(
+        "restrict",
+        &format!(
+            "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
+             INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;
+             INSERT INTO notes SELECT g, CASE WHEN g % 5 <> 0 THEN 1 + g % 400 END, 'n' || g
+                 FROM generate_series(1, 1000) g;"
+        ),
+        SHOP,
+        "",
+    )
+    .await;
+    let remote = connect(&pair.remote).await;
+    let local = connect(&pair.local).await;
+    pair.local
+        .devdb(&[
+            "copy",
+            "users",
+            "orders",
+            "notes",
+            "--from",
+            "CODE",
+            "--where",
+            "users:id <= 5",
+        ])
+        .ok();
+    let expected = column(
+        &remote,
+        "SELECT md5(string_agg(n::text, ',' ORDER BY n.id)) FROM notes n
+         WHERE n.order_id IS NULL OR n.order_id IN (SELECT id FROM orders WHERE user_id <= 5)",
+    )
+    .await;
+    assert_eq!(
+        column(
+            &local,
+            "SELECT md5(string_agg(n::text, ',' ORDER BY n.id)) FROM notes n"
+        )
+        .await,
+        expected
+    );
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM orders WHERE user_id > 5").await,
+        ["0"]
+    );
+    assert_eq!(dangling(&local).await, ["0 0"]);
+}
