@@ -441,8 +441,15 @@ fn keeps_what_db_pull_keeps(label: &str, image: &str) {
     let input = std::fs::read_to_string(edited_dir().join("schema.prisma")).unwrap();
     setup.assert_valid(&input);
     setup.plant_stale_views();
-    let (devdb, prisma, _, _) = setup.introspect_both(&input);
+    let (devdb, prisma, stderr, warnings) = setup.introspect_both(&input);
     assert_same(&devdb, &prisma, "re-introspection of the edited shop");
+    assert!(warnings.len() >= 5, "{warnings:#?}");
+    for section in &warnings {
+        assert!(
+            stderr.contains(section.as_str()),
+            "devdb does not print Prisma's warning:\n{section}\n--- devdb printed:\n{stderr}"
+        );
+    }
     let views = setup.assert_same_views("re-introspection of the edited shop");
     setup.assert_valid(&devdb);
     // What the comparison covers, so a fixture that stops exercising a class fails here.

@@ -249,7 +249,7 @@ const GRAPH: &str = "CREATE SCHEMA billing;
                         manager_id int REFERENCES users (id), email text NOT NULL UNIQUE);
     ALTER TABLE teams ADD CONSTRAINT teams_lead_fk FOREIGN KEY (lead_id) REFERENCES users (id)
         DEFERRABLE INITIALLY DEFERRED;
-    CREATE TABLE products (id int PRIMARY KEY, sku text NOT NULL UNIQUE, title text);
+    CREATE TABLE products (id serial PRIMARY KEY, sku text NOT NULL UNIQUE, title text);
     CREATE TABLE billing.orders (id int, region int, user_id int NOT NULL REFERENCES users (id),
                                  PRIMARY KEY (id, region)) PARTITION BY LIST (region);
     CREATE TABLE billing.orders_1 PARTITION OF billing.orders FOR VALUES IN (1);
@@ -358,6 +358,16 @@ async fn parents_follow_to_the_exact_closure_through_every_fk_shape() {
             "{args:?}: {report}"
         );
     }
+    // The sequence of a table that only received followed rows moved past them.
+    assert_eq!(
+        column(
+            &local,
+            "WITH n AS (INSERT INTO products (sku) VALUES ('new') RETURNING id)
+             SELECT (SELECT id FROM n) > (SELECT max(id) FROM products)"
+        )
+        .await,
+        ["t"]
+    );
     // The report names which FK brought which table.
     local
         .batch_execute("TRUNCATE teams, users, products, billing.orders, order_items")
@@ -380,4 +390,114 @@ async fn parents_follow_to_the_exact_closure_through_every_fk_shape() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test]
+async fn a_copy_killed_between_tables_leaves_the_previous_rows_and_every_fk_holding() {
+    use std::time::{Duration, Instant};
+    let pair = shop().await;
+    let local = connect(&pair.local).await;
+    let remote = connect(&pair.remote).await;
+    let before = contents(&local).await;
+    // users loads first; orders' remote query then waits, so the kill lands between the two
+    // tables, with users already replaced inside the copy's transaction.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_devdb"))
+        .args([
+            "copy",
+            "users",
+            "orders",
+            "--from",
+            "CODE",
+            "--prune-dangling",
+            "--where",
+            "orders:(SELECT true FROM pg_sleep(30))",
+        ])
+        .current_dir(pair.local.path())
+        .env_remove("DEVDB_FILE")
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start devdb copy");
+    let started = Instant::now();
+    while column(
+        &remote,
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (SELECT%pg_sleep%' AND pid <> pg_backend_pid()",
+    )
+    .await
+        != ["1"]
+    {
+        assert!(child.try_wait().unwrap().is_none(), "the copy ended early");
+        assert!(started.elapsed() < Duration::from_secs(60), "orders' read never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let started = Instant::now();
+    while column(
+        &local,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()",
+    )
+    .await
+        != ["0"]
+    {
+        assert!(started.elapsed() < Duration::from_secs(30), "the copy's session lingers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        contents(&local).await,
+        before,
+        "the killed copy changed rows"
+    );
+    assert_eq!(dangling(&local).await, ["0 0"]);
+}
+
+#[tokio::test]
+async fn children_of_a_filtered_parent_come_only_with_their_parents() {
+    let pair = StagePair::new(
+        "restrict",
+        &format!(
+            "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
+             INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;
+             INSERT INTO notes SELECT g, CASE WHEN g % 5 <> 0 THEN 1 + g % 400 END, 'n' || g
+                 FROM generate_series(1, 1000) g;"
+        ),
+        SHOP,
+        "",
+    )
+    .await;
+    let remote = connect(&pair.remote).await;
+    let local = connect(&pair.local).await;
+    pair.local
+        .devdb(&[
+            "copy",
+            "users",
+            "orders",
+            "notes",
+            "--from",
+            "CODE",
+            "--where",
+            "users:id <= 5",
+        ])
+        .ok();
+    let expected = column(
+        &remote,
+        "SELECT md5(string_agg(n::text, ',' ORDER BY n.id)) FROM notes n
+         WHERE n.order_id IS NULL OR n.order_id IN (SELECT id FROM orders WHERE user_id <= 5)",
+    )
+    .await;
+    assert_eq!(
+        column(
+            &local,
+            "SELECT md5(string_agg(n::text, ',' ORDER BY n.id)) FROM notes n"
+        )
+        .await,
+        expected
+    );
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM orders WHERE user_id > 5").await,
+        ["0"]
+    );
+    assert_eq!(dangling(&local).await, ["0 0"]);
 }

@@ -98,7 +98,7 @@ impl Rebuilt {
 
 /// Reads every table's `TableInfo` in one query; tables that do not exist are absent.
 pub async fn describe(
-    client: &Client,
+    client: &impl tokio_postgres::GenericClient,
     tables: &[TableName],
 ) -> Result<HashMap<TableName, TableInfo>, CopyError> {
     let names: Vec<String> = tables.iter().map(TableName::quoted).collect();

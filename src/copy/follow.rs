@@ -66,6 +66,7 @@ where
                 continue;
             }
             added_any = true;
+            advance_sequences(load, &key.parent).await?;
             load.touched(&key.parent);
             record(&mut followed, key, rows);
         }
@@ -73,6 +74,33 @@ where
             return Ok(followed);
         }
     }
+}
+
+/// Moves the parent's owned sequences past the ids just added (never back), so the next local
+/// insert does not collide with a followed row.
+async fn advance_sequences(load: &LocalLoad<'_>, table: &TableName) -> Result<(), CopyError> {
+    let local = load.transaction();
+    let info = super::catalog::describe(local, std::slice::from_ref(table))
+        .await?
+        .remove(table)
+        .unwrap_or_default();
+    for (column, sequence) in &info.sequences {
+        // `sequence` is pg_get_serial_sequence's answer: a qualified, quoted name.
+        let sql = format!(
+            "SELECT setval($1::text::regclass, m) FROM (SELECT max({}) AS m FROM {}) x \
+             WHERE m > (SELECT last_value FROM {sequence})",
+            quote_ident(column),
+            table.quoted()
+        );
+        local
+            .query(&sql, &[sequence])
+            .await
+            .map_err(|error| CopyError::Database {
+                action: format!("advancing the sequences of {table}"),
+                error,
+            })?;
+    }
+    Ok(())
 }
 
 fn record(followed: &mut Vec<Followed>, key: &ForeignKey, rows: u64) {

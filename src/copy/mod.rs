@@ -7,6 +7,7 @@ mod fix_missing;
 pub mod follow;
 pub mod integrity;
 pub mod plan;
+mod restrict;
 pub mod saved;
 pub mod structure;
 mod transfer;
@@ -157,6 +158,7 @@ pub async fn copy_data(
     // Metadata once: one catalog query per side for all the tables.
     let remote_info = catalog::describe(&coordinator, &tables).await?;
     let mut local_info = catalog::describe(&local_client, &tables).await?;
+    let keys = integrity::foreign_keys_touching(&local_client, &tables).await?;
     let mut plans = Vec::new();
     for table in &tables {
         let Some(local_table) = local_info.get(table) else {
@@ -168,7 +170,20 @@ pub async fn copy_data(
         let remote_table = remote_info.get(table).cloned().unwrap_or_default();
         let masks = masks_for(config, table);
         let limit = lookup(&config.settings.copy.limit, table).copied();
-        let filter = lookup(&filters, table).map(String::as_str);
+        let own = lookup(&filters, table).cloned();
+        let restricted = own.is_none() && limit.is_none();
+        let filter = if restricted {
+            restrict::selection(table, &keys, &tables, &|t| {
+                if lookup(&config.settings.copy.limit, t).is_some() {
+                    None
+                } else {
+                    lookup(&filters, t).cloned()
+                }
+            })
+        } else {
+            own
+        };
+        let filter = filter.as_deref();
         let plan = plan::plan_table_keyed(
             table,
             &remote_table.columns,
@@ -184,7 +199,6 @@ pub async fn copy_data(
             local: local_info.remove(table).unwrap_or_default(),
         });
     }
-    let keys = integrity::foreign_keys_touching(&local_client, &tables).await?;
     integrity::check_masks(&keys, |table, column| {
         masks_for(config, table).remove(column)
     })?;

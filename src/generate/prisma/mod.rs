@@ -220,6 +220,14 @@ struct Warnings {
     null_orders: Vec<(String, String)>,
     comments: Vec<(String, String)>,
     expression_indexes: Vec<(String, String)>,
+    /// What re-introspection took from the file: `@map`s of model and view fields, `@@map`s of
+    /// models and views, and the blocks whose relation fields were copied.
+    mapped_model_fields: Vec<(String, String)>,
+    mapped_view_fields: Vec<(String, String)>,
+    mapped_models: Vec<String>,
+    mapped_views: Vec<String>,
+    copied_relations_views: Vec<String>,
+    copied_relations_models: Vec<String>,
 }
 
 /// The new schema file for `schema`, given the `existing` file (None: Prisma 7 defaults).
@@ -765,6 +773,14 @@ impl<'a> Context<'a> {
         }
         if let Some(mapped) = &column.name.mapped {
             attributes.push(format!("@map({})", quote(mapped)));
+            if column.previous.is_some_and(|p| p.mapped.is_some()) {
+                let list = if model.relation.kind == RelationKind::View {
+                    &mut self.warnings.mapped_view_fields
+                } else {
+                    &mut self.warnings.mapped_model_fields
+                };
+                list.push((model.name.prisma.clone(), column.name.prisma.clone()));
+            }
         }
         if let Some(native) = &column.column_type.native {
             attributes.push(format!("@db.{native}"));
@@ -881,6 +897,9 @@ impl<'a> Context<'a> {
                     .push(("model".to_string(), model.name.prisma.clone()));
             }
         }
+        if model.previous.is_some_and(|p| p.mapped.is_some()) {
+            self.warnings.mapped_models.push(model.name.prisma.clone());
+        }
         if relation.row_security && new {
             push_doc(&mut docs, ROW_SECURITY);
             self.warnings.row_security.push(table.clone());
@@ -992,9 +1011,13 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        fields
-            .lines
-            .extend(self.emulated_relation_fields(model, &self.view_names));
+        let copied = self.emulated_relation_fields(model, &self.view_names);
+        if !copied.is_empty() {
+            self.warnings
+                .copied_relations_models
+                .push(model.name.prisma.clone());
+        }
+        fields.lines.extend(copied);
 
         let mut block = Vec::new();
         if let Some(pk) = primary.filter(|p| p.parts.len() > 1) {
@@ -1286,6 +1309,9 @@ impl<'a> Context<'a> {
             &view.previous.map(|p| p.docs.clone()).unwrap_or_default(),
         );
         let _ = writeln!(out, "view {} {{", view.name.prisma);
+        if view.previous.is_some_and(|p| p.mapped.is_some()) {
+            self.warnings.mapped_views.push(view.name.prisma.clone());
+        }
         let mut fields = Fields { lines: Vec::new() };
         for column in &view.columns {
             let line = self.scalar_line(view, column, None, None);
@@ -1297,9 +1323,13 @@ impl<'a> Context<'a> {
             .chain(&self.view_names)
             .cloned()
             .collect();
-        fields
-            .lines
-            .extend(self.emulated_relation_fields(view, &targets));
+        let copied = self.emulated_relation_fields(view, &targets);
+        if !copied.is_empty() {
+            self.warnings
+                .copied_relations_views
+                .push(view.name.prisma.clone());
+        }
+        fields.lines.extend(copied);
         fields.render(&mut out);
         let mut block: Vec<String> = view.previous.map(|p| p.indexes.clone()).unwrap_or_default();
         if let Some(mapped) = &view.name.mapped {
@@ -1447,6 +1477,35 @@ impl Warnings {
             self.expression_indexes
                 .iter()
                 .map(|(m, i)| format!("  - Model: \"{m}\", constraint: \"{i}\""))
+                .collect(),
+        );
+        const ENRICHED_FIELDS: &str = "These fields were enriched with `@map` information taken from the previous Prisma schema:";
+        for (kind, fields) in [
+            ("Model", &self.mapped_model_fields),
+            ("View", &self.mapped_view_fields),
+        ] {
+            section(
+                ENRICHED_FIELDS,
+                fields
+                    .iter()
+                    .map(|(m, f)| format!("  - {kind}: \"{m}\", field: \"{f}\""))
+                    .collect(),
+            );
+        }
+        section(
+            "These models were enriched with `@@map` information taken from the previous Prisma schema:",
+            self.mapped_models.iter().map(|m| format!("  - \"{m}\"")).collect(),
+        );
+        section(
+            "These views were enriched with `@@map` information taken from the previous Prisma schema:",
+            self.mapped_views.iter().map(|m| format!("  - \"{m}\"")).collect(),
+        );
+        section(
+            "Relations were copied from the previous data model due to not using foreign keys in the database. If any of the relation columns changed in the database, the relations might not be correct anymore:",
+            self.copied_relations_views
+                .iter()
+                .chain(&self.copied_relations_models)
+                .map(|m| format!("  - \"{m}\""))
                 .collect(),
         );
         out
