@@ -420,3 +420,67 @@ async fn db_copy_image_is_built_and_a_failing_run_reports_its_exit_code() {
         "devdb built {image}"
     );
 }
+
+/// Two servers started from one image whose cluster was created at build time share the system
+/// identifier and every oid, as physical clones do; they are still two servers, and the copy
+/// runs (only a stage that can see the local session is the local database itself).
+#[tokio::test]
+async fn a_stage_from_the_same_prebuilt_cluster_image_is_not_the_local_database() {
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nENV PGDATA=/var/lib/postgresql/baked\n\
+         RUN POSTGRES_USER=app POSTGRES_PASSWORD=test-secret-pw POSTGRES_DB=app \
+         docker-entrypoint.sh postgres --version\n",
+    )
+    .unwrap();
+    let mut remote = common::TestProject::new("baked-remote");
+    let build = format!(
+        "build:\n      context: {}\n      args:\n        BASE_IMAGE: {}",
+        context.path().display(),
+        common::postgres_image()
+    );
+    let yaml = remote.database_yaml("IMAGE", "\"5432\"", "", "");
+    remote.write_compose(&yaml.replacen("image: IMAGE", &build, 1));
+    let baked = format!("{}-postgres", remote.name);
+    remote.images.push(baked.clone());
+    remote.devdb(&["up"]).ok();
+    let remote_url = remote.devdb(&["url"]).ok().stdout.trim().to_string();
+    let remote_client = connect(&remote).await;
+    remote_client
+        .batch_execute(
+            "CREATE TABLE items (id int PRIMARY KEY, name text);
+             INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 25) g;",
+        )
+        .await
+        .unwrap();
+
+    let local = common::TestProject::new("baked-local");
+    let stages = format!(
+        "  stages:\n    CODE: {{ url_command: \"echo '{remote_url}'\", sslmode: disable }}\n"
+    );
+    local.write_compose(&local.database_yaml(&baked, "\"5432\"", "", &stages));
+    local.devdb(&["up"]).ok();
+    let local_client = connect(&local).await;
+    local_client
+        .batch_execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
+        .await
+        .unwrap();
+    let identity = "SELECT system_identifier::text || '/' || \
+        (SELECT oid FROM pg_database WHERE datname = 'app') FROM pg_control_system()";
+    assert_eq!(
+        column(&remote_client, identity).await,
+        column(&local_client, identity).await,
+        "the test needs two servers that look alike"
+    );
+
+    local.devdb(&["copy", "items", "--from", "CODE"]).ok();
+    assert_eq!(
+        column(
+            &local_client,
+            "SELECT count(*) || ' ' || max(name) FROM items"
+        )
+        .await,
+        ["25 item 9"]
+    );
+}

@@ -224,10 +224,32 @@ impl Stage {
     }
 
     /// Refuses a stage that is the local database itself: copying would TRUNCATE a table behind
-    /// its own open COPY and wait forever on its own lock.
+    /// its own open COPY and wait forever on its own lock. Only the same server can see the
+    /// local session: a random `application_name` set on it is looked up in the stage's
+    /// `pg_stat_activity` (visible to every role). Clones and servers started from one image
+    /// share their system identifier and oids, so those prove nothing.
     pub async fn refuse_if_local(&self, stage: &Client, local: &Client) -> Result<(), DbError> {
-        let (remote, here) = (identity(stage).await?, identity(local).await?);
-        if remote == here {
+        let token = format!("devdb-self-check-{}", uuid::Uuid::new_v4().simple());
+        let query = |action: &'static str| {
+            move |error| DbError::Query {
+                action: action.to_string(),
+                error,
+            }
+        };
+        local
+            .batch_execute(&format!("SET application_name = '{token}'"))
+            .await
+            .map_err(query("marking the local session"))?;
+        let seen = stage
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND datname = current_database()",
+                &[&token],
+            )
+            .await
+            .map_err(query("looking for the local session on the stage"))?
+            .get::<_, i64>(0);
+        if seen > 0 {
             return Err(self.stage_error(format!(
                 "its URL ({}) points at the local database itself; point x-devdb.stages.{} at \
                  the stage's server",
@@ -314,40 +336,6 @@ impl Stage {
         }
         Ok(roots)
     }
-}
-
-/// What makes a database one and the same: the cluster's system identifier (when the role may
-/// read it; else the postmaster's start time, to the microsecond) and the database's oid.
-async fn identity(client: &Client) -> Result<String, DbError> {
-    let query = |action: &str| {
-        let action = action.to_string();
-        move |error| DbError::Query { action, error }
-    };
-    let cluster = match client
-        .query_one(
-            "SELECT system_identifier::text FROM pg_control_system()",
-            &[],
-        )
-        .await
-    {
-        Ok(row) => row.get::<_, String>(0),
-        Err(_) => String::new(),
-    };
-    let row = client
-        .query_one(
-            "SELECT pg_postmaster_start_time()::text, \
-             (SELECT oid::int8 FROM pg_database WHERE datname = current_database())",
-            &[],
-        )
-        .await
-        .map_err(query("identifying the database"))?;
-    let started: String = row.get(0);
-    let oid: i64 = row.get(1);
-    Ok(if cluster.is_empty() {
-        format!("started {started}, database {oid}")
-    } else {
-        format!("cluster {cluster}, database {oid}")
-    })
 }
 
 fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
