@@ -1145,7 +1145,7 @@ fn check_drop(
                     Severity::Warning,
                     statement.line,
                     format!(
-                        "drops the existing table `{name}` while running code may still use it; fix: stop using it \
+                        "drops the existing table `{name}` (ACCESS EXCLUSIVE lock) while running code may still use it; fix: stop using it \
                          in a deployed release first, then drop it in a later migration"
                     ),
                 ));
