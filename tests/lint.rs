@@ -12,6 +12,8 @@ CREATE TABLE orders (id int PRIMARY KEY, user_id int, total numeric(10,2), code 
 CREATE VIEW user_emails AS SELECT id, email FROM users;
 CREATE FUNCTION order_count(u int) RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM orders WHERE user_id = u $$;
 CREATE FUNCTION touch_notes() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE orders SET note = 'x'; END $$;
+CREATE INDEX orders_code_idx ON orders (code);
+CREATE TABLE nokey (n int);
 ";
 
 const FIXTURE: &str = "20990101000000_fixture";
@@ -71,7 +73,7 @@ const FIXTURES: &[(&str, &str, usize, &str)] = &[
         "SET lock_timeout = '5s';\nALTER TABLE orders ALTER COLUMN code TYPE varchar(20);",
     ),
     (
-        "constraint-without-not-valid",
+        "foreign-key-without-not-valid",
         "SET lock_timeout = '5s';\n\
          ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);",
         2,
@@ -79,19 +81,19 @@ const FIXTURES: &[(&str, &str, usize, &str)] = &[
          ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;",
     ),
     (
-        "constraint-without-not-valid",
+        "check-without-not-valid",
         "SET lock_timeout = '5s';\nALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0);",
         2,
         "SET lock_timeout = '5s';\nALTER TABLE orders ADD CONSTRAINT positive CHECK (total > 0) NOT VALID;",
     ),
     (
-        "drop-or-rename",
+        "drop-column",
         "SET lock_timeout = '5s';\nALTER TABLE users DROP COLUMN name;",
         2,
         "CREATE TABLE scratch (id int);\nALTER TABLE scratch RENAME TO scratch2;\nDROP TABLE scratch2;",
     ),
     (
-        "drop-or-rename",
+        "rename-table",
         "SET lock_timeout = '5s';\nALTER TABLE users RENAME TO people;",
         2,
         "SET lock_timeout = '5s';\n-- devdb:allow drop-or-rename\nALTER TABLE users RENAME TO people;",
@@ -107,6 +109,77 @@ const FIXTURES: &[(&str, &str, usize, &str)] = &[
         "BEGIN;\nALTER TYPE mood ADD VALUE 'happy';\nINSERT INTO users (id, mood) VALUES (9, 'happy');\nCOMMIT;",
         3,
         "BEGIN;\nALTER TYPE mood ADD VALUE 'happy';\nCOMMIT;\nINSERT INTO users (id, mood) VALUES (9, 'ok');",
+    ),
+    (
+        "set-not-null",
+        "SET lock_timeout = '5s';\nALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+        2,
+        "SET lock_timeout = '5s';\nALTER TABLE users ADD CONSTRAINT email_nn CHECK (email IS NOT NULL) NOT VALID;\n\
+         ALTER TABLE users VALIDATE CONSTRAINT email_nn;\nALTER TABLE users ALTER COLUMN email SET NOT NULL;",
+    ),
+    (
+        "volatile-default",
+        "SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN seen timestamptz DEFAULT clock_timestamp();",
+        2,
+        "SET lock_timeout = '5s';\nALTER TABLE users ADD COLUMN seen timestamptz DEFAULT now();",
+    ),
+    (
+        "unique-without-index",
+        "SET lock_timeout = '5s';\nALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
+        2,
+        "SET lock_timeout = '5s';\nCREATE TABLE fresh (id int, code text);\nALTER TABLE fresh ADD UNIQUE (code);",
+    ),
+    (
+        "drop-index-without-concurrently",
+        "SET lock_timeout = '5s';\nDROP INDEX orders_code_idx;",
+        2,
+        "DROP INDEX CONCURRENTLY orders_code_idx;",
+    ),
+    (
+        "integer-primary-key",
+        "SET lock_timeout = '5s';\nALTER TABLE nokey ADD COLUMN id serial PRIMARY KEY;",
+        2,
+        "SET lock_timeout = '5s';\nALTER TABLE nokey ADD COLUMN note text;",
+    ),
+    (
+        "non-transactional-in-transaction",
+        "BEGIN;\nCREATE INDEX CONCURRENTLY users_name_idx ON users (name);\nCOMMIT;",
+        2,
+        "CREATE INDEX CONCURRENTLY users_name_idx ON users (name);",
+    ),
+    (
+        "drop-table",
+        "SET lock_timeout = '5s';\nDROP TABLE nokey;",
+        2,
+        "CREATE TABLE scratch (id int);\nDROP TABLE scratch;",
+    ),
+    (
+        "rename-column",
+        "SET lock_timeout = '5s';\nALTER TABLE users RENAME COLUMN name TO full_name;",
+        2,
+        "CREATE TABLE scratch (id int);\nALTER TABLE scratch RENAME COLUMN id TO key;",
+    ),
+    (
+        "dependencies",
+        "SET lock_timeout = '5s';\n-- devdb:allow drop-column\nALTER TABLE users DROP COLUMN name;\n\
+         CREATE INDEX CONCURRENTLY users_name_idx ON users (name);",
+        4,
+        "SET lock_timeout = '5s';\n-- devdb:allow drop-column\nALTER TABLE users DROP COLUMN name;\n\
+         ALTER TABLE users ADD COLUMN name text;\nUPDATE users SET name = 'x';",
+    ),
+    (
+        "dependencies",
+        "SET lock_timeout = '5s';\n-- devdb:allow rename-column\nALTER TABLE users RENAME COLUMN name TO full_name;\n\
+         INSERT INTO users (id, name) VALUES (1, 'x');",
+        4,
+        "SET lock_timeout = '5s';\n-- devdb:allow rename-column\nALTER TABLE users RENAME COLUMN name TO full_name;\n\
+         INSERT INTO users (id, full_name) VALUES (1, 'x');",
+    ),
+    (
+        "dependencies",
+        "SET lock_timeout = '5s';\n-- devdb:allow drop-table\nDROP TABLE nokey;\nINSERT INTO nokey VALUES (1);",
+        4,
+        "SET lock_timeout = '5s';\n-- devdb:allow drop-table\nDROP TABLE nokey;\nCREATE TABLE nokey (n int);\nINSERT INTO nokey VALUES (1);",
     ),
     (
         "lock-timeout",
@@ -361,5 +434,108 @@ async fn lint_names_fix_missing_for_a_table_only_the_stage_has() {
         unknown.stderr.contains("unknown lint rule"),
         "{}",
         unknown.stderr
+    );
+}
+
+/// The lint corpus (tests/fixtures/lint-corpus): 15 classic unsafe migrations, each flagged by
+/// the specific rule its `-- expect:` line names, and a safe one flagged by nothing (and
+/// deployable, so "safe" is checked against Postgres too).
+#[test]
+fn the_hazard_corpus_is_flagged_by_specific_rules() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint-corpus");
+    let project = TestProject::with_database("lint-hazards", "");
+    let base = std::fs::read_to_string(dir.join("base.sql")).unwrap();
+    project.write_migration("20240101000000_base", &base);
+    project.devdb(&["migrate", "deploy"]).ok();
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "base.sql")
+        .collect();
+    cases.sort();
+    assert_eq!(cases.len(), 16, "{cases:?}");
+    let mut flagged = 0;
+    for case in &cases {
+        let sql = std::fs::read_to_string(case).unwrap();
+        let expect = sql
+            .lines()
+            .find_map(|l| l.strip_prefix("-- expect: "))
+            .expect("an expect line");
+        let (code, findings) = with_fixture(&project, &sql);
+        if expect == "none" {
+            assert_eq!((code, findings.clone()), (0, Vec::new()), "{case:?}");
+            continue;
+        }
+        let found = findings.iter().find(|f| f["rule"] == expect);
+        assert!(found.is_some(), "{case:?}: no {expect}: {findings:#?}");
+        let message = found.unwrap()["message"].as_str().unwrap().to_string();
+        assert!(
+            message.contains("lock") || message.contains("25001"),
+            "{message}"
+        );
+        assert!(message.contains("fix:"), "{message}");
+        flagged += 1;
+    }
+    assert_eq!(flagged, 15);
+    let safe = std::fs::read_to_string(dir.join("16_safe.sql")).unwrap();
+    project.write_migration("20240102000000_safe", &safe);
+    project.devdb(&["migrate", "deploy"]).ok();
+}
+
+/// With `--stage`, a long lock on a table the stage holds many rows of is an error; on a small
+/// one a warning; without `--stage` both are warnings.
+#[tokio::test]
+async fn severity_follows_the_stage_table_size() {
+    let schema = "CREATE TABLE big (id int, v text);\nCREATE TABLE small (id int, v text);\n";
+    let stage_rows = "INSERT INTO big SELECT g, 'x' FROM generate_series(1, 150000) g;\n\
+                      INSERT INTO small SELECT g, 'x' FROM generate_series(1, 10) g;\nANALYZE big;\nANALYZE small;";
+    let pair = StagePair::new("lint-size", &format!("{schema}{stage_rows}"), "", "").await;
+    let local = &pair.local;
+    local.write_migration("20240101000000_base", schema);
+    local.devdb(&["migrate", "deploy"]).ok();
+    local
+        .devdb(&[
+            "migrate",
+            "resolve",
+            "--applied",
+            "20240101000000_base",
+            "--stage",
+            "CODE",
+            "--confirm",
+        ])
+        .ok();
+    local.write_migration(
+        "20240102000000_indexes",
+        "SET lock_timeout = '5s';\nCREATE INDEX big_v ON big (v);\nCREATE INDEX small_v ON small (v);\n",
+    );
+    let severities = |findings: &[serde_json::Value]| -> Vec<(u64, String)> {
+        findings
+            .iter()
+            .filter(|f| f["rule"] == "index-without-concurrently")
+            .map(|f| {
+                (
+                    f["line"].as_u64().unwrap(),
+                    f["severity"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (_, staged) = lint_json(local, &["--stage", "CODE"]);
+    assert_eq!(
+        severities(&staged),
+        [(2, "error".to_string()), (3, "warning".to_string())],
+        "{staged:#?}"
+    );
+    assert!(
+        staged[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("150000 rows"),
+        "{staged:#?}"
+    );
+    let (_, local_only) = lint_json(local, &[]);
+    assert_eq!(
+        severities(&local_only),
+        [(2, "warning".to_string()), (3, "warning".to_string())]
     );
 }

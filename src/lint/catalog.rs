@@ -95,6 +95,14 @@ pub struct Catalog {
     /// Tables (and partitioned tables) with their columns' types as `format_type` writes them.
     pub tables: BTreeMap<Name, BTreeMap<String, String>>,
     pub users: Vec<User>,
+    /// Tables' row estimates (`pg_class.reltuples`; negative: never analyzed).
+    pub rows: BTreeMap<Name, f64>,
+    /// Names of functions with a volatile overload (a default calling one rewrites the table).
+    pub volatile: BTreeSet<String>,
+    /// Indexes by name, with their table.
+    pub indexes: BTreeMap<String, Name>,
+    /// `CHECK (column IS NOT NULL)` constraints: (table, constraint) -> (column, validated).
+    pub not_null_checks: BTreeMap<(String, String), (String, bool)>,
 }
 
 impl Catalog {
@@ -106,6 +114,18 @@ impl Catalog {
                 .iter()
                 .find(|(n, _)| n.name == name.name)
                 .map(|(_, columns)| columns),
+        }
+    }
+
+    /// The row estimate of a table, if it has one.
+    pub fn rows_of(&self, name: &Name) -> Option<f64> {
+        match &name.schema {
+            Some(_) => self.rows.get(name).copied(),
+            None => self
+                .rows
+                .iter()
+                .find(|(n, _)| n.name == name.name)
+                .map(|(_, rows)| *rows),
         }
     }
 }
@@ -150,9 +170,71 @@ pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
             .or_default()
             .insert(row.get(2), row.get(3));
     }
+    load_sizes_and_indexes(client, &mut catalog).await?;
     catalog.users = view_users(client).await?;
     catalog.users.extend(function_users(client).await?);
     Ok(catalog)
+}
+
+/// Row estimates, volatile functions, indexes and NOT NULL checks: what the live-table rules
+/// need beyond names.
+async fn load_sizes_and_indexes(
+    client: &Client,
+    catalog: &mut Catalog,
+) -> Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT n.nspname, c.relname, c.reltuples::float8 FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}"
+    );
+    for row in client.query(&sql, &[]).await? {
+        catalog
+            .rows
+            .insert(Name::new(row.get(0), row.get(1)), row.get(2));
+    }
+    let sql = "SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'";
+    for row in client.query(sql, &[]).await? {
+        catalog.volatile.insert(row.get(0));
+    }
+    let sql = format!(
+        "SELECT i.relname, n.nspname, t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+         JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE {USER_SCHEMAS}"
+    );
+    for row in client.query(&sql, &[]).await? {
+        catalog
+            .indexes
+            .insert(row.get(0), Name::new(row.get(1), row.get(2)));
+    }
+    let sql = format!(
+        "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated FROM pg_constraint con \
+         JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE con.contype = 'c' AND {USER_SCHEMAS}"
+    );
+    for row in client.query(&sql, &[]).await? {
+        let definition: String = row.get(2);
+        if let Some(column) = not_null_check_of_definition(&definition) {
+            catalog
+                .not_null_checks
+                .insert((row.get(0), row.get(1)), (column, row.get(3)));
+        }
+    }
+    Ok(())
+}
+
+/// The column of a `CHECK (column IS NOT NULL)` as `pg_get_constraintdef` writes it, read
+/// with Postgres's parser (the definition is parsed as part of an `ALTER TABLE`).
+fn not_null_check_of_definition(definition: &str) -> Option<String> {
+    let parsed = pg_query::parse(&format!("ALTER TABLE t ADD {definition}"), 0).ok()?;
+    let stmt = parsed.protobuf.stmts.first()?.stmt.as_ref()?;
+    let pg_query::NodeEnum::AlterTableStmt(alter) = stmt.node.as_ref()? else {
+        return None;
+    };
+    let pg_query::NodeEnum::AlterTableCmd(cmd) = alter.cmds.first()?.node.as_ref()? else {
+        return None;
+    };
+    match cmd.def.as_deref()?.node.as_ref()? {
+        pg_query::NodeEnum::Constraint(constraint) => refs::not_null_check_column(constraint),
+        _ => None,
+    }
 }
 
 /// Views and materialized views with the relations and columns they use (pg_depend).
@@ -233,6 +315,19 @@ async fn function_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Er
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_null_checks_are_read_from_their_definition() {
+        assert_eq!(
+            not_null_check_of_definition("CHECK ((email IS NOT NULL)) NOT VALID").as_deref(),
+            Some("email")
+        );
+        assert_eq!(
+            not_null_check_of_definition("CHECK ((total > (0)::numeric))"),
+            None
+        );
+        assert_eq!(not_null_check_of_definition("CHECK ((a IS NULL))"), None);
+    }
 
     #[test]
     fn names_resolve_forgivingly_by_schema() {

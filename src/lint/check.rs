@@ -2,7 +2,7 @@
 //! database before them (what exists, which tables are live, who uses what), and each statement
 //! is checked against the model as it stands when the statement runs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use pg_query::protobuf::{
     AlterTableCmd, AlterTableType, ColumnDef, ConstrType, DropBehavior, Node, ObjectType,
@@ -11,9 +11,17 @@ use pg_query::NodeEnum;
 use serde_json::Value;
 
 use super::catalog::{Catalog, Objects, User};
+use super::columns::Columns;
 use super::refs::{self, Kind, Name, Uses};
 use super::{rule, Finding, Severity};
-use crate::migrate::script::{line_of, Script, TxControl};
+use crate::migrate::script::{line_of, refuses_transaction, Script, TxControl};
+
+/// A rewrite or long lock on a table with at least this many rows on the stage (its
+/// `pg_class.reltuples` estimate) is an error under `--stage`, below it a warning. At the
+/// rates a busy server rewrites or scans (tens to a few hundred thousand rows a second while
+/// serving traffic), 100,000 rows is where the lock starts to last long enough (around a
+/// second and up) for queued queries to time out.
+pub const LARGE_TABLE_ROWS: f64 = 100_000.0;
 
 /// One pending migration's script.
 pub struct Pending {
@@ -33,6 +41,16 @@ struct Model<'a> {
     users: Vec<User>,
     /// A pending `CREATE EXTENSION` may bring functions and types devdb cannot know.
     extension_pending: bool,
+    /// Columns as the migrations so far leave them, and where removed ones went.
+    columns: Columns,
+    /// Functions with a volatile overload, as the migrations so far leave them.
+    volatile: BTreeSet<String>,
+    /// Indexes made by the pending migrations.
+    created_indexes: BTreeSet<String>,
+    /// `CHECK (col IS NOT NULL)`: (table, constraint) -> (column, validated).
+    not_null_checks: BTreeMap<(String, String), (String, bool)>,
+    /// The stage deployed to (`--stage`), whose row counts decide a lock's severity.
+    stage: Option<&'a str>,
 }
 
 impl Model<'_> {
@@ -48,6 +66,37 @@ impl Model<'_> {
             .iter()
             .filter(|u| u.name.name != except.name && u.relations.contains(relation))
             .collect()
+    }
+
+    /// A rewrite or long lock on `table`: an error on a large table of the stage, else a
+    /// warning; the note says which and why.
+    fn severity_by_size(&self, table: &Name) -> (Severity, String) {
+        let Some(stage) = self.stage else {
+            return (Severity::Warning, String::new());
+        };
+        match self.live.rows_of(table) {
+            Some(rows) if rows >= LARGE_TABLE_ROWS => (
+                Severity::Error,
+                format!(
+                    " (stage {stage} has about {rows:.0} rows in it, at least {LARGE_TABLE_ROWS:.0}: an error)"
+                ),
+            ),
+            Some(rows) if rows >= 0.0 => (
+                Severity::Warning,
+                format!(" (stage {stage} has about {rows:.0} rows in it)"),
+            ),
+            _ => (
+                Severity::Warning,
+                format!(" (stage {stage} has never analyzed it, so its size is unknown)"),
+            ),
+        }
+    }
+
+    /// The column of `table` is proven non-null by a validated CHECK.
+    fn proven_not_null(&self, table: &Name, column: &str) -> bool {
+        self.not_null_checks
+            .iter()
+            .any(|((t, _), (c, validated))| *t == table.name && c == column && *validated)
     }
 
     fn replace_user(&mut self, user: User) {
@@ -79,6 +128,11 @@ struct Statement<'a> {
 }
 
 impl Statement<'_> {
+    /// `file:line` of the statement, for messages that point back at it.
+    fn at(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+
     fn finding(
         &self,
         rule: &'static str,
@@ -86,7 +140,7 @@ impl Statement<'_> {
         line: usize,
         message: String,
     ) -> Option<Finding> {
-        (!self.allowed.contains(rule)).then(|| Finding {
+        (!self.allowed.iter().any(|a| rule::covers(a, rule))).then(|| Finding {
             rule,
             severity,
             file: self.file.to_string(),
@@ -101,7 +155,12 @@ impl Statement<'_> {
     }
 }
 
-pub fn run(local: &Catalog, live: &Catalog, files: &[Pending]) -> Vec<Finding> {
+pub fn run(
+    local: &Catalog,
+    live: &Catalog,
+    stage: Option<&str>,
+    files: &[Pending],
+) -> Vec<Finding> {
     let mut model = Model {
         objects: local.objects.clone(),
         live,
@@ -109,6 +168,11 @@ pub fn run(local: &Catalog, live: &Catalog, files: &[Pending]) -> Vec<Finding> {
         dropped: BTreeSet::new(),
         users: live.users.clone(),
         extension_pending: false,
+        columns: Columns::from_catalog(local),
+        volatile: live.volatile.clone(),
+        created_indexes: BTreeSet::new(),
+        not_null_checks: live.not_null_checks.clone(),
+        stage,
     };
     let mut findings = Vec::new();
     for file in files {
@@ -139,6 +203,8 @@ fn check_file(model: &mut Model, file: &Pending, findings: &mut Vec<Finding>) {
     };
     // Comments between the previous statement and this one belong to this one.
     let mut previous_end = 0;
+    // The line of the file's own BEGIN while its transaction is open.
+    let mut open_transaction: Option<usize> = None;
     for (index, raw) in parsed.protobuf.stmts.iter().enumerate() {
         let Some(node) = raw.stmt.as_ref() else {
             continue;
@@ -157,8 +223,39 @@ fn check_file(model: &mut Model, file: &Pending, findings: &mut Vec<Finding>) {
             allowed: allowed_rules(&file.text[previous_end.min(start)..end]),
         };
         previous_end = end;
+        if let Some(begin) = open_transaction {
+            check_non_transactional(&statement, node, begin, findings);
+        }
+        match lines.get(index).and_then(|s| s.control) {
+            Some(TxControl::Begin) => open_transaction = Some(statement.line),
+            Some(TxControl::Commit | TxControl::Rollback) => open_transaction = None,
+            None => {}
+        }
         check_statement(model, &mut state, &statement, node, findings);
     }
+}
+
+/// A statement Postgres refuses inside a transaction block, inside the file's own BEGIN.
+fn check_non_transactional(
+    statement: &Statement,
+    node: &Node,
+    begin: usize,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(what) = node.node.as_ref().and_then(refuses_transaction) else {
+        return;
+    };
+    findings.extend(statement.finding(
+        rule::NON_TRANSACTIONAL,
+        Severity::Error,
+        statement.line,
+        format!(
+            "{what} runs inside the transaction this file opens with BEGIN at line {begin}: Postgres refuses it \
+             with 25001 (cannot run inside a transaction block) and the migration fails at deploy; fix: move it \
+             after the COMMIT, or into a migration of its own without BEGIN/COMMIT (devdb runs such a file \
+             statement by statement)"
+        ),
+    ));
 }
 
 /// Rules named in `-- devdb:allow RULE[, RULE]` comments of the statement (or just before it).
@@ -210,6 +307,7 @@ fn check_statement(
                 targets.push(relation.location.max(0) as usize);
                 create_relation(model, &name);
                 model.objects.add(Kind::Type, &name);
+                model.columns.create(&name.name, declared_columns(create));
             }
         }
         NodeEnum::ViewStmt(view) => {
@@ -217,6 +315,7 @@ fn check_statement(
                 let name = Name::new(&relation.schemaname, &relation.relname);
                 targets.push(relation.location.max(0) as usize);
                 create_relation(model, &name);
+                model.columns.create(&name.name, None);
                 model.objects.add(Kind::Type, &name);
                 model.replace_user(User::from_uses("view", name, &uses));
             }
@@ -226,6 +325,7 @@ fn check_statement(
                 let name = Name::new(&relation.schemaname, &relation.relname);
                 targets.push(relation.location.max(0) as usize);
                 create_relation(model, &name);
+                model.columns.create(&name.name, None);
                 model.replace_user(User::from_uses("view", name, &uses));
             }
         }
@@ -251,6 +351,10 @@ fn check_statement(
             let name = Name::from_parts(&refs::node_strings(&function.funcname));
             if let Some(name) = name {
                 model.objects.add(Kind::Function, &name);
+                match volatility(function).as_str() {
+                    "volatile" => model.volatile.insert(name.name.clone()),
+                    _ => model.volatile.remove(&name.name),
+                };
                 let text = &statement.text[statement.start..statement.end];
                 let mut inner_uses = refs::body_uses(text, function);
                 for r in &mut inner_uses.references {
@@ -276,17 +380,51 @@ fn check_statement(
         NodeEnum::IndexStmt(index) => {
             if let Some(relation) = &index.relation {
                 let name = Name::new(&relation.schemaname, &relation.relname);
+                if !index.idxname.is_empty() {
+                    model.created_indexes.insert(index.idxname.clone());
+                }
+                let needed: Vec<String> = index
+                    .index_params
+                    .iter()
+                    .chain(&index.index_including_params)
+                    .filter_map(|p| match &p.node {
+                        Some(NodeEnum::IndexElem(e)) if !e.name.is_empty() => Some(e.name.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                check_columns(model, statement, &name, &needed, findings);
                 if !index.concurrent && model.existing(&name) {
+                    let (severity, note) = model.severity_by_size(&name);
                     findings.extend(statement.finding(
                         rule::INDEX_CONCURRENTLY,
-                        Severity::Warning,
+                        severity,
                         statement.line,
                         format!(
-                            "CREATE INDEX on the existing table `{name}` blocks its writes while it builds; \
-                             fix: CREATE INDEX CONCURRENTLY (devdb then runs the migration outside a transaction)"
+                            "CREATE INDEX on the existing table `{name}` takes a SHARE lock, which blocks its writes \
+                             until the whole index is built{note}; fix: CREATE INDEX CONCURRENTLY (devdb then runs \
+                             the migration outside a transaction; keep it out of BEGIN/COMMIT)"
                         ),
                     ));
                 }
+            }
+        }
+        NodeEnum::InsertStmt(insert) => {
+            if let Some(r) = &insert.relation {
+                let table = Name::new(&r.schemaname, &r.relname);
+                check_columns(
+                    model,
+                    statement,
+                    &table,
+                    &target_names(&insert.cols),
+                    findings,
+                );
+            }
+        }
+        NodeEnum::UpdateStmt(update) => {
+            if let Some(r) = &update.relation {
+                let table = Name::new(&r.schemaname, &r.relname);
+                let needed = target_names(&update.target_list);
+                check_columns(model, statement, &table, &needed, findings);
             }
         }
         NodeEnum::AlterTableStmt(alter) => {
@@ -297,7 +435,12 @@ fn check_statement(
                 for cmd in &alter.cmds {
                     if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node {
                         exclusive |= takes_access_exclusive(cmd);
+                        check_columns(model, statement, &name, &columns_needed(cmd), findings);
+                        if let Some((other, needed)) = referenced_columns(cmd) {
+                            check_columns(model, statement, &other, &needed, findings);
+                        }
                         check_alter_cmd(model, statement, &name, cmd, findings);
+                        track_alter_cmd(model, statement, &name, cmd);
                     }
                 }
                 if exclusive {
@@ -356,6 +499,161 @@ fn check_statement(
     }
 }
 
+/// The columns a `CREATE TABLE` declares; `None` when it takes columns from elsewhere.
+fn declared_columns(create: &pg_query::protobuf::CreateStmt) -> Option<BTreeSet<String>> {
+    if !create.inh_relations.is_empty()
+        || create.partbound.is_some()
+        || create.of_typename.is_some()
+    {
+        return None;
+    }
+    let mut columns = BTreeSet::new();
+    for element in &create.table_elts {
+        match &element.node {
+            Some(NodeEnum::ColumnDef(def)) => {
+                columns.insert(def.colname.clone());
+            }
+            Some(NodeEnum::Constraint(_)) => {}
+            _ => return None,
+        }
+    }
+    Some(columns)
+}
+
+/// `VOLATILE` unless the function says `STABLE` or `IMMUTABLE`, as Postgres defaults.
+fn volatility(function: &pg_query::protobuf::CreateFunctionStmt) -> String {
+    function
+        .options
+        .iter()
+        .find_map(|option| match &option.node {
+            Some(NodeEnum::DefElem(def)) if def.defname == "volatility" => {
+                match def.arg.as_deref().and_then(|a| a.node.as_ref()) {
+                    Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| "volatile".to_string())
+}
+
+/// The column names of an INSERT's column list or an UPDATE's SET.
+fn target_names(targets: &[Node]) -> Vec<String> {
+    targets
+        .iter()
+        .filter_map(|t| match &t.node {
+            Some(NodeEnum::ResTarget(r)) if !r.name.is_empty() => Some(r.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Columns of its own table an ALTER TABLE subcommand needs to exist.
+fn columns_needed(cmd: &AlterTableCmd) -> Vec<String> {
+    use AlterTableType::*;
+    let subtype = AlterTableType::try_from(cmd.subtype).unwrap_or(Undefined);
+    let mut needed = Vec::new();
+    let on_column = matches!(
+        subtype,
+        AtColumnDefault
+            | AtDropNotNull
+            | AtSetNotNull
+            | AtSetExpression
+            | AtSetStatistics
+            | AtSetStorage
+            | AtSetCompression
+            | AtSetOptions
+            | AtResetOptions
+            | AtAlterColumnType
+            | AtAddIdentity
+            | AtSetIdentity
+    ) || (matches!(subtype, AtDropColumn | AtDropIdentity | AtDropExpression)
+        && !cmd.missing_ok);
+    if on_column && !cmd.name.is_empty() {
+        needed.push(cmd.name.clone());
+    }
+    if let (AtAddConstraint, Some(NodeEnum::Constraint(c))) =
+        (subtype, cmd.def.as_deref().and_then(|d| d.node.as_ref()))
+    {
+        for list in [&c.keys, &c.including, &c.fk_attrs] {
+            needed.extend(refs::node_strings(list));
+        }
+    }
+    needed
+}
+
+/// The referenced table and columns of a foreign key being added.
+fn referenced_columns(cmd: &AlterTableCmd) -> Option<(Name, Vec<String>)> {
+    let Some(NodeEnum::Constraint(c)) = cmd.def.as_deref().and_then(|d| d.node.as_ref()) else {
+        return None;
+    };
+    let table = c.pktable.as_ref()?;
+    Some((
+        Name::new(&table.schemaname, &table.relname),
+        refs::node_strings(&c.pk_attrs),
+    ))
+}
+
+/// A statement that needs columns: each must exist as the earlier statements leave the table.
+fn check_columns(
+    model: &Model,
+    statement: &Statement,
+    table: &Name,
+    columns: &[String],
+    findings: &mut Vec<Finding>,
+) {
+    if !model.objects.contains(Kind::Relation, table) {
+        return; // the missing table itself is reported
+    }
+    for column in columns {
+        let Some(why) = model.columns.missing(&table.name, column) else {
+            continue;
+        };
+        findings.extend(statement.finding(
+            rule::DEPENDENCIES,
+            Severity::Error,
+            statement.line,
+            format!(
+                "needs the column `{table}.{column}`, which {why}: Postgres fails with 42703 (column does not \
+                 exist); fix: use the column's new name, or move this statement before the one that removes it"
+            ),
+        ));
+    }
+}
+
+/// What an ALTER TABLE subcommand changes in the model, after it was checked.
+fn track_alter_cmd(model: &mut Model, statement: &Statement, table: &Name, cmd: &AlterTableCmd) {
+    use AlterTableType::*;
+    let subtype = AlterTableType::try_from(cmd.subtype).unwrap_or(Undefined);
+    let def = cmd.def.as_deref().and_then(|d| d.node.as_ref());
+    let key = (table.name.clone(), cmd.name.clone());
+    match (subtype, def) {
+        (AtAddColumn, Some(NodeEnum::ColumnDef(def))) => {
+            model.columns.add(&table.name, &def.colname)
+        }
+        (AtDropColumn, _) => model
+            .columns
+            .drop_column(&table.name, &cmd.name, &statement.at()),
+        (AtAddConstraint, Some(NodeEnum::Constraint(c))) => {
+            if let Some(column) = refs::not_null_check_column(c) {
+                model.not_null_checks.insert(
+                    (table.name.clone(), c.conname.clone()),
+                    (column, !c.skip_validation),
+                );
+            }
+        }
+        (AtValidateConstraint, _) => {
+            if let Some(check) = model.not_null_checks.get_mut(&key) {
+                check.1 = true;
+            }
+        }
+        (AtDropConstraint, _) => {
+            model.not_null_checks.remove(&key);
+        }
+        _ => {}
+    }
+}
+
 fn dropped_now(model: &Model, name: &Name) -> bool {
     model.dropped.contains(&name.name) && model.live.table(name).is_some()
 }
@@ -393,17 +691,26 @@ fn resolve(
             None => "this statement uses".to_string(),
         };
         let line = statement.line_at(reference.location.max(statement.start));
-        if let Some(mut finding) = statement.finding(
-            rule::DEPENDENCIES,
-            Severity::Error,
-            line,
-            format!(
+        let gone = match reference.kind {
+            Kind::Relation => model.columns.table_gone(&reference.name.name),
+            _ => None,
+        };
+        let message = match gone {
+            Some(gone) => format!(
+                "{place} relation `{}`, which was {gone}: Postgres fails with 42P01 (relation does not exist); \
+                 fix: use its new name, or move this statement before the one that removes it",
+                reference.name
+            ),
+            None => format!(
                 "{place} {} `{}`, which neither the local database nor an earlier pending statement has; \
                  fix: create it in an earlier migration",
                 reference.kind.label(),
                 reference.name
             ),
-        ) {
+        };
+        if let Some(mut finding) =
+            statement.finding(rule::DEPENDENCIES, Severity::Error, line, message)
+        {
             finding.missing = Some((reference.kind, reference.name.clone()));
             findings.push(finding);
         }
@@ -419,36 +726,42 @@ fn check_alter_cmd(
 ) {
     let existing = model.existing(table);
     let subtype = AlterTableType::try_from(cmd.subtype).unwrap_or(AlterTableType::Undefined);
-    let column_def = match cmd.def.as_deref().and_then(|d| d.node.as_ref()) {
-        Some(NodeEnum::ColumnDef(def)) => Some(def.as_ref()),
-        _ => None,
-    };
+    let def = cmd.def.as_deref().and_then(|d| d.node.as_ref());
+    let (sized, note) = model.severity_by_size(table);
     let mut push = |rule, severity, message: String| {
         findings.extend(statement.finding(rule, severity, statement.line, message));
     };
-    match subtype {
-        AlterTableType::AtAddColumn if existing => {
-            if let Some(def) = column_def.filter(|d| required_without_default(d)) {
-                push(
-                    rule::NOT_NULL,
-                    Severity::Error,
-                    format!(
-                        "adds the NOT NULL column `{}` without a default to the existing table `{table}`: \
-                         it fails as soon as the table has a row; fix: give it a DEFAULT, or add it nullable, \
-                         backfill, then SET NOT NULL in a later migration",
-                        def.colname
-                    ),
-                );
+    match (subtype, def) {
+        (AlterTableType::AtAddColumn, Some(NodeEnum::ColumnDef(def))) if existing => {
+            for (rule, severity, message) in added_column_hazards(model, table, def, &note) {
+                push(rule, severity.unwrap_or(sized), message);
             }
         }
-        AlterTableType::AtDropColumn => {
+        (AlterTableType::AtSetNotNull, _)
+            if existing && !model.proven_not_null(table, &cmd.name) =>
+        {
+            let column = &cmd.name;
+            push(
+                rule::SET_NOT_NULL,
+                sized,
+                format!(
+                    "SET NOT NULL on `{table}.{column}` scans every row to check it while holding an ACCESS \
+                     EXCLUSIVE lock (no reads or writes){note}; fix: ADD CONSTRAINT {0}_{column}_not_null CHECK \
+                     ({column} IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later migration (SHARE UPDATE \
+                     EXCLUSIVE: traffic goes on), then SET NOT NULL (Postgres 12+ trusts the check and skips the \
+                     scan) and drop the check",
+                    table.name
+                ),
+            );
+        }
+        (AlterTableType::AtDropColumn, _) => {
             if existing {
                 push(
-                    rule::DROP_OR_RENAME,
+                    rule::DROP_COLUMN,
                     Severity::Warning,
                     format!(
-                        "drops the column `{table}.{}` while running code may still read it; fix: stop using it \
-                         in a deployed release first, then drop it in a later migration",
+                        "drops the column `{table}.{}` (ACCESS EXCLUSIVE lock, brief) while running code may still \
+                         read it; fix: stop using it in a deployed release first, then drop it in a later migration",
                         cmd.name
                     ),
                 );
@@ -464,17 +777,21 @@ fn check_alter_cmd(
                 );
             }
         }
-        AlterTableType::AtAlterColumnType => {
-            let new_type = column_def.and_then(|d| d.type_name.as_ref());
+        (AlterTableType::AtAlterColumnType, _) => {
+            let new_type = match def {
+                Some(NodeEnum::ColumnDef(d)) => d.type_name.as_ref(),
+                _ => None,
+            };
             let old_type = model.live.table(table).and_then(|c| c.get(&cmd.name));
             if let (true, Some(new_type), Some(old_type)) = (existing, new_type, old_type) {
                 if rewrites(old_type, new_type) {
                     push(
                         rule::TYPE_CHANGE,
-                        Severity::Warning,
+                        sized,
                         format!(
-                            "changing `{table}.{}` from {old_type} rewrites the whole table under an ACCESS EXCLUSIVE \
-                             lock; fix: add a new column, backfill it in batches, and switch over",
+                            "changing `{table}.{}` from {old_type} rewrites the whole table (and its indexes) under \
+                             an ACCESS EXCLUSIVE lock{note}; fix: add a new column, backfill it in batches, and \
+                             switch over",
                             cmd.name
                         ),
                     );
@@ -492,30 +809,184 @@ fn check_alter_cmd(
                 );
             }
         }
-        AlterTableType::AtAddConstraint if existing => {
-            if let Some(NodeEnum::Constraint(constraint)) =
-                cmd.def.as_deref().and_then(|d| d.node.as_ref())
-            {
-                let kind =
-                    ConstrType::try_from(constraint.contype).unwrap_or(ConstrType::Undefined);
-                let what = match kind {
-                    ConstrType::ConstrForeign => Some("FOREIGN KEY"),
-                    ConstrType::ConstrCheck => Some("CHECK"),
-                    _ => None,
-                };
-                if let (Some(what), false) = (what, constraint.skip_validation) {
-                    push(
-                        rule::NOT_VALID,
-                        Severity::Warning,
-                        format!(
-                            "adds a {what} constraint to the existing table `{table}`, which checks every row \
-                             while holding its lock; fix: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
-                        ),
-                    );
-                }
+        (AlterTableType::AtAddConstraint, Some(NodeEnum::Constraint(constraint))) if existing => {
+            if let Some((rule, message)) = constraint_hazard(table, constraint, &note) {
+                push(rule, sized, message);
             }
         }
         _ => {}
+    }
+}
+
+/// What adding `def` to the existing `table` risks: each as (rule, fixed severity or `None`
+/// for one by the table's size, message).
+fn added_column_hazards(
+    model: &Model,
+    table: &Name,
+    def: &ColumnDef,
+    note: &str,
+) -> Vec<(&'static str, Option<Severity>, String)> {
+    let column = &def.colname;
+    let mut hazards = Vec::new();
+    if required_without_default(def) {
+        hazards.push((
+            rule::NOT_NULL,
+            Some(Severity::Error),
+            format!(
+                "adds the NOT NULL column `{column}` without a default to the existing table `{table}`: \
+                 it fails (23502) as soon as the table has a row, after taking an ACCESS EXCLUSIVE lock; fix: give it a DEFAULT, or add it nullable, \
+                 backfill, then SET NOT NULL in a later migration"
+            ),
+        ));
+    }
+    let primary = has_constraint(def, &[ConstrType::ConstrPrimary]);
+    if primary && integer_type(def).is_some() {
+        let type_name = integer_type(def).unwrap_or_default();
+        hazards.push((
+            rule::INTEGER_PRIMARY_KEY,
+            None,
+            format!(
+                "adds the {type_name} primary key `{column}` to `{table}`: a 32-bit (or smaller) key runs out \
+                 (2,147,483,647 for int), and adding it rewrites the table and builds its index under an ACCESS \
+                 EXCLUSIVE lock{note}; fix: use `bigint GENERATED BY DEFAULT AS IDENTITY`; on a big table add it \
+                 nullable, backfill in batches, CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX"
+            ),
+        ));
+    } else if has_constraint(def, &[ConstrType::ConstrPrimary, ConstrType::ConstrUnique]) {
+        hazards.push((
+            rule::UNIQUE_WITHOUT_INDEX,
+            None,
+            format!(
+                "adds `{column}` with a unique index built on `{table}` under an ACCESS EXCLUSIVE lock{note}; fix: \
+                 add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT ... UNIQUE USING INDEX"
+            ),
+        ));
+    }
+    if let Some(why) = rewriting_default(model, def) {
+        hazards.push((
+            rule::VOLATILE_DEFAULT,
+            None,
+            format!(
+                "adds `{table}.{column}` with {why}: Postgres rewrites the whole table to fill it in, holding an \
+                 ACCESS EXCLUSIVE lock (no reads or writes) until it is done{note}; fix: add the column without \
+                 a default (a constant default costs nothing on Postgres 11+), SET DEFAULT for new rows, and \
+                 fill existing rows in batches"
+            ),
+        ));
+    }
+    hazards
+}
+
+/// Why a new column's value makes Postgres rewrite the table: a volatile default, a serial,
+/// an identity, or a stored generated expression (Postgres 11+ stores a constant default
+/// without touching the rows).
+fn rewriting_default(model: &Model, def: &ColumnDef) -> Option<String> {
+    if integer_serial(def) {
+        return Some("a serial type (its default, nextval(), is volatile)".to_string());
+    }
+    for constraint in constraints(def) {
+        match ConstrType::try_from(constraint.contype).unwrap_or(ConstrType::Undefined) {
+            ConstrType::ConstrIdentity => {
+                return Some("an identity (every row needs its own value)".to_string())
+            }
+            ConstrType::ConstrGenerated if constraint.generated_kind != "v" => {
+                return Some("a stored generated expression".to_string())
+            }
+            ConstrType::ConstrDefault => {
+                let expression = constraint.raw_expr.as_deref()?;
+                let uses = refs::uses_of(expression);
+                if let Some(function) = uses
+                    .references
+                    .iter()
+                    .find(|r| r.kind == Kind::Function && model.volatile.contains(&r.name.name))
+                {
+                    return Some(format!("the volatile default `{}()`", function.name));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn constraints(def: &ColumnDef) -> impl Iterator<Item = &pg_query::protobuf::Constraint> {
+    def.constraints.iter().filter_map(|c| match &c.node {
+        Some(NodeEnum::Constraint(c)) => Some(c.as_ref()),
+        _ => None,
+    })
+}
+
+fn has_constraint(def: &ColumnDef, kinds: &[ConstrType]) -> bool {
+    constraints(def).any(|c| kinds.iter().any(|k| *k as i32 == c.contype))
+}
+
+/// The column's type name when it is a 32-bit or smaller integer (or serial).
+fn integer_type(def: &ColumnDef) -> Option<String> {
+    let names = refs::node_strings(&def.type_name.as_ref()?.names);
+    let last = names.last()?;
+    [
+        "int4",
+        "int2",
+        "int",
+        "integer",
+        "smallint",
+        "serial",
+        "serial4",
+        "serial2",
+        "smallserial",
+    ]
+    .contains(&last.as_str())
+    .then(|| last.clone())
+}
+
+fn integer_serial(def: &ColumnDef) -> bool {
+    def.type_name
+        .as_ref()
+        .map(|t| refs::node_strings(&t.names))
+        .is_some_and(|n| n.len() == 1 && n[0].contains("serial"))
+}
+
+/// A constraint added to an existing table that checks or indexes every row under its lock.
+fn constraint_hazard(
+    table: &Name,
+    constraint: &pg_query::protobuf::Constraint,
+    note: &str,
+) -> Option<(&'static str, String)> {
+    let kind = ConstrType::try_from(constraint.contype).unwrap_or(ConstrType::Undefined);
+    let not_valid = constraint.skip_validation;
+    match kind {
+        ConstrType::ConstrForeign if !not_valid => Some((
+            rule::FOREIGN_KEY_NOT_VALID,
+            format!(
+                "adds a FOREIGN KEY to the existing table `{table}`, which checks every row while holding SHARE ROW \
+                 EXCLUSIVE locks on it and on the referenced table (no writes to either){note}; fix: add it NOT \
+                 VALID, then VALIDATE CONSTRAINT in a later migration (SHARE UPDATE EXCLUSIVE: writes go on)"
+            ),
+        )),
+        ConstrType::ConstrCheck if !not_valid => Some((
+            rule::CHECK_NOT_VALID,
+            format!(
+                "adds a CHECK constraint to the existing table `{table}`, which checks every row while holding an \
+                 ACCESS EXCLUSIVE lock (no reads or writes){note}; fix: add it NOT VALID, then VALIDATE CONSTRAINT \
+                 in a later migration (SHARE UPDATE EXCLUSIVE: traffic goes on)"
+            ),
+        )),
+        ConstrType::ConstrUnique | ConstrType::ConstrPrimary if constraint.indexname.is_empty() => {
+            let what = match kind {
+                ConstrType::ConstrUnique => "UNIQUE",
+                _ => "PRIMARY KEY",
+            };
+            Some((
+                rule::UNIQUE_WITHOUT_INDEX,
+                format!(
+                    "adds a {what} constraint to the existing table `{table}`, which builds its index while holding \
+                     an ACCESS EXCLUSIVE lock (no reads or writes){note}; fix: CREATE UNIQUE INDEX CONCURRENTLY \
+                     first (a migration of its own), then ADD CONSTRAINT ... {what} USING INDEX, which only takes \
+                     the lock briefly"
+                ),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -650,6 +1121,9 @@ fn check_drop(
     findings: &mut Vec<Finding>,
 ) {
     let object_type = ObjectType::try_from(drop.remove_type).unwrap_or(ObjectType::Undefined);
+    if object_type == ObjectType::ObjectIndex {
+        return check_drop_index(model, statement, drop, access_exclusive_on, findings);
+    }
     let kind = match object_type {
         ObjectType::ObjectTable
         | ObjectType::ObjectView
@@ -667,11 +1141,11 @@ fn check_drop(
             let was_existing = model.existing(name);
             if object_type == ObjectType::ObjectTable && was_existing {
                 findings.extend(statement.finding(
-                    rule::DROP_OR_RENAME,
+                    rule::DROP_TABLE,
                     Severity::Warning,
                     statement.line,
                     format!(
-                        "drops the existing table `{name}` while running code may still use it; fix: stop using it \
+                        "drops the existing table `{name}` (ACCESS EXCLUSIVE lock) while running code may still use it; fix: stop using it \
                          in a deployed release first, then drop it in a later migration"
                     ),
                 ));
@@ -700,11 +1174,42 @@ fn check_drop(
             }
             model.dropped.insert(name.name.clone());
             model.created.remove(&name.name);
+            model.columns.drop_table(&name.name, &statement.at());
         }
         model.objects.remove(kind, name);
         if kind != Kind::Type {
             model.users.retain(|u| u.name.name != name.name);
         }
+    }
+}
+
+/// DROP INDEX without CONCURRENTLY of an index the live database has, on an existing table.
+fn check_drop_index(
+    model: &mut Model,
+    statement: &Statement,
+    drop: &pg_query::protobuf::DropStmt,
+    access_exclusive_on: &mut Option<Name>,
+    findings: &mut Vec<Finding>,
+) {
+    for index in drop.objects.iter().filter_map(object_name) {
+        let created = model.created_indexes.remove(&index.name);
+        let Some(table) = model.live.indexes.get(&index.name) else {
+            continue;
+        };
+        if drop.concurrent || created || !model.existing(table) {
+            continue;
+        }
+        findings.extend(statement.finding(
+            rule::DROP_INDEX_CONCURRENTLY,
+            Severity::Warning,
+            statement.line,
+            format!(
+                "DROP INDEX `{index}` takes an ACCESS EXCLUSIVE lock on `{table}`: it waits for every running query \
+                 on the table, and every new one waits behind it; fix: DROP INDEX CONCURRENTLY (outside a \
+                 transaction: devdb runs such a migration statement by statement)"
+            ),
+        ));
+        access_exclusive_on.get_or_insert(table.clone());
     }
 }
 
@@ -752,6 +1257,10 @@ fn check_rename(
     };
     let table = Name::new(&relation.schemaname, &relation.relname);
     let existing = model.existing(&table);
+    if object_type == ObjectType::ObjectColumn && !rename.missing_ok {
+        let old = [rename.subname.clone()];
+        check_columns(model, statement, &table, &old, findings);
+    }
     let function_users: Vec<&User> = match object_type {
         ObjectType::ObjectColumn => {
             column_users(model, &table, &rename.subname, |u| u.kind == "function")
@@ -778,17 +1287,27 @@ fn check_rename(
             ),
         ));
     }
+    if object_type == ObjectType::ObjectColumn {
+        let at = statement.at();
+        model
+            .columns
+            .rename_column(&table.name, &rename.subname, &rename.newname, &at);
+    }
     let table_like = matches!(
         object_type,
         ObjectType::ObjectTable | ObjectType::ObjectColumn
     );
     if existing && table_like {
+        let rule = match object_type {
+            ObjectType::ObjectColumn => rule::RENAME_COLUMN,
+            _ => rule::RENAME_TABLE,
+        };
         findings.extend(statement.finding(
-            rule::DROP_OR_RENAME,
+            rule,
             Severity::Warning,
             statement.line,
             format!(
-                "renames {what} while running code still uses the old name; fix: add the new one alongside, \
+                "renames {what} (ACCESS EXCLUSIVE lock, brief) while running code still uses the old name; fix: add the new one alongside, \
                  switch the code over, then drop the old one in a later migration"
             ),
         ));
@@ -807,6 +1326,9 @@ fn check_rename(
             name: rename.newname.clone(),
         };
         model.objects.add(Kind::Relation, &renamed);
+        model
+            .columns
+            .rename_table(&table.name, &rename.newname, &statement.at());
         // Views follow a renamed relation (they hold its id); function bodies do not.
         for user in model.users.iter_mut().filter(|u| u.kind == "view") {
             if user.relations.remove(&table.name) {

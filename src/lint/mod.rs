@@ -6,6 +6,7 @@
 
 mod catalog;
 mod check;
+mod columns;
 mod refs;
 
 use std::path::Path;
@@ -20,24 +21,69 @@ use refs::{Kind, Name};
 pub mod rule {
     pub const DEPENDENCIES: &str = "dependencies";
     pub const NOT_NULL: &str = "not-null-without-default";
+    pub const VOLATILE_DEFAULT: &str = "volatile-default";
+    pub const SET_NOT_NULL: &str = "set-not-null";
+    pub const UNIQUE_WITHOUT_INDEX: &str = "unique-without-index";
     pub const INDEX_CONCURRENTLY: &str = "index-without-concurrently";
+    pub const DROP_INDEX_CONCURRENTLY: &str = "drop-index-without-concurrently";
+    pub const NON_TRANSACTIONAL: &str = "non-transactional-in-transaction";
     pub const TYPE_CHANGE: &str = "rewriting-type-change";
-    pub const NOT_VALID: &str = "constraint-without-not-valid";
-    pub const DROP_OR_RENAME: &str = "drop-or-rename";
+    pub const FOREIGN_KEY_NOT_VALID: &str = "foreign-key-without-not-valid";
+    pub const CHECK_NOT_VALID: &str = "check-without-not-valid";
+    pub const INTEGER_PRIMARY_KEY: &str = "integer-primary-key";
+    pub const DROP_COLUMN: &str = "drop-column";
+    pub const DROP_TABLE: &str = "drop-table";
+    pub const RENAME_COLUMN: &str = "rename-column";
+    pub const RENAME_TABLE: &str = "rename-table";
     pub const ENUM_VALUE: &str = "enum-value-in-transaction";
     pub const LOCK_TIMEOUT: &str = "lock-timeout";
     pub const SYNTAX: &str = "syntax";
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 19] = [
         DEPENDENCIES,
         NOT_NULL,
+        VOLATILE_DEFAULT,
+        SET_NOT_NULL,
+        UNIQUE_WITHOUT_INDEX,
         INDEX_CONCURRENTLY,
+        DROP_INDEX_CONCURRENTLY,
+        NON_TRANSACTIONAL,
         TYPE_CHANGE,
-        NOT_VALID,
-        DROP_OR_RENAME,
+        FOREIGN_KEY_NOT_VALID,
+        CHECK_NOT_VALID,
+        INTEGER_PRIMARY_KEY,
+        DROP_COLUMN,
+        DROP_TABLE,
+        RENAME_COLUMN,
+        RENAME_TABLE,
         ENUM_VALUE,
         LOCK_TIMEOUT,
         SYNTAX,
     ];
+
+    /// Ids of earlier releases that one rule has since been split into, still accepted in
+    /// `-- devdb:allow` and `--allow-lint` so existing migrations keep their opt-outs.
+    const ALIASES: [(&str, &[&str]); 2] = [
+        (
+            "drop-or-rename",
+            &[DROP_COLUMN, DROP_TABLE, RENAME_COLUMN, RENAME_TABLE],
+        ),
+        (
+            "constraint-without-not-valid",
+            &[FOREIGN_KEY_NOT_VALID, CHECK_NOT_VALID],
+        ),
+    ];
+
+    /// Whether the id `named` (a rule or an alias) covers `rule`.
+    pub fn covers(named: &str, rule: &str) -> bool {
+        named == rule
+            || ALIASES
+                .iter()
+                .any(|(alias, rules)| *alias == named && rules.contains(&rule))
+    }
+
+    pub fn known(named: &str) -> bool {
+        ALL.contains(&named) || ALIASES.iter().any(|(alias, _)| *alias == named)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,9 +117,9 @@ pub struct LintReport {
 impl LintReport {
     /// Errors not waived by `--allow-lint RULE`.
     pub fn blocking<'a>(&'a self, allowed: &'a [String]) -> impl Iterator<Item = &'a Finding> {
-        self.findings
-            .iter()
-            .filter(move |f| f.severity == Severity::Error && !allowed.iter().any(|a| a == f.rule))
+        self.findings.iter().filter(move |f| {
+            f.severity == Severity::Error && !allowed.iter().any(|a| rule::covers(a, f.rule))
+        })
     }
 }
 
@@ -148,7 +194,12 @@ pub async fn lint(
         None => None,
     };
     let live = stage_catalog.as_ref().unwrap_or(&local_catalog);
-    let mut findings = check::run(&local_catalog, live, &pending);
+    let mut findings = check::run(
+        &local_catalog,
+        live,
+        stage.as_ref().map(|s| s.name),
+        &pending,
+    );
     if let (Some(stage), Some(on_stage)) = (&stage, &stage_catalog) {
         for finding in &mut findings {
             point_at_stage(finding, stage.name, on_stage);
@@ -191,7 +242,7 @@ fn point_at_stage(finding: &mut Finding, stage: &str, on_stage: &catalog::Catalo
 
 /// Checks that every `--allow-lint` names a rule.
 pub fn check_rules(rules: &[String]) -> Result<(), LintError> {
-    match rules.iter().find(|r| !rule::ALL.contains(&r.as_str())) {
+    match rules.iter().find(|r| !rule::known(r)) {
         Some(unknown) => Err(LintError::UnknownRule {
             rule: unknown.clone(),
         }),

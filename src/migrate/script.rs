@@ -135,7 +135,7 @@ fn transaction_statement(node: &NodeEnum) -> Option<TxControl> {
 }
 
 /// Statements Postgres refuses to run inside a transaction block.
-fn refuses_transaction(node: &NodeEnum) -> Option<&'static str> {
+pub fn refuses_transaction(node: &NodeEnum) -> Option<&'static str> {
     match node {
         NodeEnum::IndexStmt(index) if index.concurrent => Some("CREATE INDEX CONCURRENTLY"),
         NodeEnum::DropStmt(drop) if drop.concurrent => Some("DROP INDEX CONCURRENTLY"),
