@@ -28,11 +28,52 @@ pub struct Survey {
     pub stages: Vec<(String, String)>,
     /// Things the user should know (e.g. no port published).
     pub notes: Vec<String>,
+    /// DEVDB_POSTGRES_IMAGE when `init` ran: the image the example will run, whose major decides
+    /// where the example mounts the data volume.
+    pub example_image: Option<String>,
+}
+
+/// Where the official image of PostgreSQL `major` keeps its data, which the volume must cover.
+const NEW_DATA_MOUNT: &str = "/var/lib/postgresql";
+const OLD_DATA_MOUNT: &str = "/var/lib/postgresql/data";
+/// The example file's own mount line (for postgres:18, its default image).
+const EXAMPLE_MOUNT_LINE: &str = "      - pgdata:/var/lib/postgresql\n";
+
+/// The data volume's target for a PostgreSQL major: 18 moved PGDATA to
+/// /var/lib/postgresql/<major>/docker and the image's VOLUME to /var/lib/postgresql.
+pub fn data_mount_for_major(major: u32) -> &'static str {
+    if major >= 18 {
+        NEW_DATA_MOUNT
+    } else {
+        OLD_DATA_MOUNT
+    }
+}
+
+/// The PostgreSQL major an image reference names in its tag: `postgres:18`, `postgres:17.2-alpine`,
+/// `postgis/postgis:16-3.4`, `timescale/timescaledb:2.17.2-pg17`. None for `latest`, no tag, a
+/// digest, or a variable left in the text.
+pub fn image_major(image: &str) -> Option<u32> {
+    let reference = image.split('@').next()?;
+    let name_end = reference.rfind('/').map_or(0, |slash| slash + 1);
+    let (_, tag) = reference[name_end..].split_once(':')?;
+    let leading = |text: &str| -> Option<u32> {
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    // An extension image's own version comes first (`2.17.2-pg17`): its `pg<major>` wins.
+    let major = match tag.rfind("pg") {
+        Some(at) => leading(&tag[at + 2..])?,
+        None => leading(tag)?,
+    };
+    (9..100).contains(&major).then_some(major)
 }
 
 /// Looks around `start` (the current folder) for what devdb needs.
 pub fn survey(start: &Path) -> Result<Survey, ConfigError> {
-    let mut survey = Survey::default();
+    let mut survey = Survey {
+        example_image: std::env::var("DEVDB_POSTGRES_IMAGE").ok(),
+        ..Survey::default()
+    };
     let compose_file = match locate(None, start) {
         Ok(path) => Some(path),
         Err(ConfigError::NotFound { .. }) => None,
@@ -112,15 +153,21 @@ impl Survey {
         out
     }
 
-    /// devdb's example Compose file, its migrations folder set to what was found.
+    /// devdb's example Compose file, its migrations folder set to what was found and its data
+    /// volume where the major of DEVDB_POSTGRES_IMAGE (when set) expects it.
     pub fn example(&self, dir: &Path) -> String {
-        match &self.migrations {
+        let mut example = match &self.migrations {
             Some(migrations) => EXAMPLE.replace(
                 "  migrations: ../migrations\n",
                 &format!("  migrations: {}\n", quote(&relative(dir, migrations))),
             ),
             None => EXAMPLE.to_string(),
+        };
+        if let Some(major) = self.example_image.as_deref().and_then(image_major) {
+            let mount = format!("      - pgdata:{}\n", data_mount_for_major(major));
+            example = example.replace(EXAMPLE_MOUNT_LINE, &mount);
         }
+        example
     }
 }
 
@@ -181,8 +228,58 @@ fn inspect_services(path: &Path, text: &str, survey: &mut Survey) -> Result<(), 
             "service `{name}` publishes no port; devdb needs one: add `ports: [\"127.0.0.1:5432:5432\"]`"
         ));
     }
+    if let Some(note) = data_volume_note(name, service, text) {
+        survey.notes.push(format!("{}{note}", path.display()));
+    }
     survey.service = Some(name.clone());
     Ok(())
+}
+
+/// A note when the service's data volume is not where its image's major keeps the data (18+:
+/// /var/lib/postgresql; 17 and older: /var/lib/postgresql/data). The user's file is not edited:
+/// the note names the line and the entry to write.
+fn data_volume_note(name: &str, service: &serde_yaml::Value, text: &str) -> Option<String> {
+    let image = service.get("image")?.as_str()?;
+    let major = image_major(image)?;
+    let expected = data_mount_for_major(major);
+    let volumes = service.get("volumes").and_then(|v| v.as_sequence());
+    let Some(volumes) = volumes else {
+        return Some(format!(
+            ": service `{name}` ({image}) keeps its data in no volume, so a recreate loses it; \
+             add `volumes: [\"pgdata:{expected}\"]` to it and `pgdata:` under a top-level `volumes:`"
+        ));
+    };
+    for volume in volumes {
+        let (entry, source, target) = match volume {
+            serde_yaml::Value::String(entry) => {
+                let mut parts = entry.split(':');
+                let source = parts.next().unwrap_or_default();
+                (entry.clone(), source.to_string(), parts.next()?.to_string())
+            }
+            other => {
+                let field = |key: &str| other.get(key).and_then(|v| v.as_str()).map(str::to_string);
+                (
+                    field("target")?,
+                    field("source").unwrap_or_default(),
+                    field("target")?,
+                )
+            }
+        };
+        let target = target.trim_end_matches('/');
+        if ![OLD_DATA_MOUNT, NEW_DATA_MOUNT].contains(&target) || target == expected {
+            continue;
+        }
+        let line = text
+            .lines()
+            .position(|line| line.contains(&entry))
+            .map_or_else(String::new, |at| format!(":{}", at + 1));
+        return Some(format!(
+            "{line}: service `{name}` runs {image} (PostgreSQL {major}), which keeps its data under \
+             {expected}, but mounts a volume at {target}; change `{entry}` to `{source}:{expected}` \
+             (PostgreSQL 18 moved the data folder; `devdb up` refuses the old mount)"
+        ));
+    }
+    None
 }
 
 /// The folder holding `.git` above `start`, else `start`.
@@ -378,5 +475,116 @@ mod tests {
         assert_eq!(&out[text.len()..], "\n\nx-devdb:\n  service: db\n");
         assert_eq!(relative(Path::new("/a/b"), Path::new("/a/c/d")), "../c/d");
         assert_eq!(relative(Path::new("/a"), Path::new("/a/m")), "m");
+    }
+
+    #[test]
+    fn the_major_comes_from_the_image_tag_when_it_names_one() {
+        for (image, major) in [
+            ("postgres:18", Some(18)),
+            ("postgres:18.1-alpine", Some(18)),
+            ("docker.io/library/postgres:17.2-bookworm", Some(17)),
+            ("127.0.0.1:5000/devdb/postgres:15", Some(15)),
+            ("postgis/postgis:16-3.4", Some(16)),
+            ("timescale/timescaledb:2.17.2-pg17", Some(17)),
+            ("timescale/timescaledb:latest-pg18", Some(18)),
+            ("postgres", None),
+            ("postgres:latest", None),
+            ("postgres:alpine3.20", None),
+            ("postgres@sha256:0123abcd", None),
+            ("${PG_IMAGE}", None),
+            ("registry:5000/postgres", None),
+        ] {
+            assert_eq!(image_major(image), major, "{image}");
+        }
+        assert_eq!(data_mount_for_major(18), "/var/lib/postgresql");
+        assert_eq!(data_mount_for_major(19), "/var/lib/postgresql");
+        assert_eq!(data_mount_for_major(17), "/var/lib/postgresql/data");
+    }
+
+    #[test]
+    fn the_example_mounts_the_data_where_its_image_major_keeps_it() {
+        let dir = Path::new("/repo/compose");
+        let survey = |image: Option<&str>| Survey {
+            example_image: image.map(str::to_string),
+            ..Survey::default()
+        };
+        let mounts = |text: &str| -> Vec<String> {
+            let tree: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+            tree["services"]["postgres"]["volumes"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect()
+        };
+        let default = survey(None).example(dir);
+        assert!(default.contains("image: ${DEVDB_POSTGRES_IMAGE:-postgres:18}"));
+        assert_eq!(mounts(&default), ["pgdata:/var/lib/postgresql"]);
+        assert_eq!(
+            mounts(&survey(Some("postgres:18.1")).example(dir)),
+            ["pgdata:/var/lib/postgresql"]
+        );
+        assert_eq!(
+            mounts(&survey(Some("postgres:17")).example(dir)),
+            ["pgdata:/var/lib/postgresql/data"]
+        );
+        assert_eq!(
+            mounts(&survey(Some("devdb-postgres:15")).example(dir)),
+            ["pgdata:/var/lib/postgresql/data"]
+        );
+        assert_eq!(
+            mounts(&survey(Some("postgres:latest")).example(dir)),
+            ["pgdata:/var/lib/postgresql"],
+            "an unknown major keeps the default image's layout"
+        );
+    }
+
+    #[test]
+    fn an_adopted_service_with_the_wrong_data_mount_gets_a_note_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("docker-compose.yml");
+        let note_for = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            let mut survey = Survey::default();
+            inspect_services(&file, text, &mut survey).unwrap();
+            survey.notes
+        };
+        let notes = note_for(
+            "services:\n  db:\n    image: postgres:18.1\n    ports: [\"5432\"]\n    volumes:\n      - dbdata:/var/lib/postgresql/data\nvolumes:\n  dbdata:\n",
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with(&format!(
+                "{}:6: service `db` runs postgres:18.1",
+                file.display()
+            )),
+            "{notes:?}"
+        );
+        assert!(
+            notes[0].contains(
+                "change `dbdata:/var/lib/postgresql/data` to `dbdata:/var/lib/postgresql`"
+            ),
+            "{notes:?}"
+        );
+        let notes = note_for(
+            "services:\n  db:\n    image: postgres:16\n    ports: [\"5432\"]\n    volumes:\n      - type: volume\n        source: d\n        target: /var/lib/postgresql\n",
+        );
+        assert!(
+            notes[0].contains("change `/var/lib/postgresql` to `d:/var/lib/postgresql/data`"),
+            "{notes:?}"
+        );
+        for fine in [
+            "services:\n  db:\n    image: postgres:18\n    ports: [\"5432\"]\n    volumes: [\"d:/var/lib/postgresql\"]\n",
+            "services:\n  db:\n    image: postgres:17\n    ports: [\"5432\"]\n    volumes: [\"d:/var/lib/postgresql/data/\"]\n",
+            "services:\n  db:\n    image: ${PG_IMAGE}\n    environment: { POSTGRES_PASSWORD: x }\n    ports: [\"5432\"]\n    volumes: [\"d:/var/lib/postgresql/data\"]\n",
+        ] {
+            assert!(note_for(fine).is_empty(), "{fine}: {:?}", note_for(fine));
+        }
+        let notes = note_for("services:\n  db:\n    image: postgres:18\n    ports: [\"5432\"]\n");
+        assert!(
+            notes[0].contains("keeps its data in no volume")
+                && notes[0].contains("pgdata:/var/lib/postgresql\""),
+            "{notes:?}"
+        );
     }
 }
