@@ -307,12 +307,19 @@ impl Config {
     /// x-devdb.copy_image (`{major}` replaced), else DEVDB_POSTGRES_IMAGE_<major>, else the
     /// official `postgres:<major>`.
     pub fn copy_base_image(&self, major: u32) -> String {
+        self.chosen_copy_image(major)
+            .unwrap_or_else(|| format!("postgres:{major}"))
+    }
+
+    /// The db-copy base image the user chose for PostgreSQL `major` (x-devdb.copy_image or
+    /// DEVDB_POSTGRES_IMAGE_<major>), if any.
+    pub fn chosen_copy_image(&self, major: u32) -> Option<String> {
         match &self.settings.copy_image {
-            Some(template) => template.replace("{major}", &major.to_string()),
+            Some(template) => Some(template.replace("{major}", &major.to_string())),
             None => self
                 .variable(&format!("DEVDB_POSTGRES_IMAGE_{major}"))
                 .filter(|image| !image.is_empty())
-                .map_or_else(|| format!("postgres:{major}"), str::to_string),
+                .map(str::to_string),
         }
     }
 

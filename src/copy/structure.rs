@@ -125,7 +125,7 @@ pub async fn dump(
             "{relation} already exists in the local database; nothing to copy"
         )));
     }
-    let dumped = run_pg_dump(engine, config, stage, remote, &relations).await?;
+    let dumped = run_pg_dump(engine, config, stage, (remote, local), &relations).await?;
     let dumped = without_unknown_settings(local, &dumped).await?;
     let mut sql = String::new();
     for statement in &enums {
@@ -160,14 +160,13 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> CopyError + '
 }
 
 /// Runs `db-copy structure` for the relations, in the file's db-copy service or else in
-/// devdb's own job image for the stage's Postgres major (pg_dump must be at least as new as
-/// the server). A stage on a port published on 127.0.0.1 (a container) is reached by joining
-/// the job, not the stage, to that container's network.
+/// devdb's own job image (see `job_base_image`). A stage on a port published on 127.0.0.1 (a
+/// container) is reached by joining the job, not the stage, to that container's network.
 async fn run_pg_dump(
     engine: &Engine,
     config: &Config,
     stage: &Stage,
-    remote: &Client,
+    (remote, local): (&Client, &Client),
     relations: &[TableName],
 ) -> Result<String, CopyError> {
     let endpoint = stage.endpoint()?;
@@ -208,9 +207,8 @@ async fn run_pg_dump(
     let image = if config.services.contains_key(service) {
         engine.job_service_image(config, service).await?
     } else {
-        engine
-            .builtin_job_image(&config.copy_base_image(major), major)
-            .await?
+        let (base, tools) = job_base_image(config, major, server_major(local).await?);
+        engine.builtin_job_image(&base, tools).await?
     };
     // The password goes in a 0600 file inside the job, never in its env or args.
     let job = Job {
@@ -266,6 +264,18 @@ async fn without_unknown_settings(local: &Client, sql: &str) -> Result<String, C
         }
     }
     Ok(out)
+}
+
+/// The image the built-in job is built on, and the major of its pg_dump. pg_dump reads every
+/// older server, so the local database's own image (already on the engine) serves any stage
+/// that is not newer, and an offline or rate-limited engine never pulls for it; a newer stage,
+/// or an image the user chose for the stage's major, takes `copy_base_image` (pulled if absent).
+fn job_base_image(config: &Config, stage_major: u32, local_major: u32) -> (String, u32) {
+    let local_image = config.database_service().image.clone();
+    match (config.chosen_copy_image(stage_major), local_image) {
+        (None, Some(local)) if local_major >= stage_major => (local, local_major),
+        _ => (config.copy_base_image(stage_major), stage_major),
+    }
 }
 
 /// The server's major version (`server_version_num` 170002 → 17).
