@@ -32,6 +32,10 @@ pub struct Cli {
     /// (default: the Compose file's folder).
     #[arg(long, global = true, value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
+    /// The Docker engine, as the docker CLI's -H (wins over DOCKER_HOST and contexts), e.g.
+    /// tcp://build-box:2376 (TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH).
+    #[arg(long = "host", short = 'H', global = true, value_name = "URL")]
+    pub docker_host: Option<String>,
     #[command(flatten)]
     pub output: OutputArgs,
     #[command(subcommand)]

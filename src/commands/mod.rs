@@ -35,6 +35,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Completions { shell } => return init::completions(*shell).map(|()| Outcome::Done),
         _ => {}
     }
+    if let Some(host) = &cli.docker_host {
+        crate::docker::set_host_override(host);
+    }
     let config = load_config(&cli)?;
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match cli.command {

@@ -12,7 +12,7 @@ mod project;
 
 use bollard::Docker;
 
-pub use connect::{resolve_endpoint, Endpoint};
+pub use connect::{resolve_endpoint, set_host_override, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
 pub use project::{ContainerLayout, RunState, ServiceStatus, UpOutcome};
@@ -20,14 +20,28 @@ pub use project::{ContainerLayout, RunState, ServiceStatus, UpOutcome};
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
     #[error(
-        "cannot reach a Docker engine at {host} (from {source_desc}): {reason}\n  \
-         hint: start the engine (`sudo systemctl start docker`, or open Docker Desktop), \
-         or point DOCKER_HOST or `docker context use` at a running one"
+        "cannot reach a Docker engine at {host} (from {source_desc}): {reason}\n  hint: {hint}"
     )]
     NoEngine {
         host: String,
         source_desc: String,
         reason: String,
+        hint: String,
+    },
+    #[error(
+        "Docker context `{context}` (from {why}): {reason}\n  \
+         hint: see `docker context ls`, or `docker context use default` for the local engine"
+    )]
+    BadContext {
+        context: String,
+        why: String,
+        reason: String,
+    },
+    #[error("cannot use TLS for the Docker engine at {host}: {reason}\n  hint: {fix}")]
+    TlsFiles {
+        host: String,
+        reason: String,
+        fix: String,
     },
     #[error(
         "cannot pull image `{image}` for service `{service}`: {reason}\n  \
@@ -110,6 +124,11 @@ impl Engine {
         let (docker, endpoint) = connect::connect().await?;
         Ok(Engine { docker, endpoint })
     }
+}
+
+/// A warning about the engine connection, through the output layer.
+fn warn(text: String) {
+    crate::progress::note(text);
 }
 
 /// True when the engine answered 404 (no such container/image/network/volume).

@@ -1,0 +1,314 @@
+//! devdb against a real second Docker engine on its own host: a network namespace with its own
+//! address on a veth pair, a dockerd inside it listening on tcp://ADDR:2376 with mutual TLS
+//! (certificates made here with rcgen). Only addresses inside that veth pair are dialled.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A dockerd in its own network namespace, removed (engine, namespace, files) on drop.
+struct RemoteEngine {
+    namespace: String,
+    host_veth: String,
+    address: String,
+    dir: tempfile::TempDir,
+    dockerd: Child,
+}
+
+fn run(args: &[&str]) -> Result<(), String> {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Skips (with the reason) where namespaces cannot be made; under CI=true that fails instead.
+fn namespace_or_skip(namespace: &str) -> bool {
+    match run(&["ip", "netns", "add", namespace]) {
+        Ok(()) => true,
+        Err(reason) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("SKIP: cannot create a network namespace here ({reason})");
+            false
+        }
+        Err(reason) => panic!("CI=true but no network namespace can be created: {reason}"),
+    }
+}
+
+/// CA, server certificate for `address` and client certificate, as the docker CLI's files.
+fn write_certificates(server_dir: &Path, client_dir: &Path, address: &str) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "devdb remote CA");
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let signed = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = signed(
+        vec![address.to_string()],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = signed(Vec::new(), ExtendedKeyUsagePurpose::ClientAuth);
+    for dir in [server_dir, client_dir] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), &ca_pem).unwrap();
+    }
+    std::fs::write(server_dir.join("cert.pem"), server_cert).unwrap();
+    std::fs::write(server_dir.join("key.pem"), server_key).unwrap();
+    std::fs::write(client_dir.join("cert.pem"), client_cert).unwrap();
+    std::fs::write(client_dir.join("key.pem"), client_key).unwrap();
+}
+
+impl RemoteEngine {
+    /// `index` keeps each test's /30 and names apart (tests run in parallel).
+    fn start(index: u8) -> Option<RemoteEngine> {
+        let tag = format!("{}{index}", std::process::id() % 10000);
+        let namespace = format!("devdbr{tag}");
+        if !namespace_or_skip(&namespace) {
+            return None;
+        }
+        let host_veth = format!("ddh{tag}");
+        let ns_veth = format!("ddn{tag}");
+        let subnet = (std::process::id() % 60) as u8 * 4 + index;
+        let host_address = format!("10.213.{subnet}.1");
+        let address = format!("10.213.{subnet}.2");
+        let dir = tempfile::Builder::new()
+            .prefix("devdb-remote-")
+            .tempdir()
+            .unwrap();
+        let netns = format!("--net=/var/run/netns/{namespace}");
+        let host_cidr = format!("{host_address}/30");
+        let ns_cidr = format!("{address}/30");
+        let setup: [&[&str]; 7] = [
+            &[
+                "ip", "link", "add", &host_veth, "type", "veth", "peer", "name", &ns_veth,
+            ],
+            &["ip", "link", "set", &ns_veth, "netns", &namespace],
+            &["ip", "addr", "add", &host_cidr, "dev", &host_veth],
+            &["ip", "link", "set", &host_veth, "up"],
+            &[
+                "nsenter", &netns, "ip", "addr", "add", &ns_cidr, "dev", &ns_veth,
+            ],
+            &["nsenter", &netns, "ip", "link", "set", &ns_veth, "up"],
+            &["nsenter", &netns, "ip", "link", "set", "lo", "up"],
+        ];
+        for step in setup {
+            if let Err(e) = run(step) {
+                let _ = run(&["ip", "link", "del", &host_veth]);
+                let _ = run(&["ip", "netns", "del", &namespace]);
+                panic!("{e}");
+            }
+        }
+        let root = dir.path().to_path_buf();
+        write_certificates(&root.join("server"), &root.join("client"), &address);
+        let p = |name: &str| root.join(name).to_string_lossy().into_owned();
+        let log = std::fs::File::create(root.join("dockerd.log")).unwrap();
+        let dockerd = Command::new("nsenter")
+            .arg(&netns)
+            .args(["dockerd", "--data-root", &p("data"), "--exec-root", &p("x")])
+            .args([
+                "--pidfile",
+                &p("dockerd.pid"),
+                "-H",
+                &format!("tcp://{address}:2376"),
+            ])
+            .args(["--tlsverify", "--tlscacert", &p("server/ca.pem")])
+            .args([
+                "--tlscert",
+                &p("server/cert.pem"),
+                "--tlskey",
+                &p("server/key.pem"),
+            ])
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let engine = RemoteEngine {
+            namespace,
+            host_veth,
+            address,
+            dir,
+            dockerd,
+        };
+        engine.wait_until_listening();
+        Some(engine)
+    }
+
+    fn wait_until_listening(&self) {
+        let started = Instant::now();
+        let target = format!("{}:2376", self.address);
+        while std::net::TcpStream::connect_timeout(
+            &target.parse().unwrap(),
+            Duration::from_millis(200),
+        )
+        .is_err()
+        {
+            let log = std::fs::read_to_string(self.dir.path().join("dockerd.log"));
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "dockerd in {} did not listen within 60 s:\n{}",
+                self.namespace,
+                log.unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("tcp://{}:2376", self.address)
+    }
+
+    fn client_dir(&self) -> PathBuf {
+        self.dir.path().join("client")
+    }
+}
+
+impl Drop for RemoteEngine {
+    fn drop(&mut self) {
+        let _ = run(&["kill", "-TERM", &self.dockerd.id().to_string()]);
+        let started = Instant::now();
+        while self.dockerd.try_wait().ok().flatten().is_none()
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.dockerd.kill();
+        let _ = self.dockerd.wait();
+        let _ = run(&["ip", "link", "del", &self.host_veth]);
+        let _ = run(&["ip", "netns", "del", &self.namespace]);
+        // Leftover mounts under the data root (overlay) are gone with the engine; a busy one
+        // would only leave the temp folder behind.
+        let _ = Command::new("umount")
+            .args(["-R", &self.dir.path().join("x").to_string_lossy()])
+            .output();
+    }
+}
+
+fn no_docker_env(cmd: &[(&str, &str)]) -> Vec<(String, String)> {
+    cmd.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn devdb(project: &common::TestProject, args: &[&str], env: &[(String, String)]) -> common::Run {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    project.devdb_with_env(args, &env)
+}
+
+#[test]
+fn tls_engine_answers_and_a_wrong_ca_is_one_clear_line() {
+    let Some(engine) = RemoteEngine::start(1) else {
+        return;
+    };
+    let project = common::TestProject::with_database("remote-tls", "");
+    let client = engine.client_dir();
+    let env = no_docker_env(&[
+        ("DOCKER_HOST", &engine.host()),
+        ("DOCKER_TLS_VERIFY", "1"),
+        ("DOCKER_CERT_PATH", client.to_str().unwrap()),
+        ("DOCKER_CONTEXT", ""),
+    ]);
+    // The remote engine knows nothing of the project: status works and shows no container.
+    let status = devdb(&project, &["status", "--json"], &env).ok();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "missing", "{}", status.stdout);
+
+    // The same engine checked against another CA.
+    let other = engine.dir.path().join("other");
+    write_certificates(&engine.dir.path().join("unused"), &other, &engine.address);
+    let mut wrong = env.clone();
+    wrong[2].1 = other.to_string_lossy().into_owned();
+    let failed = devdb(&project, &["status"], &wrong).fails();
+    let first = failed.stderr.lines().next().unwrap_or_default().to_string();
+    assert!(
+        first.contains(&engine.host()) && first.to_lowercase().contains("certificate"),
+        "{}",
+        failed.stderr
+    );
+    assert!(failed.stderr.contains("hint:"), "{}", failed.stderr);
+
+    // Missing TLS files: named, with the fix.
+    let mut missing = env.clone();
+    missing[2].1 = engine
+        .dir
+        .path()
+        .join("nowhere")
+        .to_string_lossy()
+        .into_owned();
+    let failed = devdb(&project, &["status"], &missing).fails();
+    assert!(
+        failed.stderr.contains("ca.pem is missing") && failed.stderr.contains("DOCKER_CERT_PATH"),
+        "{}",
+        failed.stderr
+    );
+}
+
+#[test]
+fn a_context_with_tls_files_reaches_the_engine() {
+    let Some(engine) = RemoteEngine::start(2) else {
+        return;
+    };
+    let project = common::TestProject::with_database("remote-ctx", "");
+    let config = engine.dir.path().join("docker-config");
+    let id = sha256_hex("far");
+    let meta = config.join("contexts/meta").join(&id);
+    std::fs::create_dir_all(&meta).unwrap();
+    let meta_json = serde_json::json!({
+        "Name": "far",
+        "Metadata": {},
+        "Endpoints": {"docker": {"Host": engine.host(), "SkipTLSVerify": false}},
+    });
+    std::fs::write(meta.join("meta.json"), meta_json.to_string()).unwrap();
+    let tls = config.join("contexts/tls").join(&id).join("docker");
+    std::fs::create_dir_all(&tls).unwrap();
+    for file in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::copy(engine.client_dir().join(file), tls.join(file)).unwrap();
+    }
+    std::fs::write(config.join("config.json"), r#"{"currentContext":"far"}"#).unwrap();
+    let env = no_docker_env(&[
+        ("DOCKER_CONFIG", config.to_str().unwrap()),
+        ("DOCKER_HOST", ""),
+        ("DOCKER_CONTEXT", ""),
+    ]);
+    let status = devdb(&project, &["status", "--json"], &env).ok();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "missing", "{}", status.stdout);
+    // Proof that it was the remote engine: with the context's files gone, TLS fails.
+    std::fs::remove_dir_all(&tls).unwrap();
+    let failed = devdb(&project, &["status"], &env).fails();
+    assert!(failed.stderr.contains(&engine.host()), "{}", failed.stderr);
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
