@@ -440,7 +440,16 @@ async fn a_stage_from_the_same_prebuilt_cluster_image_is_not_the_local_database(
         context.path().display(),
         common::postgres_image()
     );
-    let yaml = remote.database_yaml("IMAGE", "\"5432\"", "", "");
+    // The volume goes where the baked PGDATA is (Docker fills an empty named volume from the
+    // image), so both servers start from the one baked cluster.
+    let baked_mount = |yaml: String| {
+        yaml.replacen(
+            "pgdata:/var/lib/postgresql/data",
+            "pgdata:/var/lib/postgresql/baked",
+            1,
+        )
+    };
+    let yaml = baked_mount(remote.database_yaml("IMAGE", "\"5432\"", "", ""));
     remote.write_compose(&yaml.replacen("image: IMAGE", &build, 1));
     let baked = format!("{}-postgres", remote.name);
     remote.images.push(baked.clone());
@@ -459,7 +468,9 @@ async fn a_stage_from_the_same_prebuilt_cluster_image_is_not_the_local_database(
     let stages = format!(
         "  stages:\n    CODE: {{ url_command: \"echo '{remote_url}'\", sslmode: disable }}\n"
     );
-    local.write_compose(&local.database_yaml(&baked, "\"5432\"", "", &stages));
+    local.write_compose(&baked_mount(
+        local.database_yaml(&baked, "\"5432\"", "", &stages),
+    ));
     local.devdb(&["up"]).ok();
     let local_client = connect(&local).await;
     local_client
