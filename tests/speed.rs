@@ -111,17 +111,7 @@ async fn a_copy_killed_while_indexes_are_rebuilt_leaves_old_rows_and_indexes() {
     child.kill().unwrap();
     child.wait().unwrap();
     // The server notices the closed connection and rolls back.
-    let started = Instant::now();
-    while column(
-        &local,
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()",
-    )
-    .await
-        != ["0"]
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "the copy's session lingers");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until_other_sessions_end(&local).await;
     assert_eq!(
         column(&local, "SELECT string_agg(label, ',' ORDER BY id) FROM big").await,
         ["old 1,old 2,old 3,old 4,old 5,old 6,old 7,old 8,old 9,old 10"]

@@ -434,17 +434,7 @@ async fn a_copy_killed_between_tables_leaves_the_previous_rows_and_every_fk_hold
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let started = Instant::now();
-    while column(
-        &local,
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()",
-    )
-    .await
-        != ["0"]
-    {
-        assert!(started.elapsed() < Duration::from_secs(30), "the copy's session lingers");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::wait_until_other_sessions_end(&local).await;
     assert_eq!(
         contents(&local).await,
         before,

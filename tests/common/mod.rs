@@ -390,6 +390,25 @@ pub async fn column(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits (up to 30 s) until no other client session is connected to the client's database: a
+/// killed devdb's session is gone only once the server notices and rolls its transaction back.
+pub async fn wait_until_other_sessions_end(client: &tokio_postgres::Client) {
+    let started = std::time::Instant::now();
+    while column(
+        client,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND datname = current_database()",
+    )
+    .await
+        != ["0"]
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the copy's session lingers"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A "remote stage" (its own devdb project with `remote_sql` applied) and a local project whose
 /// x-devdb names it as stage CODE, with the db-copy service built from the repo's container.
 pub struct StagePair {
