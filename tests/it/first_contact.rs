@@ -2,7 +2,7 @@
 //! database `postgres`, Compose files where Compose finds them, a root `.env`, no `db_copy`
 //! service), on real Docker and real Postgres.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! `up`, `down`, `destroy`, `status`, `logs`, `url` against a real Docker engine and real Postgres.
 
-mod common;
+use crate::common;
 
 use bollard::query_parameters::RemoveImageOptionsBuilder;
 use common::{connect, docker, postgres_image, project_resources, registry, TestProject};

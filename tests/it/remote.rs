@@ -2,7 +2,7 @@
 //! address on a veth pair, a dockerd inside it listening on tcp://ADDR:2376 with mutual TLS
 //! (certificates made here with rcgen). Only addresses inside that veth pair are dialled.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,6 @@
 //! `devdb reset` with snapshots, `devdb generate`, and restoring saved copies, on real Postgres.
 
-mod common;
+use crate::common;
 
 use common::{column, connect, StagePair, TestProject};
 

@@ -1,7 +1,7 @@
 //! `devdb copy` and `devdb fix-missing` with one real Postgres as the remote stage and devdb's
 //! own as the local database.
 
-mod common;
+use crate::common;
 
 use common::{column, connect, StagePair};
 

@@ -1,7 +1,7 @@
 //! Seeds (`x-devdb.seed`) on real Postgres: baked into a snapshot so an unchanged reset never
 //! runs them, re-run alone when edited, all-or-nothing when they fail, and `--no-seed`.
 
-mod common;
+use crate::common;
 
 use common::{column, connect, postgres_image, TestProject};
 

@@ -2,7 +2,7 @@
 //! comment, and a stage that has a table the local database lacks (lint names the
 //! `fix-missing` command before deploy fails), plus lint's part in `migrate deploy --stage`.
 
-mod common;
+use crate::common;
 
 use common::{StagePair, TestProject};
 

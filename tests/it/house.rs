@@ -1,7 +1,7 @@
 //! The house rules every command follows: exit codes as ripgrep (0 ok, 1 not up to date, 2 error),
 //! errors as `{"error": {"message", "hint"}}` under `--json`, and `--quiet` meaning quiet.
 
-mod common;
+use crate::common;
 
 use common::TestProject;
 use devdb::commands::json;

@@ -2,7 +2,7 @@
 //! `pg_constraint`) finds no row pointing at a row that is not there; a copy that would break
 //! one stops with the FK, the rows and the ways out, and changes nothing.
 
-mod common;
+use crate::common;
 
 use common::{column, connect, StagePair};
 

@@ -1,9 +1,8 @@
 //! The `_prisma_migrations` ledger read and written by devdb and by the real Prisma 7.8 CLI
 //! (prisma-oracle) on the same database: either tool must see what the other did.
 
-mod common;
-#[path = "fixtures/prisma/oracle.rs"]
-mod oracle;
+use crate::common;
+use crate::oracle;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -1,6 +1,6 @@
 //! Prisma-compatible migrations against real Postgres in devdb-managed containers.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,9 +2,8 @@
 //! the same database and the same input file: the fixture under tests/fixtures/prisma holds
 //! several dozen tables, views and enums, and a schema other than `public` that both ignore.
 
-mod common;
-#[path = "fixtures/prisma/oracle.rs"]
-mod oracle;
+use crate::common;
+use crate::oracle;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! give the same schema each time, and a copy killed while the table's indexes are dropped
 //! leaves the previous rows and indexes.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

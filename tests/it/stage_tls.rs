@@ -1,7 +1,7 @@
 //! Stages over TLS as users write them: `sslmode` in the stage or the URL (libpq style), with a
 //! real Postgres serving TLS (the image's self-signed "snakeoil" certificate).
 
-mod common;
+use crate::common;
 
 use common::{connect, TestProject};
 use devdb::config::Config;

@@ -1,7 +1,7 @@
 //! Issue 9 "Trust": stage passwords never reach output, whatever characters they hold and however
 //! the connection fails; hung stages and commands are bounded.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

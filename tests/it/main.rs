@@ -1,0 +1,22 @@
+//! The one integration-test binary (as cargo and ripgrep have): each concept is a module, so the
+//! suite links once instead of once per file, and `cargo nextest run -E "test(/^copy::/)"` picks a concept.
+
+mod common;
+mod copy;
+mod first_contact;
+mod foundation;
+mod house;
+mod layering;
+mod lint;
+mod migrate;
+mod oracle;
+mod prisma_generate;
+mod prisma_ledger;
+mod remote;
+mod scripts;
+mod seed;
+mod speed;
+mod stage_tls;
+mod subset;
+mod trust;
+mod workflow;
