@@ -12,6 +12,6 @@ pub mod generate;
 pub mod lint;
 pub mod local;
 pub mod migrate;
-pub mod progress;
-pub mod target;
+pub mod ops;
+pub mod shell;
 pub mod workflow;

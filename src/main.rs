@@ -1,14 +1,16 @@
-//! The process boundary: parse arguments, run the command, and decide the exit code, as ripgrep
-//! does: 0 success or up to date, 1 "not up to date" or findings, 2 any error.
+//! The process boundary: parse arguments, make the Shell, run the command, render an error, and
+//! decide the exit code, as ripgrep does: 0 success or up to date, 1 "not up to date" or
+//! findings, 2 any error.
 
 use clap::Parser;
 use devdb::commands::Outcome;
+use devdb::shell::{Shell, Verbosity};
 
 fn main() -> std::process::ExitCode {
     let cli = devdb::cli::Cli::parse();
     let output = &cli.output;
-    devdb::progress::configure(
-        devdb::progress::Verbosity::from_flags(output.quiet, output.verbose),
+    let shell = Shell::new(
+        Verbosity::from_flags(output.quiet, output.verbose),
         output.color.enabled(),
     );
     let json = devdb::commands::wants_json(&cli.command);
@@ -17,26 +19,25 @@ fn main() -> std::process::ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return report_error(&anyhow::Error::new(err), json),
+        Err(err) => return report_error(&shell, &anyhow::Error::new(err), json),
     };
-    match runtime.block_on(devdb::commands::run(cli)) {
+    match runtime.block_on(devdb::commands::run(cli, shell.clone())) {
         Ok(Outcome::Done) => std::process::ExitCode::SUCCESS,
         Ok(Outcome::NotUpToDate) => std::process::ExitCode::from(1),
-        Err(err) => report_error(&err, json),
+        Err(err) => report_error(&shell, &err, json),
     }
 }
 
 /// Prints the error (as `{"error": {"message", "hint"}}` on stdout under `--json`) and exits 2.
-fn report_error(err: &anyhow::Error, json: bool) -> std::process::ExitCode {
-    let text = describe(err);
+fn report_error(shell: &Shell, err: &anyhow::Error, json: bool) -> std::process::ExitCode {
+    let (message, hint) = devdb::shell::split_hint(&describe(err));
     if json {
-        let (message, hint) = devdb::progress::split_hint(&text);
-        let body = devdb::commands::json::Error {
-            error: devdb::commands::json::ErrorBody { message, hint },
-        };
-        devdb::progress::result(serde_json::to_string(&body).unwrap_or_default());
+        let body = serde_json::json!({
+            "error": { "message": message, "hint": hint.map(|h| h.text) }
+        });
+        shell.result(serde_json::to_string(&body).unwrap_or_default());
     } else {
-        devdb::progress::error(&text);
+        shell.error(&message, hint.as_ref());
     }
     std::process::ExitCode::from(2)
 }

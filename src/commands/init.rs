@@ -5,23 +5,23 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, InitArgs};
 use crate::config::adopt;
-use crate::progress;
+use crate::shell::Shell;
 
-pub fn init(args: &InitArgs) -> Result<()> {
+pub fn init(shell: &Shell, args: &InitArgs) -> Result<()> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let survey = adopt::survey(&cwd)?;
     let Some(file) = &survey.compose_file else {
         let path = cwd.join(adopt::EXAMPLE_PATH);
         let example = survey.example(path.parent().unwrap_or(&cwd));
         if args.dry_run {
-            progress::result_text(&example);
+            shell.result_text(&example);
             return Ok(());
         }
         std::fs::create_dir_all(path.parent().unwrap_or(&cwd))
             .with_context(|| format!("creating {}", path.display()))?;
         std::fs::write(&path, example).with_context(|| format!("writing {}", path.display()))?;
-        report(&survey);
-        progress::note(format!(
+        report(shell, &survey);
+        shell.note(format!(
             "no Compose file found; wrote devdb's example to {}\nnext: devdb up",
             path.display()
         ));
@@ -30,15 +30,15 @@ pub fn init(args: &InitArgs) -> Result<()> {
     let dir = file.parent().unwrap_or(&cwd);
     let block = survey.block(dir);
     if args.dry_run {
-        progress::result_text(&block);
+        shell.result_text(&block);
         return Ok(());
     }
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     std::fs::write(file, adopt::append_block(&text, &block))
         .with_context(|| format!("writing {}", file.display()))?;
-    report(&survey);
-    progress::note(format!(
+    report(shell, &survey);
+    shell.note(format!(
         "appended an x-devdb block to {}\nnext: devdb up && devdb migrate deploy",
         file.display()
     ));
@@ -46,33 +46,33 @@ pub fn init(args: &InitArgs) -> Result<()> {
 }
 
 /// What `init` found, one line each.
-fn report(survey: &adopt::Survey) {
+fn report(shell: &Shell, survey: &adopt::Survey) {
     let shown = |path: &Option<std::path::PathBuf>| {
         path.as_ref()
             .map_or_else(|| "none found".to_string(), |p| p.display().to_string())
     };
-    progress::note(format!("compose file:  {}", shown(&survey.compose_file)));
-    progress::note(format!(
+    shell.note(format!("compose file:  {}", shown(&survey.compose_file)));
+    shell.note(format!(
         "database:      service `{}`",
         survey.service.as_deref().unwrap_or("postgres")
     ));
-    progress::note(format!("prisma schema: {}", shown(&survey.schema)));
-    progress::note(format!("migrations:    {}", shown(&survey.migrations)));
+    shell.note(format!("prisma schema: {}", shown(&survey.schema)));
+    shell.note(format!("migrations:    {}", shown(&survey.migrations)));
     for file in &survey.env_files {
-        progress::note(format!("env file:      {}", file.display()));
+        shell.note(format!("env file:      {}", file.display()));
     }
     for (stage, variable) in &survey.stages {
-        progress::note(format!("stage:         {stage} (url from {variable})"));
+        shell.note(format!("stage:         {stage} (url from {variable})"));
     }
     for note in &survey.notes {
-        progress::note(format!("note: {note}"));
+        shell.note(format!("note: {note}"));
     }
 }
 
 /// Prints the completion script for `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<()> {
+pub fn completions(shell: &Shell, kind: clap_complete::Shell) -> Result<()> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "devdb", &mut script);
-    progress::result_text(&String::from_utf8_lossy(&script));
+    clap_complete::generate(kind, &mut Cli::command(), "devdb", &mut script);
+    shell.result_text(&String::from_utf8_lossy(&script));
     Ok(())
 }

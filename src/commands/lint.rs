@@ -1,36 +1,20 @@
-//! `devdb lint`: thin glue to `crate::lint` (connections here, the rules there).
+//! `devdb lint`: `ops::lint`, its findings as text or JSON.
 
 use anyhow::Result;
 
-use super::{json, Outcome};
+use super::Outcome;
 use crate::cli::LintArgs;
-use crate::config::Config;
-use crate::lint::{self, LintReport, StageTarget};
-use crate::migrate::files;
-use crate::progress;
-use crate::target;
+use crate::lint::LintReport;
+use crate::ops::{self, Ctx};
+use crate::shell::Shell;
 
-pub async fn lint(config: &Config, args: LintArgs) -> Result<Outcome> {
-    let stage = args.stage.stage.filter(|s| target::is_remote(Some(s)));
-    let report = run(config, stage.as_deref()).await?;
-    if args.json {
-        let findings: Vec<json::LintFinding> = report
-            .findings
-            .iter()
-            .map(|f| json::LintFinding {
-                rule: f.rule.to_string(),
-                severity: f.severity.label().to_string(),
-                file: f.file.clone(),
-                line: f.line,
-                message: f.message.clone(),
-            })
-            .collect();
-        progress::result(serde_json::to_string_pretty(&findings)?);
-    } else {
-        for finding in &report.findings {
-            progress::result(finding.render());
-        }
-        progress::note(summary(&report));
+pub async fn lint(ctx: &Ctx, args: LintArgs) -> Result<Outcome> {
+    let report = ops::lint::lint(ctx, args.stage.stage.as_deref()).await?;
+    match args.json {
+        true => ctx
+            .shell
+            .result(serde_json::to_string_pretty(&report.findings)?),
+        false => render(&ctx.shell, &report, false),
     }
     Ok(match report.findings.is_empty() {
         true => Outcome::Done,
@@ -38,28 +22,18 @@ pub async fn lint(config: &Config, args: LintArgs) -> Result<Outcome> {
     })
 }
 
-/// Lints what is pending on `stage` (or locally) against the local database.
-pub async fn run(config: &Config, stage: Option<&str>) -> Result<LintReport> {
-    let dir = config.migrations_dir();
-    files::ensure_lock_file(&dir)?;
-    let files = files::discover(&dir)?;
-    let local = target::local_database(config).await?.connect().await?;
-    let remote = match stage {
-        Some(name) => Some(target::open(config, Some(name)).await?),
-        None => None,
-    };
-    let stage = remote.as_ref().map(|t| StageTarget {
-        name: &t.stage,
-        client: &t.client,
-    });
-    Ok(lint::lint(&files, &dir, config.root(), &local, stage).await?)
-}
-
-pub fn summary(report: &LintReport) -> String {
+/// The findings (on stdout, or on stderr when stdout carries JSON) and a summary line.
+pub fn render(shell: &Shell, report: &LintReport, json: bool) {
+    for finding in &report.findings {
+        match json {
+            true => shell.note(finding.render()),
+            false => shell.result(finding.render()),
+        }
+    }
     let errors = report.blocking(&[]).count();
-    format!(
+    shell.note(format!(
         "lint: {} findings ({errors} errors) in {} pending migrations",
         report.findings.len(),
         report.pending.len()
-    )
+    ));
 }

@@ -1,5 +1,4 @@
-//! One thin function per subcommand: load what it needs, call the module that does the work,
-//! print the result.
+//! One thin function per subcommand: arguments -> options -> `ops` -> rendered result.
 
 use std::io::IsTerminal;
 
@@ -7,18 +6,14 @@ use anyhow::{bail, Context as _, Result};
 
 mod copy;
 mod init;
-pub mod json;
 mod lint;
 mod migrate;
 mod workflow;
 
-use crate::cli::{
-    Cli, Command, DestroyArgs, JsonArg, LogsArgs, MigrateCommand, SnapshotCommand, UpArgs,
-};
+use crate::cli::{Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs};
 use crate::config::{Config, LoadOptions};
-use crate::docker::Engine;
-use crate::local;
-use crate::progress;
+use crate::ops::{self, Ctx};
+use crate::shell::Shell;
 
 /// What a command that succeeded found; `main` turns it into the exit code (0 or 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,35 +24,51 @@ pub enum Outcome {
     NotUpToDate,
 }
 
-pub async fn run(cli: Cli) -> Result<Outcome> {
+pub async fn run(cli: Cli, shell: Shell) -> Result<Outcome> {
     match &cli.command {
-        Command::Init(args) => return init::init(args).map(|()| Outcome::Done),
-        Command::Completions { shell } => return init::completions(*shell).map(|()| Outcome::Done),
+        Command::Init(args) => return init::init(&shell, args).map(|()| Outcome::Done),
+        Command::Completions { shell: kind } => {
+            return init::completions(&shell, *kind).map(|()| Outcome::Done)
+        }
         _ => {}
     }
     if let Some(host) = &cli.docker_host {
         crate::docker::set_host_override(host);
     }
-    let config = load_config(&cli)?;
+    let ctx = Ctx::new(load_config(&cli, &shell)?, shell);
+    let ctx = &ctx;
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match cli.command {
-        Command::Up(args) => done(up(&config, args).await),
-        Command::Down => done(down(&config).await),
-        Command::Destroy(args) => done(destroy(&config, args).await),
-        Command::Status(args) => done(status(&config, args).await),
-        Command::Logs(args) => done(logs(&config, args).await),
-        Command::Url => done(url(&config).await),
-        Command::Migrate(command) => migrate::run(&config, command).await,
-        Command::Copy(args) => done(copy::copy(&config, args).await),
-        Command::FixMissing(args) => done(copy::fix_missing(&config, args).await),
-        Command::Lint(args) => lint::lint(&config, args).await,
-        Command::Reset(args) => done(workflow::reset(&config, args).await),
-        Command::Seed => done(workflow::seed(&config).await),
-        Command::Generate(args) => done(workflow::generate(&config, args).await),
-        Command::Watch(steps) => done(workflow::watch(&config, steps).await),
-        Command::Snapshot(command) => done(workflow::snapshot(&config, command).await),
+        Command::Up(args) => done(up(ctx, args).await),
+        Command::Down => done(down(ctx).await),
+        Command::Destroy(args) => done(destroy(ctx, args).await),
+        Command::Status(args) => done(status(ctx, args).await),
+        Command::Logs(args) => done(
+            ops::services::logs(
+                ctx,
+                args.service,
+                args.follow,
+                args.tail,
+                &mut std::io::stdout(),
+            )
+            .await,
+        ),
+        Command::Url => done(
+            ops::services::url(ctx)
+                .await
+                .map(|info| ctx.shell.result(info.url())),
+        ),
+        Command::Migrate(command) => migrate::run(ctx, command).await,
+        Command::Copy(args) => done(copy::copy(ctx, args).await),
+        Command::FixMissing(args) => done(copy::fix_missing(ctx, args).await),
+        Command::Lint(args) => lint::lint(ctx, args).await,
+        Command::Reset(args) => done(workflow::reset(ctx, args).await),
+        Command::Seed => done(workflow::seed(ctx).await),
+        Command::Generate(args) => done(workflow::generate(ctx, args).await),
+        Command::Watch(steps) => done(ops::workflow::watch(ctx, workflow::steps(&steps)).await),
+        Command::Snapshot(command) => done(workflow::snapshot(ctx, command).await),
         Command::InternalPrepareSpares { wait } => {
-            done(workflow::prepare_spares(&config, wait).await)
+            done(ops::workflow::prepare_spares(ctx, wait).await)
         }
         Command::Init(_) | Command::Completions { .. } => unreachable!("handled above"),
     }
@@ -79,11 +90,11 @@ pub fn wants_json(command: &Command) -> bool {
 }
 
 /// Asks a yes/no question on the terminal; without one, `--yes` is required.
-fn confirm(question: &str, what: &str) -> Result<()> {
+fn confirm(shell: &Shell, question: &str, what: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("{what}; pass --yes to confirm");
     }
-    progress::prompt(&format!("{question} [y/N]"));
+    shell.prompt(&format!("{question} [y/N]"));
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -94,7 +105,7 @@ fn confirm(question: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn load_config(cli: &Cli) -> Result<Config> {
+fn load_config(cli: &Cli, shell: &Shell) -> Result<Config> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let path = Config::locate(cli.file.as_deref(), &cwd)?;
     let options = LoadOptions {
@@ -104,152 +115,90 @@ fn load_config(cli: &Cli) -> Result<Config> {
     };
     let config = Config::load_with(&path, &options)?;
     for warning in &config.warnings {
-        progress::note(format!("warning: {warning}"));
+        shell.note(format!("warning: {warning}"));
     }
     Ok(config)
 }
 
-async fn up(config: &Config, args: UpArgs) -> Result<()> {
-    let engine = Engine::connect().await?;
-    let spinner = progress::spinner(format!("starting {}", config.project));
-    let report = local::up(&engine, config, args.build).await;
-    spinner.finish_and_clear();
-    let report = report?;
+async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
+    let report = ops::services::up(ctx, args.build).await?;
+    let shell = &ctx.shell;
     if args.json {
-        let json = json::Up {
-            project: config.project.clone(),
-            services: report
-                .services
-                .iter()
-                .map(|s| json::UpService {
-                    service: s.service.clone(),
-                    container: s.container.clone(),
-                    state: json::variant_name(&s.state),
-                    image: s.image.clone(),
-                })
-                .collect(),
-            database: report.connection.database.clone(),
-            database_created: report.database_created,
-            url: report.connection.redacted_url(),
-            changed: !report.changed_nothing(),
-        };
-        progress::result(serde_json::to_string(&json)?);
+        shell.result(serde_json::to_string(&report)?);
         return Ok(());
     }
     for outcome in &report.services {
-        progress::note(format!(
-            "{:<10} {} ({})",
-            format!("{:?}", outcome.state).to_lowercase(),
-            outcome.container,
-            outcome.image
+        let state = format!("{:?}", outcome.state).to_lowercase();
+        shell.note(format!(
+            "{state:<10} {} ({})",
+            outcome.container, outcome.image
         ));
     }
     if report.database_created {
-        progress::note(format!("created database {}", report.connection.database));
+        shell.note(format!("created database {}", report.database));
     }
-    progress::result(report.connection.redacted_url());
-    if std::io::stdout().is_terminal() {
-        progress::note("(`devdb url` prints it with the password)");
-    }
-    Ok(())
-}
-
-async fn down(config: &Config) -> Result<()> {
-    let engine = Engine::connect().await?;
-    let stopped = engine.down(config).await?;
-    if stopped.is_empty() {
-        progress::note(format!("nothing running in project {}", config.project));
-    }
-    for name in stopped {
-        progress::note(format!("stopped {name}"));
+    shell.result(&report.url);
+    if shell.out_is_terminal() {
+        shell.note("(`devdb url` prints it with the password)");
     }
     Ok(())
 }
 
-async fn destroy(config: &Config, args: DestroyArgs) -> Result<()> {
+/// One note per item, or `empty` when there are none.
+fn notes(shell: &Shell, verb: &str, items: Vec<String>, empty: String) {
+    if items.is_empty() {
+        shell.note(empty);
+    }
+    for item in items {
+        shell.note(format!("{verb} {item}"));
+    }
+}
+
+async fn down(ctx: &Ctx) -> Result<()> {
+    let stopped = ops::services::down(ctx).await?;
+    let empty = format!("nothing running in project {}", ctx.config.project);
+    notes(&ctx.shell, "stopped", stopped, empty);
+    Ok(())
+}
+
+async fn destroy(ctx: &Ctx, args: DestroyArgs) -> Result<()> {
+    let project = &ctx.config.project;
     if !args.yes {
         confirm(
+            &ctx.shell,
             &format!(
-                "Remove the containers, network and volumes (all local data) of project {}?",
-                config.project
+                "Remove the containers, network and volumes (all local data) of project {project}?"
             ),
-            &format!(
-                "destroy removes all local data of project {}",
-                config.project
-            ),
+            &format!("destroy removes all local data of project {project}"),
         )?;
     }
-    let engine = Engine::connect().await?;
-    let removed = engine.destroy(config).await?;
-    if removed.is_empty() {
-        progress::note(format!("nothing to remove in project {}", config.project));
-    }
-    for item in removed {
-        progress::note(format!("removed {item}"));
-    }
+    let removed = ops::services::destroy(ctx).await?;
+    let empty = format!("nothing to remove in project {project}");
+    notes(&ctx.shell, "removed", removed, empty);
     Ok(())
 }
 
-async fn status(config: &Config, args: JsonArg) -> Result<()> {
-    let engine = Engine::connect().await?;
-    let rows = engine.status(config).await?;
+async fn status(ctx: &Ctx, args: JsonArg) -> Result<()> {
+    let rows = ops::services::status(ctx).await?;
+    let shell = &ctx.shell;
     if args.json {
-        let rows: Vec<json::ServiceRow> = rows
-            .into_iter()
-            .map(|r| json::ServiceRow {
-                service: r.service,
-                container: r.container,
-                state: r.state,
-                health: r.health,
-                port: r.port,
-                image: r.image,
-            })
-            .collect();
-        progress::result(serde_json::to_string_pretty(&rows)?);
+        shell.result(serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    progress::result(format!(
+    shell.result(format!(
         "{:<12} {:<10} {:<10} {:<6} IMAGE",
         "SERVICE", "STATE", "HEALTH", "PORT"
     ));
     for row in rows {
-        progress::result(format!(
+        let port = row.port.map_or_else(|| "-".to_string(), |p| p.to_string());
+        shell.result(format!(
             "{:<12} {:<10} {:<10} {:<6} {}",
             row.service,
             row.state,
             row.health.as_deref().unwrap_or("-"),
-            row.port
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".to_string()),
+            port,
             row.image.as_deref().unwrap_or("-")
         ));
     }
-    Ok(())
-}
-
-async fn logs(config: &Config, args: LogsArgs) -> Result<()> {
-    let service = args
-        .service
-        .unwrap_or_else(|| config.settings.service.clone());
-    if !config.services.contains_key(&service) {
-        let known: Vec<&str> = config.services.keys().map(String::as_str).collect();
-        bail!(
-            "no service `{service}` in {}; services: {}",
-            config.file.display(),
-            known.join(", ")
-        );
-    }
-    let engine = Engine::connect().await?;
-    let mut stdout = std::io::stdout();
-    engine
-        .logs(config, &service, args.follow, args.tail, &mut stdout)
-        .await?;
-    Ok(())
-}
-
-async fn url(config: &Config) -> Result<()> {
-    let engine = Engine::connect().await?;
-    let info = local::connection_info(&engine, config).await?;
-    progress::result(info.url());
     Ok(())
 }

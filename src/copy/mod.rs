@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
-use crate::progress;
+use crate::shell::Shell;
 pub use fix_missing::write_structure;
 use plan::{MaskRule, TableName, TablePlan};
 pub use transfer::TableResult;
@@ -93,7 +93,6 @@ fn describe_unknown(unknown: &[(String, Vec<String>)], stage: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct CopyOptions {
     pub tables: Vec<String>,
-    pub stage: String,
     pub jobs: Option<usize>,
     /// `TABLE:CONDITION` pairs from `--where`.
     pub filters: Vec<String>,
@@ -116,14 +115,15 @@ pub struct CopyReport {
     pub seconds: f64,
 }
 
-/// Copies the tables' rows from the stage into the local database.
+/// Copies the tables' rows from `stage` into the local database.
 pub async fn copy_data(
+    shell: &Shell,
     config: &Config,
     local: &ConnectionInfo,
+    stage: &Stage,
     options: &CopyOptions,
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
-    let stage = Stage::resolve(config, &options.stage)?;
     // One read-only snapshot for every table (all are read through this session), so rows
     // that reference each other match.
     let coordinator = stage.connect(true).await?;
@@ -205,7 +205,7 @@ pub async fn copy_data(
     drop(local_client);
     for Planned { plan, .. } in &plans {
         if !plan.skipped.is_empty() {
-            progress::note(format!(
+            shell.note(format!(
                 "{}: remote-only columns skipped: {}",
                 plan.table,
                 plan.skipped.join(", ")
@@ -218,11 +218,8 @@ pub async fn copy_data(
     } else {
         None
     };
-    let bars = progress::multi();
-    let total = bars.add(progress::steps_bar(
-        plans.len() as u64,
-        format!("copy from {}", stage.name),
-    ));
+    let bars = shell.multi();
+    let total = bars.add(shell.steps_bar(plans.len() as u64, format!("copy from {}", stage.name)));
     // Every table in one local transaction, read from the one stage snapshot, so the FK check
     // before the commit sees the whole result and a failure anywhere leaves every table as it
     // was. Tables therefore load one after another.
@@ -230,7 +227,7 @@ pub async fn copy_data(
     let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
     let mut copied = Vec::new();
     for planned in &plans {
-        let bar = bars.insert_before(&total, progress::bytes_bar(planned.plan.table.to_string()));
+        let bar = bars.insert_before(&total, shell.bytes_bar(planned.plan.table.to_string()));
         let save = save_dir.as_ref().map(|dir| transfer::SaveTo {
             path: dir.join(saved::file_name(&planned.plan.table)),
         });
@@ -280,7 +277,7 @@ pub async fn copy_data(
         .await?
     };
     for entry in &followed {
-        progress::note(format!(
+        shell.note(format!(
             "added {} rows to {} that {} references ({})",
             entry.rows, entry.table, entry.from, entry.foreign_key
         ));
@@ -288,7 +285,7 @@ pub async fn copy_data(
     let pruned = load.finish(options.prune_dangling).await?;
     drop(coordinator);
     for entry in &pruned {
-        progress::note(format!(
+        shell.note(format!(
             "--prune-dangling: deleted {} rows of {} that broke {}",
             entry.rows, entry.table, entry.foreign_key
         ));

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::progress::ProgressBar;
+use crate::shell::ProgressBar;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Serialize;

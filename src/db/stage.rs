@@ -50,6 +50,8 @@ pub struct Stage {
     pub sslmode: SslMode,
     pub root_cert: Option<PathBuf>,
     client_cert: Option<ClientCert>,
+    /// What the user should know about how the stage is reached (printed by the caller, once).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Stage {
@@ -125,8 +127,9 @@ impl Stage {
             root_cert.is_some(),
             conninfo::all_hosts_local(&parsed.config),
         );
+        let mut warnings = Vec::new();
         if explicit.is_none() && sslmode == SslMode::Require {
-            crate::progress::note(format!(
+            warnings.push(format!(
                 "warning: stage {name}: no sslmode given for a remote host, so devdb uses `require` \
                  (encrypted, certificate not checked); set `sslmode: verify-full` in x-devdb.stages.{name}"
             ));
@@ -137,6 +140,7 @@ impl Stage {
             sslmode,
             root_cert,
             client_cert,
+            warnings,
         })
     }
 

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use bollard::{Docker, API_DEFAULT_VERSION};
 
 use super::DockerError;
+use crate::shell::Shell;
 
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
@@ -192,9 +193,9 @@ fn context_endpoint(dir: &Path, context: &str, why: &str) -> Result<Endpoint, Do
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Connects, negotiates the API version (older engines speak older APIs) and pings.
-pub async fn connect() -> Result<(Docker, Endpoint), DockerError> {
+pub async fn connect(shell: &Shell) -> Result<(Docker, Endpoint), DockerError> {
     let endpoint = resolve_endpoint()?;
-    let docker = client_for(&endpoint)?;
+    let docker = client_for(&endpoint, shell)?;
     let unreachable = |reason: String| unreachable_error(&endpoint, reason);
     // An engine that accepts and never answers would otherwise hold devdb for bollard's 120 s.
     let docker = tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
@@ -210,12 +211,12 @@ pub async fn connect() -> Result<(Docker, Endpoint), DockerError> {
 }
 
 /// The bollard client for `endpoint`: TLS when asked for, else what its scheme says.
-fn client_for(endpoint: &Endpoint) -> Result<Docker, DockerError> {
+fn client_for(endpoint: &Endpoint, shell: &Shell) -> Result<Docker, DockerError> {
     match &endpoint.tls {
         Some(tls) => tls_client(endpoint, tls),
         None => {
             if endpoint.host.starts_with("tcp://") || endpoint.host.starts_with("http://") {
-                super::warn(format!(
+                shell.note(format!(
                     "warning: {} (from {}) is plain HTTP: anyone on the path can drive this engine; \
                      set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS",
                     endpoint.host, endpoint.source

@@ -9,7 +9,6 @@ use futures_util::StreamExt;
 
 use super::{is_not_found, DockerError, Engine};
 use crate::config::Service;
-use crate::progress;
 
 /// What `ensure_image` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +70,9 @@ impl Engine {
             .from_image(name)
             .tag(tag)
             .build();
-        progress::note(format!("Pulling image {image} for service {service}"));
-        let bar = progress::bytes_bar(format!("pull {image}"));
+        self.shell
+            .note(format!("Pulling image {image} for service {service}"));
+        let bar = self.shell.bytes_bar(format!("pull {image}"));
         let mut layers: HashMap<String, (u64, u64)> = HashMap::new();
         let mut stream = self.docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
@@ -103,7 +103,7 @@ impl Engine {
         }
         bar.finish_and_clear();
         let downloaded: u64 = layers.values().map(|l| l.1).sum();
-        progress::note(format!(
+        self.shell.note(format!(
             "Pulled image {image} ({} layers downloaded, {:.1} MB)",
             layers.len(),
             downloaded as f64 / 1e6
@@ -132,7 +132,7 @@ impl Engine {
             super::names::SERVICE_LABEL.to_string(),
             service.name.clone(),
         )]);
-        progress::note(format!(
+        self.shell.note(format!(
             "Building image {image} for service {} from {context_display}",
             service.name
         ));
@@ -159,7 +159,7 @@ impl Engine {
             .buildargs(args)
             .labels(labels)
             .build();
-        let bar = progress::spinner(format!("build {image}"));
+        let bar = self.shell.spinner(format!("build {image}"));
         let mut output_tail: Vec<String> = Vec::new();
         let mut stream =
             self.docker
@@ -190,7 +190,7 @@ impl Engine {
             }
         }
         bar.finish_and_clear();
-        progress::note(format!("Built image {image}"));
+        self.shell.note(format!("Built image {image}"));
         Ok(())
     }
 
@@ -222,7 +222,7 @@ impl Engine {
         }
         let archive = builtin_context().map_err(|e| no_image(e.to_string()))?;
         let args = HashMap::from([("BASE_IMAGE".to_string(), base.to_string())]);
-        progress::note(format!(
+        self.shell.note(format!(
             "Building the db-copy job image {tag} on {base} (once)"
         ));
         self.build_archive(&tag, "Dockerfile", archive, &args, &HashMap::new())

@@ -12,6 +12,8 @@ mod project;
 
 use bollard::Docker;
 
+use crate::shell::Shell;
+
 pub use connect::{resolve_endpoint, set_host_override, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
@@ -117,18 +119,19 @@ impl DockerError {
 pub struct Engine {
     pub docker: Docker,
     pub endpoint: Endpoint,
+    /// Where pulls, builds and jobs report progress.
+    pub shell: Shell,
 }
 
 impl Engine {
-    pub async fn connect() -> Result<Engine, DockerError> {
-        let (docker, endpoint) = connect::connect().await?;
-        Ok(Engine { docker, endpoint })
+    pub async fn connect(shell: &Shell) -> Result<Engine, DockerError> {
+        let (docker, endpoint) = connect::connect(shell).await?;
+        Ok(Engine {
+            docker,
+            endpoint,
+            shell: shell.clone(),
+        })
     }
-}
-
-/// A warning about the engine connection, through the output layer.
-fn warn(text: String) {
-    crate::progress::note(text);
 }
 
 /// True when the engine answered 404 (no such container/image/network/volume).

@@ -212,7 +212,7 @@ impl Engine {
             match chunk.map_err(DockerError::api(format!("reading the output of {name}")))? {
                 LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
                 LogOutput::StdErr { message } | LogOutput::Console { message } => {
-                    crate::progress::passthrough(&String::from_utf8_lossy(&message));
+                    self.shell.passthrough(&String::from_utf8_lossy(&message));
                     stderr.extend_from_slice(&message);
                 }
                 LogOutput::StdIn { .. } => {}

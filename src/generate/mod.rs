@@ -14,6 +14,7 @@ use tokio_postgres::Client;
 
 use crate::config::Config;
 use crate::db::ConnectionInfo;
+use crate::shell::Shell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
@@ -71,6 +72,7 @@ pub struct Outcome {
 
 /// Runs every configured generator in order; stops at the first failure.
 pub async fn run(
+    shell: &Shell,
     config: &Config,
     client: &Client,
     local: &ConnectionInfo,
@@ -119,7 +121,7 @@ pub async fn run(
                 let rendered = prisma::render(schema, existing.as_deref(), ignore);
                 // The same warnings `prisma db pull` prints, on stderr.
                 for warning in &rendered.warnings {
-                    crate::progress::note(warning.clone());
+                    shell.note(warning);
                 }
                 let mut changed = write_if_changed(&path, &rendered.text)?;
                 if let Some(views) = &rendered.views {

@@ -107,9 +107,8 @@ pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpRep
 }
 
 /// Brings the local database up (a no-op in milliseconds when it runs) and says how to reach it.
-pub async fn database(config: &Config) -> Result<ConnectionInfo, LocalError> {
-    let engine = Engine::connect().await?;
-    Ok(up(&engine, config, false).await?.connection)
+pub async fn database(engine: &Engine, config: &Config) -> Result<ConnectionInfo, LocalError> {
+    Ok(up(engine, config, false).await?.connection)
 }
 
 /// How to reach the local database (its container must exist).

@@ -11,7 +11,7 @@ use super::ledger;
 use super::plan::{State, Status};
 use super::script::{line_of, Mode, Script, TxControl};
 use super::{MigrateError, MigrationFailure, Outcome};
-use crate::progress;
+use crate::shell::Shell;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
@@ -37,18 +37,20 @@ pub async fn status(client: &Client, files: &[MigrationFile]) -> Result<Status, 
 
 /// Applies every pending migration in order, each at most once even with concurrent deploys.
 pub async fn deploy(
+    shell: &Shell,
     client: &Client,
     dir: &Path,
     files: &[MigrationFile],
 ) -> Result<Vec<Applied>, MigrateError> {
     ledger::lock(client).await?;
-    let result = deploy_locked(client, dir, files).await;
+    let result = deploy_locked(shell, client, dir, files).await;
     // The lock is session-scoped: if unlocking fails the connection's end releases it.
     let _ = ledger::unlock(client).await;
     result
 }
 
 async fn deploy_locked(
+    shell: &Shell,
     client: &Client,
     dir: &Path,
     files: &[MigrationFile],
@@ -66,7 +68,7 @@ async fn deploy_locked(
         .pending()
         .filter_map(|entry| files.iter().find(|f| f.name == entry.name))
         .collect();
-    let bar = progress::steps_bar(pending.len() as u64, "migrate");
+    let bar = shell.steps_bar(pending.len() as u64, "migrate");
     let mut applied = Vec::new();
     for file in pending {
         bar.set_message(file.name.clone());
@@ -81,8 +83,8 @@ async fn deploy_locked(
         }
         let milliseconds = started.elapsed().as_millis();
         bar.println(format!("applied {} ({milliseconds} ms)", file.name));
-        if !progress::stderr_is_terminal() {
-            progress::note(format!("applied {} ({milliseconds} ms)", file.name));
+        if !shell.err_is_terminal() {
+            shell.note(format!("applied {} ({milliseconds} ms)", file.name));
         }
         applied.push(Applied {
             name: file.name.clone(),

@@ -12,10 +12,12 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::copy::{self, CopyOptions};
+use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
+use crate::docker::Engine;
 use crate::generate;
 use crate::migrate::{self, files};
-use crate::progress;
+use crate::shell::Shell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkflowError {
@@ -44,14 +46,14 @@ pub enum WorkflowError {
     Seed(#[from] seed::SeedError),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct ResetOptions {
     pub no_data: bool,
     pub no_generate: bool,
     /// Leave the seed (x-devdb.seed) out.
     pub no_seed: bool,
     /// Copy the saved tables again from this stage instead of restoring the saved rows.
-    pub recopy_from: Option<String>,
+    pub recopy_from: Option<Stage>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,15 +74,16 @@ pub struct ResetReport {
     pub total_milliseconds: u128,
 }
 
-struct Steps {
+struct Steps<'a> {
+    shell: &'a Shell,
     steps: Vec<Step>,
     started: Instant,
 }
 
-impl Steps {
+impl Steps<'_> {
     fn begin(&mut self, name: &str) -> Instant {
-        if progress::stderr_is_terminal() {
-            progress::note(format!("… {name}"));
+        if self.shell.err_is_terminal() {
+            self.shell.note(format!("… {name}"));
         }
         Instant::now()
     }
@@ -91,7 +94,7 @@ impl Steps {
             milliseconds: started.elapsed().as_millis(),
             detail,
         };
-        progress::note(format!(
+        self.shell.note(format!(
             "{:<10} {:>6} ms  {}",
             step.name, step.milliseconds, step.detail
         ));
@@ -111,6 +114,7 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError
 /// waits for the first on an advisory lock of the maintenance database, held by `admin`'s
 /// session until the reset ends.
 async fn serialize_resets(
+    shell: &Shell,
     admin: &tokio_postgres::Client,
     database: &str,
 ) -> Result<(), WorkflowError> {
@@ -124,7 +128,7 @@ async fn serialize_resets(
         .map_err(db_error("taking the reset lock"))?
         .get(0);
     if !acquired {
-        progress::note(format!(
+        shell.note(format!(
             "another reset of database {database} is running; waiting for it to finish"
         ));
         admin
@@ -136,14 +140,20 @@ async fn serialize_resets(
 }
 
 /// Recreates the local database, reusing the longest unchanged snapshot.
-pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetReport, WorkflowError> {
+pub async fn reset(
+    engine: &Engine,
+    config: &Config,
+    options: &ResetOptions,
+) -> Result<ResetReport, WorkflowError> {
+    let shell = &engine.shell;
     let mut steps = Steps {
+        shell,
         steps: Vec::new(),
         started: Instant::now(),
     };
 
     let at = steps.begin("up");
-    let local = crate::local::database(config).await?;
+    let local = crate::local::database(engine, config).await?;
     steps.end("up", at, local.redacted_url());
 
     let at = steps.begin("database");
@@ -152,7 +162,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     let files = files::discover(&dir)?;
     let hashes = snapshot::prefix_hashes(&files);
     let admin = local.maintenance().connect().await?;
-    serialize_resets(&admin, &local.database).await?;
+    serialize_resets(shell, &admin, &local.database).await?;
     let seed_plan = match options.no_seed {
         true => None,
         false => seed::SeedPlan::load(config)?,
@@ -182,7 +192,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
             continue;
         }
         let client = local.connect().await?;
-        applied.extend(migrate::deploy(&client, &dir, &files[..upto]).await?);
+        applied.extend(migrate::deploy(shell, &client, &dir, &files[..upto]).await?);
         drop(client);
         if applied.len() > 1 && at.elapsed() > spare::INLINE_AFTER {
             kept += spare::keep_inline(&admin, &local.database, &files[..upto], &hashes).await?;
@@ -211,7 +221,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
         Some(_) if seeded => Some("from_snapshot"),
         Some(plan) => {
             let at = steps.begin("seed");
-            seed::run(config, plan, &local, &admin).await?;
+            seed::run(shell, config, plan, &local, &admin).await?;
             let name = snapshot::database_name(&plan.snapshot_key(&hashes));
             let last = files
                 .last()
@@ -234,13 +244,13 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
     };
     if !options.no_data {
         let at = steps.begin("data");
-        let detail = restore_data(config, &local, options).await?;
+        let detail = restore_data(shell, config, &local, options).await?;
         steps.end("data", at, detail);
     }
     if !options.no_generate && !config.settings.generate.is_empty() {
         let at = steps.begin("generate");
         let client = local.connect().await?;
-        let outcomes = generate::run(config, &client, &local).await?;
+        let outcomes = generate::run(shell, config, &client, &local).await?;
         let changed = outcomes.iter().filter(|o| o.changed == Some(true)).count();
         steps.end(
             "generate",
@@ -260,6 +270,7 @@ pub async fn reset(config: &Config, options: &ResetOptions) -> Result<ResetRepor
 }
 
 async fn restore_data(
+    shell: &Shell,
     config: &Config,
     local: &ConnectionInfo,
     options: &ResetOptions,
@@ -271,15 +282,15 @@ async fn restore_data(
         }
         let copy_options = CopyOptions {
             tables: manifest.tables.keys().cloned().collect(),
-            stage: stage.clone(),
             save: true,
             ..CopyOptions::default()
         };
-        let report = copy::copy_data(config, local, &copy_options).await?;
+        let report = copy::copy_data(shell, config, local, stage, &copy_options).await?;
         let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
         return Ok(format!(
-            "copied {} tables ({rows} rows) again from {stage}",
-            report.tables.len()
+            "copied {} tables ({rows} rows) again from {}",
+            report.tables.len(),
+            stage.name
         ));
     }
     if manifest.tables.is_empty() {

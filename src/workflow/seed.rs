@@ -15,7 +15,7 @@ use super::{db_error, snapshot, WorkflowError};
 use crate::config::{Config, SeedKind};
 use crate::db::{quote_ident, ConnectionInfo};
 use crate::migrate::script::{line_of, Script};
-use crate::progress;
+use crate::shell::Shell;
 
 /// Working copies a command seed runs on; a leftover one (a killed run) is dropped next time.
 const WORK_PREFIX: &str = "devdb_seedtmp_";
@@ -195,6 +195,7 @@ fn expand(root: &Path, index: usize, globs: &[String]) -> Result<Vec<PathBuf>, S
 
 /// Seeds the local database `local.database`: all or nothing.
 pub async fn run(
+    shell: &Shell,
     config: &Config,
     plan: &SeedPlan,
     local: &ConnectionInfo,
@@ -202,7 +203,7 @@ pub async fn run(
 ) -> Result<(), WorkflowError> {
     if !plan.has_command() {
         let client = local.connect().await?;
-        return run_steps(config, plan, local, &client).await;
+        return run_steps(shell, config, plan, local, &client).await;
     }
     drop_leftovers(admin).await;
     let work = format!(
@@ -223,7 +224,7 @@ pub async fn run(
     .await?;
     let target = local.with_database(&work);
     let outcome = match target.connect().await {
-        Ok(client) => run_steps(config, plan, &target, &client).await,
+        Ok(client) => run_steps(shell, config, plan, &target, &client).await,
         Err(e) => Err(e.into()),
     };
     match outcome {
@@ -237,6 +238,7 @@ pub async fn run(
 
 /// Runs every step against `target` through `client`; SQL steps share one transaction.
 async fn run_steps(
+    shell: &Shell,
     config: &Config,
     plan: &SeedPlan,
     target: &ConnectionInfo,
@@ -262,7 +264,7 @@ async fn run_steps(
                     .batch_execute("COMMIT; BEGIN")
                     .await
                     .map_err(db_error("committing the SQL seed steps"))?;
-                run_command(config, *index, run, target).await?;
+                run_command(shell, config, *index, run, target).await?;
             }
         }
     }
@@ -350,6 +352,7 @@ fn sql_failure(
 /// Runs a command step in the project root with DATABASE_URL; its stdout and stderr go to
 /// devdb's stderr (the password masked), the last stderr lines are kept for the error.
 async fn run_command(
+    shell: &Shell,
     config: &Config,
     index: usize,
     run: &[String],
@@ -395,7 +398,7 @@ async fn run_command(
         if let Some(out) = stdout {
             let mut lines = out.lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                progress::passthrough(&format!("{}\n", mask(line)));
+                shell.passthrough(&format!("{}\n", mask(line)));
             }
         }
     };
@@ -405,7 +408,7 @@ async fn run_command(
             let mut lines = err.lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = mask(line);
-                progress::passthrough(&format!("{line}\n"));
+                shell.passthrough(&format!("{line}\n"));
                 if tail.len() == STDERR_TAIL {
                     tail.pop_front();
                 }

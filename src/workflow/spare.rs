@@ -22,6 +22,7 @@ use super::{db_error, WorkflowError};
 use crate::config::Config;
 use crate::db::{quote_ident, ConnectionInfo};
 use crate::migrate::{self, files, MigrationFile};
+use crate::shell::Shell;
 
 const SPARE: &str = "devdb_spare_";
 /// Left by jobs of earlier devdb versions, which copied under this name and then renamed.
@@ -391,6 +392,7 @@ fn next_task_within(
 /// prunes snapshots of other histories. `wait`: queue behind a running job instead of
 /// leaving the work to it (tests and benchmarks wait for a settled state this way).
 pub async fn maintain(
+    shell: &Shell,
     admin: &Client,
     local: &ConnectionInfo,
     config: &Config,
@@ -399,12 +401,13 @@ pub async fn maintain(
     if !acquire(admin, wait).await? {
         return Ok(());
     }
-    let result = maintain_locked(admin, local, config).await;
+    let result = maintain_locked(shell, admin, local, config).await;
     let _ = release(admin).await;
     result
 }
 
 async fn maintain_locked(
+    shell: &Shell,
     admin: &Client,
     local: &ConnectionInfo,
     config: &Config,
@@ -418,6 +421,7 @@ async fn maintain_locked(
     loop {
         let files = files::discover(dir)?;
         let job = Job {
+            shell,
             admin,
             local,
             dir,
@@ -450,6 +454,7 @@ async fn maintain_locked(
 
 /// What one round of the job works with.
 struct Job<'a> {
+    shell: &'a Shell,
     admin: &'a Client,
     local: &'a ConnectionInfo,
     dir: &'a Path,
@@ -504,7 +509,7 @@ impl Job<'_> {
             .map_err(db_error("starting a snapshot"))?;
         for (i, &target) in targets.iter().enumerate() {
             let client = self.local.with_database(building).connect().await?;
-            migrate::deploy(&client, self.dir, &self.files[..target]).await?;
+            migrate::deploy(self.shell, &client, self.dir, &self.files[..target]).await?;
             drop(client);
             let name = self.snapshot(target);
             let last = &self.files[target - 1].name;

@@ -7,14 +7,14 @@ use notify::{RecursiveMode, Watcher};
 
 use super::{reset, ResetOptions};
 use crate::config::Config;
-use crate::progress;
+use crate::docker::Engine;
 
 /// Quiet time after the last event before a reset: editors save in a burst of events a few
 /// milliseconds apart (temp file, rename, chmod); every millisecond here is save-to-database
 /// latency.
 const DEBOUNCE: Duration = Duration::from_millis(50);
 
-pub async fn watch(config: &Config, options: &ResetOptions) -> anyhow::Result<()> {
+pub async fn watch(engine: &Engine, config: &Config, options: &ResetOptions) -> anyhow::Result<()> {
     let dir = config.migrations_dir();
     std::fs::create_dir_all(&dir)?;
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -26,8 +26,10 @@ pub async fn watch(config: &Config, options: &ResetOptions) -> anyhow::Result<()
         }
     })?;
     watcher.watch(&dir, RecursiveMode::Recursive)?;
-    progress::note(format!("watching {} (Ctrl-C to stop)", dir.display()));
-    run_once(config, options).await;
+    engine
+        .shell
+        .note(format!("watching {} (Ctrl-C to stop)", dir.display()));
+    run_once(engine, config, options).await;
     while receiver.recv().await.is_some() {
         // Editors write in bursts (temp file, rename, chmod): wait for quiet.
         loop {
@@ -37,19 +39,20 @@ pub async fn watch(config: &Config, options: &ResetOptions) -> anyhow::Result<()
                 Err(_) => break,
             }
         }
-        run_once(config, options).await;
+        run_once(engine, config, options).await;
     }
     Ok(())
 }
 
-async fn run_once(config: &Config, options: &ResetOptions) {
-    match reset(config, options).await {
-        Ok(report) => progress::note(format!(
+async fn run_once(engine: &Engine, config: &Config, options: &ResetOptions) {
+    let shell = &engine.shell;
+    match reset(engine, config, options).await {
+        Ok(report) => shell.note(format!(
             "ok: {} migrations applied, {} from snapshot, {} ms",
             report.applied.len(),
             report.from_snapshot,
             report.total_milliseconds
         )),
-        Err(error) => progress::note(format!("failed: {error}")),
+        Err(error) => shell.note(format!("failed: {error}")),
     }
 }

@@ -4,7 +4,6 @@
 use crate::common;
 
 use common::TestProject;
-use devdb::commands::json;
 
 fn code(run: &common::Run) -> Option<i32> {
     run.status.code()
@@ -101,4 +100,140 @@ async fn json_outputs_have_the_documented_shapes() {
     assert_eq!(code(&broken), Some(2));
     let error: json::Error = parse(&broken.stdout);
     assert!(error.error.message.contains("postgres"), "{error:?}");
+}
+
+/// The documented `--json` shapes (README, "Output, exit codes and JSON"), written down here
+/// apart from the types devdb serializes, so a changed shape fails this test.
+#[allow(dead_code)] // Fields are read by serde: they are the shape.
+mod json {
+    use serde::Deserialize;
+
+    /// `devdb up --json`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Up {
+        pub project: String,
+        pub services: Vec<UpService>,
+        pub database: String,
+        pub database_created: bool,
+        /// Password redacted.
+        pub url: String,
+        /// False when everything already ran (nothing was pulled, built, created or started).
+        pub changed: bool,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpService {
+        pub service: String,
+        pub container: String,
+        /// `unchanged`, `started`, `created` or `recreated`.
+        pub state: String,
+        pub image: String,
+    }
+
+    /// `devdb status --json`: one row per service.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ServiceRow {
+        pub service: String,
+        pub container: String,
+        /// `missing` when no container exists, else Docker's state (`running`, `exited`, ...).
+        pub state: String,
+        pub health: Option<String>,
+        pub port: Option<u16>,
+        pub image: Option<String>,
+    }
+
+    /// `devdb migrate deploy --json`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Deploy {
+        pub stage: String,
+        /// Where it points, password redacted.
+        pub target: String,
+        pub applied: Vec<AppliedMigration>,
+    }
+
+    /// `devdb migrate deploy --stage S --json` without `--confirm`: the plan, nothing changed.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct DeployPlan {
+        pub stage: String,
+        pub target: String,
+        /// Always false: a plan changes nothing.
+        pub changed: bool,
+        /// Pending migrations `--confirm` would apply, in order.
+        pub apply: Vec<String>,
+        pub modified: Vec<String>,
+        pub failed: Vec<String>,
+        pub missing_on_disk: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct AppliedMigration {
+        pub name: String,
+        pub milliseconds: u64,
+        pub in_transaction: bool,
+    }
+
+    /// `devdb migrate status --json`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct MigrateStatus {
+        pub stage: String,
+        pub target: String,
+        pub up_to_date: bool,
+        pub migrations: Vec<MigrationState>,
+        pub missing_on_disk: Vec<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct MigrationState {
+        pub name: String,
+        /// `applied`, `pending`, `failed` or `rolled_back`.
+        pub state: String,
+        pub modified: bool,
+        pub checksum: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub logs: Option<String>,
+    }
+
+    /// `devdb reset --json`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Reset {
+        pub steps: Vec<ResetStep>,
+        /// Migrations restored from a snapshot rather than applied.
+        pub from_snapshot: usize,
+        pub applied: Vec<String>,
+        /// `ran`, `from_snapshot` or `skipped` (`--no-seed`); null without `x-devdb.seed`.
+        pub seed: Option<String>,
+        pub total_milliseconds: u64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ResetStep {
+        pub name: String,
+        pub milliseconds: u64,
+        pub detail: String,
+    }
+
+    /// Any command's error under `--json` (on stdout; the exit code is 2).
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Error {
+        pub error: ErrorBody,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ErrorBody {
+        pub message: String,
+        /// The next step, when devdb knows one.
+        pub hint: Option<String>,
+    }
 }

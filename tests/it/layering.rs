@@ -1,6 +1,7 @@
 //! The house's floors, checked by reading the sources (no Docker needed): `config/` imports no
-//! other devdb module, `docker/` knows no Postgres (`db`), and only the output layer
-//! (`progress.rs`) and `main.rs` print or draw progress bars.
+//! other devdb module, `docker/` knows no Postgres (`db`), only the Shell (`shell.rs`) and
+//! `main.rs` print or draw progress bars, and only `ops/` resolves stages or opens the local
+//! database, so each happens once per command.
 
 use std::path::{Path, PathBuf};
 
@@ -59,7 +60,7 @@ fn config_imports_nothing_else_of_devdb() {
 #[test]
 fn docker_knows_no_postgres() {
     let found: Vec<String> =
-        foreign_imports(&src("docker"), &["docker", "config", "digest", "progress"]);
+        foreign_imports(&src("docker"), &["docker", "config", "digest", "shell"]);
     assert!(found.is_empty(), "docker/ imports:\n{}", found.join("\n"));
 }
 
@@ -68,7 +69,7 @@ fn only_the_output_layer_prints() {
     let mut found = Vec::new();
     for file in src("") {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        if file.parent().unwrap().ends_with("src") && (name == "progress.rs" || name == "main.rs") {
+        if file.parent().unwrap().ends_with("src") && (name == "shell.rs" || name == "main.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("read source");
@@ -95,7 +96,79 @@ fn only_the_output_layer_prints() {
     }
     assert!(
         found.is_empty(),
-        "print outside progress.rs/main.rs:\n{}",
+        "print outside shell.rs/main.rs:\n{}",
         found.join("\n")
+    );
+}
+
+/// Lines of `src/` (outside `allowed` files/folders) whose code contains one of `needles`.
+fn uses_outside(needles: &[&str], allowed: &[&str]) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for file in src("") {
+        let relative = file
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if allowed.iter().any(|a| relative.starts_with(a)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("read source");
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if needles.iter().any(|needle| code.contains(needle)) {
+                found.push(format!("{relative}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn only_ops_resolves_stages() {
+    // db/stage.rs defines it.
+    let found = uses_outside(&["Stage::resolve("], &["ops/", "db/stage.rs"]);
+    assert!(
+        found.is_empty(),
+        "Stage::resolve outside ops/:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn only_ops_brings_up_the_local_database_or_the_engine() {
+    let found = uses_outside(
+        &["local::database(", "Engine::connect(", "connection_info("],
+        &[
+            "ops/",
+            // Defines them.
+            "local/mod.rs",
+            "docker/mod.rs",
+            // `reset` times bringing the database up as its first step, on the engine ops gave it.
+            "workflow/mod.rs",
+        ],
+    );
+    assert!(
+        found.is_empty(),
+        "local database or engine opened outside ops/:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn commands_stay_thin() {
+    let lines: usize = src("commands")
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .expect("read source")
+                .lines()
+                .count()
+        })
+        .sum();
+    assert!(
+        lines <= 650,
+        "src/commands/ has {lines} lines; move the work into ops/"
     );
 }

@@ -3,9 +3,8 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::config::Config;
-use crate::db::stage::{Stage, LOCAL_STAGE};
-use crate::db::ConnectionInfo;
+use super::Ctx;
+use crate::db::stage::LOCAL_STAGE;
 
 pub struct Target {
     pub client: Client,
@@ -21,10 +20,10 @@ pub fn is_remote(stage: Option<&str>) -> bool {
     stage.is_some_and(|s| !s.eq_ignore_ascii_case(LOCAL_STAGE))
 }
 
-pub async fn open(config: &Config, stage: Option<&str>) -> Result<Target> {
+pub async fn open(ctx: &Ctx, stage: Option<&str>) -> Result<Target> {
     match stage {
         Some(name) if is_remote(Some(name)) => {
-            let stage = Stage::resolve(config, name)?;
+            let stage = ctx.stage(name)?;
             let client = stage.connect(false).await?;
             Ok(Target {
                 client,
@@ -34,7 +33,7 @@ pub async fn open(config: &Config, stage: Option<&str>) -> Result<Target> {
             })
         }
         _ => {
-            let local = local_database(config).await?;
+            let local = ctx.local().await?;
             Ok(Target {
                 client: local.connect().await?,
                 stage: LOCAL_STAGE.to_string(),
@@ -43,9 +42,4 @@ pub async fn open(config: &Config, stage: Option<&str>) -> Result<Target> {
             })
         }
     }
-}
-
-/// Brings the local database up (a no-op in milliseconds when it runs) and says how to reach it.
-pub async fn local_database(config: &Config) -> Result<ConnectionInfo> {
-    Ok(crate::local::database(config).await?)
 }
