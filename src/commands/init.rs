@@ -19,7 +19,7 @@ pub fn init(shell: &Shell, args: &InitArgs) -> Result<()> {
         }
         std::fs::create_dir_all(path.parent().unwrap_or(&cwd))
             .with_context(|| format!("creating {}", path.display()))?;
-        std::fs::write(&path, example).with_context(|| format!("writing {}", path.display()))?;
+        write_atomically(&path, &example)?;
         report(shell, &survey);
         shell.note(format!(
             "no Compose file found; wrote devdb's example to {}\nnext: devdb up",
@@ -35,13 +35,29 @@ pub fn init(shell: &Shell, args: &InitArgs) -> Result<()> {
     }
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    std::fs::write(file, adopt::append_block(&text, &block))
-        .with_context(|| format!("writing {}", file.display()))?;
+    write_atomically(file, &adopt::append_block(&text, &block))?;
     report(shell, &survey);
     shell.note(format!(
         "appended an x-devdb block to {}\nnext: devdb up && devdb migrate deploy",
         file.display()
     ));
+    Ok(())
+}
+
+/// Writes through a temporary file in the same folder renamed into place (keeping the old
+/// file's permissions), so an interrupted `init` leaves the user's Compose file as it was.
+fn write_atomically(path: &std::path::Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let what = || format!("writing {}", path.display());
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(what)?;
+    file.write_all(text.as_bytes()).with_context(what)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        file.as_file()
+            .set_permissions(meta.permissions())
+            .with_context(what)?;
+    }
+    file.persist(path).map_err(|e| e.error).with_context(what)?;
     Ok(())
 }
 
