@@ -188,6 +188,13 @@ pub struct CopyArgs {
     /// Do not pull the rows that copied rows reference from the stage; refuse the copy instead.
     #[arg(long)]
     pub no_follow: bool,
+    /// Also copy the rows that reference the chosen rows (their children), DEPTH FK levels
+    /// down (no limit without a value; cycles stop it).
+    #[arg(long, value_name = "DEPTH", num_args = 0..=1)]
+    pub with_children: Option<Option<usize>>,
+    /// Copy the named subset of x-devdb.subsets (start tables, conditions, limits, rules, masks).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tables", "filters"])]
+    pub subset: Option<String>,
     /// Copy the relation's structure (and what it needs that is missing locally), then its rows.
     #[arg(long, conflicts_with = "schema_only")]
     pub schema: bool,
