@@ -88,6 +88,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Print the local database's connection URL (password included, for `psql $(devdb url)`).
     Url,
+    /// Hold a local port that reaches the database of a remote engine (for an IDE), until Ctrl-C.
+    Tunnel(TunnelArgs),
     /// Prisma-compatible migrations: new, deploy, status, resolve, reset.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -343,4 +345,11 @@ pub struct InitArgs {
     /// Print the block that would be appended, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// The local port to listen on (127.0.0.1); default: any free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }
