@@ -1,8 +1,10 @@
 //! One qualified name for every relation devdb talks about. Names users write (`users`,
 //! `"MixedCase"`, `"my.schema"."t"`, `billing.orders.id`, globs such as `aws_ec2_*`) are read
-//! with Postgres's own scanner (pg_query), so a dot inside quotes is part of the name and an
-//! unquoted name folds to lower case, exactly as psql would read it; names are written back
-//! with postgres_protocol's identifier escaping.
+//! with Postgres's own scanner (pg_query), so a dot inside quotes is part of the name; names are
+//! written back with postgres_protocol's identifier escaping. Unlike SQL, an unquoted name is
+//! taken as written, not folded to lower case: on a command line or in `x-devdb` people write
+//! the names they see (`devdb copy User Order` for Prisma's PascalCase tables), and that
+//! worked before the scanner read them.
 
 use postgres_protocol::escape::escape_identifier;
 
@@ -62,11 +64,11 @@ pub fn split_column(text: &str) -> Option<(String, String)> {
 }
 
 /// A name part written back so that [`name_parts`] reads it unchanged: glob characters and
-/// plain lower-case names as they are, anything else quoted.
+/// plain names as they are, anything else quoted.
 fn quote_part(part: &str) -> String {
     let plain = part
         .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '*' || c == '?');
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '*' || c == '?');
     if plain && !part.is_empty() {
         part.to_string()
     } else {
@@ -75,7 +77,7 @@ fn quote_part(part: &str) -> String {
 }
 
 /// The dot-separated parts of a (possibly quoted, possibly glob) name, as Postgres's scanner
-/// reads them: a quoted part unquoted (`""` is a quote), an unquoted one folded to lower case.
+/// reads them: a quoted part unquoted (`""` is a quote), an unquoted one as written.
 /// Tokens of one part must touch (`aws_ec2_*` is one part, `my table` is an error).
 pub fn name_parts(text: &str) -> Result<Vec<String>, String> {
     let scanned =
@@ -101,7 +103,7 @@ pub fn name_parts(text: &str) -> Result<Vec<String>, String> {
         let part = parts.last_mut().expect("one part at least");
         match source.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
             Some(quoted) => part.push_str(&quoted.replace("\"\"", "\"")),
-            None => part.push_str(&source.to_lowercase()),
+            None => part.push_str(source),
         }
         previous_end = Some(token.end);
     }
@@ -173,14 +175,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_read_as_postgres_reads_them() {
+    fn names_are_read_by_postgres_s_scanner_and_taken_as_written() {
         assert_eq!(
             QualifiedName::parse("users"),
             QualifiedName::new("public", "users")
         );
         assert_eq!(
-            QualifiedName::parse("Users"),
-            QualifiedName::new("public", "users")
+            QualifiedName::parse("User"),
+            QualifiedName::new("public", "User"),
+            "as written, not folded: Prisma's tables are PascalCase"
         );
         assert_eq!(
             QualifiedName::parse("\"MixedCase\""),
