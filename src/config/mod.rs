@@ -29,7 +29,8 @@ pub use secret::{Secret, SecretMap};
 pub use seed::{SeedKind, SeedStep};
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
 pub use settings::{
-    parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
+    parse_duration, CopySettings, FollowRule, GeneratorSettings, MaskRule, RelationSettings,
+    Settings, SslMode, StageSettings, SubsetSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
