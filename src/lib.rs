@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod copy;
 pub mod db;
+pub mod devloop;
 pub mod digest;
 pub mod docker;
 pub mod generate;

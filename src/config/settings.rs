@@ -44,6 +44,9 @@ pub struct Settings {
     /// Steps `devdb reset` (and `devdb seed`) run after the migrations, in order.
     #[serde(default)]
     pub seed: Vec<super::seed::SeedStep>,
+    /// `fast`: the local server runs with settings that trade crash safety for load speed.
+    #[serde(default)]
+    pub server: super::server::ServerProfile,
     /// Foreign keys the schema does not declare, followed and checked like real ones.
     #[serde(default)]
     pub relations: Vec<RelationSettings>,
@@ -127,6 +130,7 @@ impl Default for Settings {
             copy: CopySettings::default(),
             generate: Vec::new(),
             seed: Vec::new(),
+            server: Default::default(),
             relations: Vec::new(),
             subsets: BTreeMap::new(),
         }

@@ -3,6 +3,7 @@
 
 mod common;
 mod copy;
+mod devloop;
 mod first_contact;
 mod foundation;
 mod house;
