@@ -773,4 +773,23 @@ mod tests {
             "a glob matching nothing is an error"
         );
     }
+
+    #[test]
+    fn mask_and_limit_keys_with_quoted_dots_name_their_table() {
+        let weird = QualifiedName::new("we.ird", "t.1");
+        let mut copy = CopySettings::default();
+        copy.mask
+            .insert("\"we.ird\".\"t.1\".\"e.mail\"".into(), MaskRule::Hmac);
+        copy.mask
+            .insert("\"we.ird\".other.email".into(), MaskRule::Null);
+        copy.limit.insert("\"we.ird\".\"t.1\"".into(), 7);
+        assert_eq!(
+            masks_for(&copy, &weird),
+            BTreeMap::from([("e.mail".to_string(), MaskRule::Hmac)])
+        );
+        assert_eq!(lookup(&copy.limit, &weird), Some(&7));
+        assert_eq!(lookup(&copy.limit, &QualifiedName::new("we", "ird")), None);
+        let stage = [weird.clone(), QualifiedName::new("we.ird", "other")];
+        assert!(check_entries(&copy, &[], &stage, &stage).is_ok());
+    }
 }

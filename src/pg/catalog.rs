@@ -6,14 +6,11 @@ use tokio_postgres::GenericClient;
 
 use super::{ForeignKey, QualifiedName};
 
-/// The SQL condition that `namespace` (a `pg_namespace.nspname` expression) is a user's schema:
-/// not the system catalogs, not TOAST, not a session's temporary schema.
-pub fn user_schema(namespace: &str) -> String {
-    format!(
-        "{namespace} NOT IN ('pg_catalog', 'information_schema') \
-         AND {namespace} NOT LIKE 'pg\\_toast%' AND {namespace} NOT LIKE 'pg\\_temp\\_%'"
-    )
-}
+/// The SQL condition that the schema `n` (a `pg_namespace n` in the query) is a user's: not
+/// the system catalogs, not TOAST, not a session's temporary schema. The one filter copy, lint
+/// and generate share.
+pub const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
 /// Ordinary and partitioned tables of the user's schemas (partitions are reached through their
 /// parent), without the migration ledger.
@@ -25,7 +22,7 @@ pub async fn tables(
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {} \
            AND c.relname <> '_prisma_migrations' ORDER BY 1, 2",
-        user_schema("n.nspname")
+        USER_SCHEMA
     );
     let rows = client.query(&sql, &[]).await?;
     Ok(rows

@@ -19,5 +19,6 @@ mod seed;
 mod speed;
 mod stage_tls;
 mod subset;
+mod subset_shapes;
 mod trust;
 mod workflow;
