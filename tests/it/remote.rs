@@ -131,6 +131,8 @@ impl RemoteEngine {
                 &p("dockerd.pid"),
                 "-H",
                 &format!("tcp://{address}:2376"),
+                "-H",
+                &format!("unix://{}", p("docker.sock")),
             ])
             .args(["--tlsverify", "--tlscacert", &p("server/ca.pem")])
             .args([
@@ -508,4 +510,151 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
             Vec::<String>::new()
         );
     }
+}
+
+/// An sshd in the engine's namespace whose sessions see that engine as their DOCKER_HOST (as
+/// a user logging into the engine's machine would), and the client's ssh config for it.
+struct Sshd {
+    child: Child,
+    config: PathBuf,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// None (skip) where openssh-server is missing, except under CI=true (scripts/test installs it).
+fn sshd_or_skip(engine: &RemoteEngine) -> Option<Sshd> {
+    if !Path::new("/usr/sbin/sshd").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true but /usr/sbin/sshd is missing (scripts/test installs openssh-server)"
+        );
+        eprintln!("SKIP: no /usr/sbin/sshd (apt-get install openssh-server)");
+        return None;
+    }
+    let dir = engine.dir.path().join("ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    for key in ["host_key", "id", "other_host_key"] {
+        run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", &p(key)]).unwrap();
+    }
+    std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).unwrap();
+    let socket = engine.dir.path().join("docker.sock");
+    let server = format!(
+        "ListenAddress {}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\nStrictModes no\n\
+         UsePAM no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n\
+         SetEnv DOCKER_HOST=unix://{}\n",
+        engine.address,
+        p("host_key"),
+        p("authorized_keys"),
+        p("sshd.pid"),
+        socket.display()
+    );
+    std::fs::write(dir.join("sshd_config"), server).unwrap();
+    let known = |key: &str| {
+        let public = std::fs::read_to_string(dir.join(format!("{key}.pub"))).unwrap();
+        let mut words = public.split_whitespace();
+        format!(
+            "{} {} {}\n",
+            engine.address,
+            words.next().unwrap(),
+            words.next().unwrap()
+        )
+    };
+    std::fs::write(dir.join("known_hosts"), known("host_key")).unwrap();
+    std::fs::write(dir.join("wrong_known_hosts"), known("other_host_key")).unwrap();
+    let client = |known_hosts: &str| {
+        format!(
+            "Host {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+             UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  \
+             ConnectTimeout 10\n",
+            engine.address,
+            p("id"),
+            p(known_hosts)
+        )
+    };
+    std::fs::write(dir.join("ssh_config"), client("known_hosts")).unwrap();
+    std::fs::write(dir.join("wrong_ssh_config"), client("wrong_known_hosts")).unwrap();
+    let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+    let child = Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", engine.namespace))
+        .args(["/usr/sbin/sshd", "-D", "-e", "-f", &p("sshd_config")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let target = format!("{}:22", engine.address).parse().unwrap();
+    while std::net::TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sshd did not listen: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Sshd {
+        child,
+        config: dir.join("ssh_config"),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssh_engine_runs_the_database_and_a_changed_host_key_is_one_line() {
+    let Some(engine) = RemoteEngine::start(4) else {
+        return;
+    };
+    let Some(sshd) = sshd_or_skip(&engine) else {
+        return;
+    };
+    engine.load_image(&common::postgres_image()).await;
+    let ssh = format!("ssh -F {}", sshd.config.display());
+    let host = format!("ssh://root@{}", engine.address);
+    let env = no_docker_env(&[
+        ("DOCKER_HOST", &host),
+        ("DOCKER_CONTEXT", ""),
+        ("DEVDB_SSH_COMMAND", &ssh),
+    ]);
+    let project = remote_project("remote-ssh", "\"127.0.0.1::5432\"");
+    devdb(&project, &["up"], &env).ok();
+    assert!(engine.resources_of(&project.name).await.len() >= 3);
+    assert_eq!(
+        common::project_resources(&project.name).await,
+        Vec::<String>::new()
+    );
+    project.write_migration(
+        "20260101000000_init",
+        "create table t (id int primary key);",
+    );
+    devdb(&project, &["migrate", "deploy"], &env).ok();
+    let status = devdb(&project, &["migrate", "status"], &env).ok();
+    assert!(
+        status.all().contains("20260101000000_init"),
+        "{}",
+        status.all()
+    );
+
+    // A host key that is not the one known_hosts holds: one line, naming the endpoint and fix.
+    let wrong = sshd.config.with_file_name("wrong_ssh_config");
+    let mut mismatch = env.clone();
+    mismatch[2].1 = format!("ssh -F {}", wrong.display());
+    let failed = devdb(&project, &["status"], &mismatch).fails();
+    let message = failed.stderr.trim();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains(&host) && message.contains("ssh-keygen -R"),
+        "{message}"
+    );
+
+    devdb(&project, &["destroy", "--yes"], &env).ok();
+    assert_eq!(
+        engine.resources_of(&project.name).await,
+        Vec::<String>::new()
+    );
 }
