@@ -72,6 +72,18 @@ pub enum DockerError {
         service: String,
         reason: String,
     },
+    #[error(
+        "image `{image}` of service `{service}` is not on the engine at {host}, which cannot pull \
+         it: {reason}\n  hint: an image built or pulled on this machine exists only here; copy it \
+         to the engine with `docker save {image} | docker -H {host} load` (DOCKER_HOST/TLS or the \
+         context as for devdb), or push it to a registry the engine reaches"
+    )]
+    NotOnEngine {
+        image: String,
+        service: String,
+        host: String,
+        reason: String,
+    },
     #[error("building image `{image}` for service `{service}` from {context} failed: {reason}")]
     Build {
         image: String,

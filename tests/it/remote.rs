@@ -241,6 +241,14 @@ fn tls_engine_answers_and_a_wrong_ca_is_one_clear_line() {
     let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(rows[0]["state"], "missing", "{}", status.stdout);
 
+    // The image exists only on this machine's engine: one error naming save | load, no retries.
+    let failed = devdb(&project, &["up"], &env).fails();
+    assert!(
+        failed.stderr.contains("docker save") && failed.stderr.contains(&engine.host()),
+        "{}",
+        failed.stderr
+    );
+
     // The same engine checked against another CA.
     let other = engine.dir.path().join("other");
     write_certificates(&engine.dir.path().join("unused"), &other, &engine.address);
@@ -395,12 +403,24 @@ impl RemoteEngine {
 
     fn tls_env(&self) -> Vec<(String, String)> {
         no_docker_env(&[
+            ("USER", "dev"),
             ("DOCKER_HOST", &self.host()),
             ("DOCKER_TLS_VERIFY", "1"),
             ("DOCKER_CERT_PATH", self.client_dir().to_str().unwrap()),
             ("DOCKER_CONTEXT", ""),
         ])
     }
+}
+
+/// The project's name on a shared (remote) engine for `user`.
+fn owned(project: &common::TestProject, user: &str) -> String {
+    format!("{}-{user}", project.name)
+}
+
+fn as_user(env: &[(String, String)], user: &str) -> Vec<(String, String)> {
+    let mut env: Vec<_> = env.iter().filter(|(k, _)| k != "USER").cloned().collect();
+    env.push(("USER".to_string(), user.to_string()));
+    env
 }
 
 async fn query_one(url: &str, sql: &str) -> Result<String, String> {
@@ -506,7 +526,7 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
     for project in [&open, &private] {
         devdb(project, &["destroy", "--yes"], &env).ok();
         assert_eq!(
-            engine.resources_of(&project.name).await,
+            engine.resources_of(&owned(project, "dev")).await,
             Vec::<String>::new()
         );
     }
@@ -620,10 +640,11 @@ async fn an_ssh_engine_runs_the_database_and_a_changed_host_key_is_one_line() {
         ("DOCKER_HOST", &host),
         ("DOCKER_CONTEXT", ""),
         ("DEVDB_SSH_COMMAND", &ssh),
+        ("USER", "dev"),
     ]);
     let project = remote_project("remote-ssh", "\"127.0.0.1::5432\"");
     devdb(&project, &["up"], &env).ok();
-    assert!(engine.resources_of(&project.name).await.len() >= 3);
+    assert!(engine.resources_of(&owned(&project, "dev")).await.len() >= 3);
     assert_eq!(
         common::project_resources(&project.name).await,
         Vec::<String>::new()
@@ -654,7 +675,7 @@ async fn an_ssh_engine_runs_the_database_and_a_changed_host_key_is_one_line() {
 
     devdb(&project, &["destroy", "--yes"], &env).ok();
     assert_eq!(
-        engine.resources_of(&project.name).await,
+        engine.resources_of(&owned(&project, "dev")).await,
         Vec::<String>::new()
     );
 }
