@@ -482,6 +482,10 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
         "create table notes (id int primary key, body text);",
     );
     devdb(&private, &["migrate", "deploy"], &env).ok();
+    // reset (twice: the second from its snapshot) runs over the remote engine and the tunnel.
+    for _ in 0..2 {
+        devdb(&private, &["reset"], &env).ok();
+    }
 
     // `devdb tunnel` holds a port for a long-lived client.
     let mut held = Command::new(env!("CARGO_BIN_EXE_devdb"))
