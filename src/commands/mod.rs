@@ -106,6 +106,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
         project_name: cli.project_name.clone(),
         env_files: cli.env_file.iter().map(|f| cwd.join(f)).collect(),
         project_directory: cli.project_directory.as_ref().map(|d| cwd.join(d)),
+        owner: crate::docker::names::shared_engine_owner(),
     };
     let config = Config::load_with(&path, &options)?;
     for warning in &config.warnings {

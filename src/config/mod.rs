@@ -67,6 +67,10 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// The folder relative paths of services resolve against; default: the file's folder.
     pub project_directory: Option<PathBuf>,
+    /// The user, when the engine is shared (remote): a project name that neither `-p` nor
+    /// COMPOSE_PROJECT_NAME chose gets `-<user>` appended, so the developers of one repository
+    /// on one engine never share containers, volumes or networks.
+    pub owner: Option<String>,
 }
 
 /// The loaded configuration: every service resolved, variables interpolated.
@@ -118,7 +122,13 @@ impl Config {
             .map(|file| clean_path(&file_dir.join(file)))
             .collect();
         let variables = Variables::gather(&options.env_files, &project_dir, &configured)?;
-        let mut config = Self::from_text(path, &text, variables, options.project_name.as_deref())?;
+        let mut config = Self::from_text(
+            path,
+            &text,
+            variables,
+            options.project_name.as_deref(),
+            options.owner.as_deref(),
+        )?;
         config.options = options.clone();
         Ok(config)
     }
@@ -141,6 +151,7 @@ impl Config {
         text: &str,
         variables: Variables,
         project_override: Option<&str>,
+        owner: Option<&str>,
     ) -> Result<Config, ConfigError> {
         let raw = raw::parse(path, text)?;
         let invalid = |message: String| ConfigError::Invalid {
@@ -166,8 +177,8 @@ impl Config {
         ) {
             (Some(name), _, _) => name.to_string(),
             (None, Some(name), _) if !name.is_empty() => name.to_string(),
-            (None, _, Some(name)) => expander.expand("name", name)?,
-            _ => folder_name,
+            (None, _, Some(name)) => owned(expander.expand("name", name)?, owner),
+            _ => owned(folder_name, owner),
         };
         let project = normalize_project_name(&project_source);
         if project.is_empty() {
@@ -522,6 +533,14 @@ pub fn clean_path(path: &Path) -> PathBuf {
 }
 
 /// Compose's rule: lowercase, keep `[a-z0-9_-]`, must start with a letter or digit.
+/// `name-owner` on a shared engine, else `name`.
+fn owned(name: String, owner: Option<&str>) -> String {
+    match owner {
+        Some(owner) if !owner.is_empty() => format!("{name}-{owner}"),
+        _ => name,
+    }
+}
+
 pub fn normalize_project_name(name: &str) -> String {
     let lowered: String = name
         .to_lowercase()
@@ -542,7 +561,23 @@ mod tests {
             text,
             Variables::from_map(vars),
             None,
+            None,
         )
+    }
+
+    #[test]
+    fn a_shared_engine_appends_the_owner_unless_the_name_was_chosen() {
+        let path = Path::new("/repo/compose/docker-compose.yaml");
+        let text = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n";
+        let with = |vars: BTreeMap<String, String>, flag: Option<&str>| {
+            Config::from_text(path, text, Variables::from_map(vars), flag, Some("ann"))
+                .unwrap()
+                .project
+        };
+        assert_eq!(with(BTreeMap::new(), None), "shop-ann");
+        assert_eq!(with(BTreeMap::new(), Some("mine")), "mine");
+        let chosen = BTreeMap::from([("COMPOSE_PROJECT_NAME".to_string(), "ci".to_string())]);
+        assert_eq!(with(chosen, None), "ci");
     }
 
     const MINIMAL: &str =
@@ -765,12 +800,13 @@ mod tests {
         )]);
         let path = Path::new("/repo/compose.yaml");
         let config =
-            Config::from_text(path, MINIMAL, Variables::from_map(vars.clone()), None).unwrap();
+            Config::from_text(path, MINIMAL, Variables::from_map(vars.clone()), None, None)
+                .unwrap();
         assert_eq!(config.copy_base_image(17), "local/pg:17");
         assert_eq!(config.copy_base_image(15), "postgres:15");
         let text =
             format!("{MINIMAL}x-devdb:\n  copy_image: mirror.local/postgres:{{major}}-alpine\n");
-        let config = Config::from_text(path, &text, Variables::from_map(vars), None).unwrap();
+        let config = Config::from_text(path, &text, Variables::from_map(vars), None, None).unwrap();
         assert_eq!(
             config.copy_base_image(17),
             "mirror.local/postgres:17-alpine"

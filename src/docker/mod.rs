@@ -9,6 +9,7 @@ mod lock;
 pub mod names;
 mod oneshot;
 mod project;
+mod ssh;
 mod tunnel;
 
 use bollard::Docker;
@@ -39,6 +40,22 @@ pub enum DockerError {
         why: String,
         reason: String,
     },
+    #[error(
+        "cannot reach the Docker engine at {host} over ssh: {reason}\n  command: {command}\n  \
+         hint: check that this ssh command works without a prompt (a key in ssh-agent, \
+         ~/.ssh/config) and that `docker` runs on that machine"
+    )]
+    Ssh {
+        host: String,
+        command: String,
+        reason: String,
+    },
+    #[error(
+        "the ssh host key of {host} does not match your known_hosts (the machine was reinstalled, \
+         or this is another one): if you trust the change, run `ssh-keygen -R {name}`, then `ssh \
+         {name}` once to accept the new key"
+    )]
+    SshHostKey { host: String, name: String },
     #[error("cannot use TLS for the Docker engine at {host}: {reason}\n  hint: {fix}")]
     TlsFiles {
         host: String,
@@ -53,6 +70,18 @@ pub enum DockerError {
     Pull {
         image: String,
         service: String,
+        reason: String,
+    },
+    #[error(
+        "image `{image}` of service `{service}` is not on the engine at {host}, which cannot pull \
+         it: {reason}\n  hint: an image built or pulled on this machine exists only here; copy it \
+         to the engine with `docker save {image} | docker -H {host} load` (DOCKER_HOST/TLS or the \
+         context as for devdb), or push it to a registry the engine reaches"
+    )]
+    NotOnEngine {
+        image: String,
+        service: String,
+        host: String,
         reason: String,
     },
     #[error("building image `{image}` for service `{service}` from {context} failed: {reason}")]
@@ -124,12 +153,20 @@ impl DockerError {
 pub struct Engine {
     pub docker: Docker,
     pub endpoint: Endpoint,
+    /// The ssh connection an `ssh://` engine is reached through, kept while this engine (or a
+    /// tunnel of it) lives. Held, never read.
+    #[allow(dead_code)]
+    transport: Option<std::sync::Arc<ssh::SshTransport>>,
 }
 
 impl Engine {
     pub async fn connect() -> Result<Engine, DockerError> {
-        let (docker, endpoint) = connect::connect().await?;
-        Ok(Engine { docker, endpoint })
+        let (docker, endpoint, transport) = connect::connect().await?;
+        Ok(Engine {
+            docker,
+            endpoint,
+            transport,
+        })
     }
 }
 

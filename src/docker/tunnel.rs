@@ -110,11 +110,13 @@ impl Engine {
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         lock_tunnels().insert(key, port);
-        let docker = self.docker.clone();
+        // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
+        let engine = self.clone();
         let container = container.to_string();
         tokio::spawn(async move {
+            let engine = engine; // all of it (its ssh connection too), not just its client
             while let Ok((client, _)) = listener.accept().await {
-                let docker = docker.clone();
+                let docker = engine.docker.clone();
                 let container = container.clone();
                 tokio::spawn(async move {
                     if let Err(e) = forward(&docker, &container, container_port, client).await {
@@ -158,9 +160,7 @@ async fn forward(
     let exec = docker
         .create_exec(container, options)
         .await
-        .map_err(DockerError::api(format!(
-            "starting a tunnel in {container}"
-        )))?;
+        .map_err(|e| tunnel_error(container, &e))?;
     let start = StartExecOptions {
         detach: false,
         tty: false,
@@ -172,9 +172,7 @@ async fn forward(
     } = docker
         .start_exec(&exec.id, Some(start))
         .await
-        .map_err(DockerError::api(format!(
-            "starting a tunnel in {container}"
-        )))?
+        .map_err(|e| tunnel_error(container, &e))?
     else {
         return Ok(());
     };
@@ -222,6 +220,13 @@ async fn forward(
             container: container.to_string(),
             reason: String::from_utf8_lossy(&stderr).trim().to_string(),
         })
+    }
+}
+
+fn tunnel_error(container: &str, error: &bollard::errors::Error) -> DockerError {
+    DockerError::Tunnel {
+        container: container.to_string(),
+        reason: format!("{error}: {}", super::connect::root_cause(error)),
     }
 }
 

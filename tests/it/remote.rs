@@ -131,6 +131,8 @@ impl RemoteEngine {
                 &p("dockerd.pid"),
                 "-H",
                 &format!("tcp://{address}:2376"),
+                "-H",
+                &format!("unix://{}", p("docker.sock")),
             ])
             .args(["--tlsverify", "--tlscacert", &p("server/ca.pem")])
             .args([
@@ -238,6 +240,14 @@ fn tls_engine_answers_and_a_wrong_ca_is_one_clear_line() {
     let status = devdb(&project, &["status", "--json"], &env).ok();
     let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(rows[0]["state"], "missing", "{}", status.stdout);
+
+    // The image exists only on this machine's engine: one error naming save | load, no retries.
+    let failed = devdb(&project, &["up"], &env).fails();
+    assert!(
+        failed.stderr.contains("docker save") && failed.stderr.contains(&engine.host()),
+        "{}",
+        failed.stderr
+    );
 
     // The same engine checked against another CA.
     let other = engine.dir.path().join("other");
@@ -393,12 +403,24 @@ impl RemoteEngine {
 
     fn tls_env(&self) -> Vec<(String, String)> {
         no_docker_env(&[
+            ("USER", "dev"),
             ("DOCKER_HOST", &self.host()),
             ("DOCKER_TLS_VERIFY", "1"),
             ("DOCKER_CERT_PATH", self.client_dir().to_str().unwrap()),
             ("DOCKER_CONTEXT", ""),
         ])
     }
+}
+
+/// The project's name on a shared (remote) engine for `user`.
+fn owned(project: &common::TestProject, user: &str) -> String {
+    format!("{}-{user}", project.name)
+}
+
+fn as_user(env: &[(String, String)], user: &str) -> Vec<(String, String)> {
+    let mut env: Vec<_> = env.iter().filter(|(k, _)| k != "USER").cloned().collect();
+    env.push(("USER".to_string(), user.to_string()));
+    env
 }
 
 async fn query_one(url: &str, sql: &str) -> Result<String, String> {
@@ -460,6 +482,10 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
         "create table notes (id int primary key, body text);",
     );
     devdb(&private, &["migrate", "deploy"], &env).ok();
+    // reset (twice: the second from its snapshot) runs over the remote engine and the tunnel.
+    for _ in 0..2 {
+        devdb(&private, &["reset"], &env).ok();
+    }
 
     // `devdb tunnel` holds a port for a long-lived client.
     let mut held = Command::new(env!("CARGO_BIN_EXE_devdb"))
@@ -504,8 +530,156 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
     for project in [&open, &private] {
         devdb(project, &["destroy", "--yes"], &env).ok();
         assert_eq!(
-            engine.resources_of(&project.name).await,
+            engine.resources_of(&owned(project, "dev")).await,
             Vec::<String>::new()
         );
     }
+}
+
+/// An sshd in the engine's namespace whose sessions see that engine as their DOCKER_HOST (as
+/// a user logging into the engine's machine would), and the client's ssh config for it.
+struct Sshd {
+    child: Child,
+    config: PathBuf,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// None (skip) where openssh-server is missing, except under CI=true (scripts/test installs it).
+fn sshd_or_skip(engine: &RemoteEngine) -> Option<Sshd> {
+    if !Path::new("/usr/sbin/sshd").exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI=true but /usr/sbin/sshd is missing (scripts/test installs openssh-server)"
+        );
+        eprintln!("SKIP: no /usr/sbin/sshd (apt-get install openssh-server)");
+        return None;
+    }
+    let dir = engine.dir.path().join("ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all("/run/sshd").unwrap();
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    for key in ["host_key", "id", "other_host_key"] {
+        run(&["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", &p(key)]).unwrap();
+    }
+    std::fs::copy(dir.join("id.pub"), dir.join("authorized_keys")).unwrap();
+    let socket = engine.dir.path().join("docker.sock");
+    let server = format!(
+        "ListenAddress {}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\nStrictModes no\n\
+         UsePAM no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\n\
+         SetEnv DOCKER_HOST=unix://{}\n",
+        engine.address,
+        p("host_key"),
+        p("authorized_keys"),
+        p("sshd.pid"),
+        socket.display()
+    );
+    std::fs::write(dir.join("sshd_config"), server).unwrap();
+    let known = |key: &str| {
+        let public = std::fs::read_to_string(dir.join(format!("{key}.pub"))).unwrap();
+        let mut words = public.split_whitespace();
+        format!(
+            "{} {} {}\n",
+            engine.address,
+            words.next().unwrap(),
+            words.next().unwrap()
+        )
+    };
+    std::fs::write(dir.join("known_hosts"), known("host_key")).unwrap();
+    std::fs::write(dir.join("wrong_known_hosts"), known("other_host_key")).unwrap();
+    let client = |known_hosts: &str| {
+        format!(
+            "Host {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  \
+             UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  \
+             ConnectTimeout 10\n",
+            engine.address,
+            p("id"),
+            p(known_hosts)
+        )
+    };
+    std::fs::write(dir.join("ssh_config"), client("known_hosts")).unwrap();
+    std::fs::write(dir.join("wrong_ssh_config"), client("wrong_known_hosts")).unwrap();
+    let log = std::fs::File::create(dir.join("sshd.log")).unwrap();
+    let child = Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", engine.namespace))
+        .args(["/usr/sbin/sshd", "-D", "-e", "-f", &p("sshd_config")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let target = format!("{}:22", engine.address).parse().unwrap();
+    while std::net::TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sshd did not listen: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(Sshd {
+        child,
+        config: dir.join("ssh_config"),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssh_engine_runs_the_database_and_a_changed_host_key_is_one_line() {
+    let Some(engine) = RemoteEngine::start(4) else {
+        return;
+    };
+    let Some(sshd) = sshd_or_skip(&engine) else {
+        return;
+    };
+    engine.load_image(&common::postgres_image()).await;
+    let ssh = format!("ssh -F {}", sshd.config.display());
+    let host = format!("ssh://root@{}", engine.address);
+    let env = no_docker_env(&[
+        ("DOCKER_HOST", &host),
+        ("DOCKER_CONTEXT", ""),
+        ("DEVDB_SSH_COMMAND", &ssh),
+        ("USER", "dev"),
+    ]);
+    let project = remote_project("remote-ssh", "\"127.0.0.1::5432\"");
+    devdb(&project, &["up"], &env).ok();
+    assert!(engine.resources_of(&owned(&project, "dev")).await.len() >= 3);
+    assert_eq!(
+        common::project_resources(&project.name).await,
+        Vec::<String>::new()
+    );
+    project.write_migration(
+        "20260101000000_init",
+        "create table t (id int primary key);",
+    );
+    devdb(&project, &["migrate", "deploy"], &env).ok();
+    let status = devdb(&project, &["migrate", "status"], &env).ok();
+    assert!(
+        status.all().contains("20260101000000_init"),
+        "{}",
+        status.all()
+    );
+
+    // A host key that is not the one known_hosts holds: one line, naming the endpoint and fix.
+    let wrong = sshd.config.with_file_name("wrong_ssh_config");
+    let mut mismatch = env.clone();
+    mismatch[2].1 = format!("ssh -F {}", wrong.display());
+    let failed = devdb(&project, &["status"], &mismatch).fails();
+    let message = failed.stderr.trim();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains(&host) && message.contains("ssh-keygen -R"),
+        "{message}"
+    );
+
+    devdb(&project, &["destroy", "--yes"], &env).ok();
+    assert_eq!(
+        engine.resources_of(&owned(&project, "dev")).await,
+        Vec::<String>::new()
+    );
 }
