@@ -88,6 +88,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Print the local database's connection URL (password included, for `psql $(devdb url)`).
     Url,
+    /// Hold a local port that reaches the database of a remote engine (for an IDE), until Ctrl-C.
+    Tunnel(TunnelArgs),
     /// Prisma-compatible migrations: new, deploy, status, resolve, reset.
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -188,6 +190,13 @@ pub struct CopyArgs {
     /// Do not pull the rows that copied rows reference from the stage; refuse the copy instead.
     #[arg(long)]
     pub no_follow: bool,
+    /// Also copy the rows that reference the chosen rows (their children), DEPTH FK levels
+    /// down (no limit without a value; cycles stop it).
+    #[arg(long, value_name = "DEPTH", num_args = 0..=1)]
+    pub with_children: Option<Option<usize>>,
+    /// Copy the named subset of x-devdb.subsets (start tables, conditions, limits, rules, masks).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tables", "filters"])]
+    pub subset: Option<String>,
     /// Copy the relation's structure (and what it needs that is missing locally), then its rows.
     #[arg(long, conflicts_with = "schema_only")]
     pub schema: bool,
@@ -369,4 +378,11 @@ pub struct InitArgs {
     /// Print the block that would be appended, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// The local port to listen on (127.0.0.1); default: any free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
 }

@@ -13,6 +13,7 @@ pub mod generate;
 pub mod lint;
 pub mod local;
 pub mod migrate;
+pub mod pg;
 pub mod progress;
 pub mod target;
 pub mod workflow;

@@ -11,6 +11,7 @@ mod init;
 pub mod json;
 mod lint;
 mod migrate;
+mod tunnel;
 mod workflow;
 
 use crate::cli::{
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Status(args) => done(status(&config, args).await),
         Command::Logs(args) => done(logs(&config, args).await),
         Command::Url => done(url(&config).await),
+        Command::Tunnel(args) => done(tunnel::tunnel(&config, args).await),
         Command::Migrate(command) => migrate::run(&config, command).await,
         Command::Copy(args) => done(copy::copy(&config, args).await),
         Command::FixMissing(args) => done(copy::fix_missing(&config, args).await),
@@ -253,6 +255,9 @@ async fn logs(config: &Config, args: LogsArgs) -> Result<()> {
 async fn url(config: &Config) -> Result<()> {
     let engine = Engine::connect().await?;
     let info = local::connection_info(&engine, config).await?;
+    if let Some(note) = local::short_lived_note(&engine, &info) {
+        progress::note(note);
+    }
     progress::result(info.url());
     Ok(())
 }

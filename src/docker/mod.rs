@@ -9,13 +9,15 @@ mod lock;
 pub mod names;
 mod oneshot;
 mod project;
+mod tunnel;
 
 use bollard::Docker;
 
 pub use connect::{resolve_endpoint, set_host_override, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
-pub use project::{ContainerLayout, RunState, ServiceStatus, UpOutcome};
+pub use project::{ContainerLayout, Published, RunState, ServiceStatus, UpOutcome};
+pub use tunnel::Reach;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -96,6 +98,11 @@ pub enum DockerError {
         base: String,
         reason: String,
     },
+    #[error(
+        "the tunnel to the database in `{container}` failed: {reason}\n  \
+         hint: the container must run and have perl or nc; `devdb logs` shows its log"
+    )]
+    Tunnel { container: String, reason: String },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
     #[error("{action}: {source}")]

@@ -312,3 +312,200 @@ fn sha256_hex(text: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+impl RemoteEngine {
+    /// A bollard client for this engine (the test's own view, not devdb's).
+    async fn client(&self) -> bollard::Docker {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = self.client_dir();
+        bollard::Docker::connect_with_ssl(
+            &self.host(),
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            300,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .unwrap()
+        .negotiate_version()
+        .await
+        .unwrap()
+    }
+
+    /// `docker save | docker load` of `image` from the machine's engine into this one.
+    async fn load_image(&self, image: &str) {
+        use futures_util::StreamExt;
+        let local = common::docker().await;
+        let mut tar = Vec::new();
+        let mut export = local.export_image(image);
+        while let Some(chunk) = export.next().await {
+            tar.extend_from_slice(&chunk.expect("export image"));
+        }
+        let remote = self.client().await;
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::default().build();
+        let mut import = remote.import_image(options, bollard::body_full(tar.into()), None);
+        while let Some(progress) = import.next().await {
+            progress.expect("load image into the remote engine");
+        }
+    }
+
+    /// What `project` still owns on this engine (containers, volumes, networks).
+    async fn resources_of(&self, project: &str) -> Vec<String> {
+        let remote = self.client().await;
+        let filter = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("com.docker.compose.project={project}")],
+        )]);
+        let containers = remote
+            .list_containers(Some(
+                bollard::query_parameters::ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        let volumes = remote
+            .list_volumes(Some(
+                bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .unwrap()
+            .volumes
+            .unwrap_or_default();
+        let networks = remote
+            .list_networks(Some(
+                bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                    .filters(&filter)
+                    .build(),
+            ))
+            .await
+            .unwrap();
+        containers
+            .into_iter()
+            .filter_map(|c| c.names?.first().cloned())
+            .chain(volumes.into_iter().map(|v| v.name))
+            .chain(networks.into_iter().filter_map(|n| n.name))
+            .collect()
+    }
+
+    fn tls_env(&self) -> Vec<(String, String)> {
+        no_docker_env(&[
+            ("DOCKER_HOST", &self.host()),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", self.client_dir().to_str().unwrap()),
+            ("DOCKER_CONTEXT", ""),
+        ])
+    }
+}
+
+async fn query_one(url: &str, sql: &str) -> Result<String, String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let row = client
+        .query_one(sql, &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(row.get::<_, String>(0))
+}
+
+/// A project on the remote engine whose database publishes `port` ("5432": all interfaces of
+/// the engine's machine; "127.0.0.1::5432": its loopback only).
+fn remote_project(label: &str, port: &str) -> common::TestProject {
+    let project = common::TestProject::new(label);
+    let yaml = project.database_yaml(&common::postgres_image(), port, "", "");
+    project.write_compose(&yaml);
+    project
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
+    let Some(engine) = RemoteEngine::start(3) else {
+        return;
+    };
+    engine.load_image(&common::postgres_image()).await;
+    let env = engine.tls_env();
+
+    // All interfaces: reached at the engine's address, and nothing runs on the local engine.
+    let open = remote_project("remote-all", "\"5432\"");
+    devdb(&open, &["up"], &env).ok();
+    let url = devdb(&open, &["url"], &env).ok().stdout.trim().to_string();
+    assert!(url.contains(&format!("@{}:", engine.address)), "{url}");
+    let answer = query_one(&url, "select current_database()::text").await;
+    assert_eq!(answer.as_deref(), Ok("app"));
+    assert_eq!(
+        common::project_resources(&open.name).await,
+        Vec::<String>::new()
+    );
+
+    // Loopback only: `url` answers through a tunnel that ends with the command, and says so.
+    let private = remote_project("remote-lo", "\"127.0.0.1::5432\"");
+    devdb(&private, &["up"], &env).ok();
+    let run = devdb(&private, &["url"], &env).ok();
+    assert!(run.stderr.contains("devdb tunnel"), "{}", run.stderr);
+    let url = run.stdout.trim().to_string();
+    assert!(url.contains("@127.0.0.1:"), "{url}");
+    assert!(
+        query_one(&url, "select 'x'").await.is_err(),
+        "the tunnel outlived `devdb url`"
+    );
+
+    // Migrations go through the tunnel too.
+    private.write_migration(
+        "20260101000000_init",
+        "create table notes (id int primary key, body text);",
+    );
+    devdb(&private, &["migrate", "deploy"], &env).ok();
+
+    // `devdb tunnel` holds a port for a long-lived client.
+    let mut held = Command::new(env!("CARGO_BIN_EXE_devdb"))
+        .arg("tunnel")
+        .current_dir(private.path())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(held.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().expect("devdb tunnel prints its port");
+    let old_port = url
+        .split("@127.0.0.1:")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let through = url.replacen(
+        &format!("@127.0.0.1:{old_port}/"),
+        &format!("@127.0.0.1:{port}/"),
+        1,
+    );
+    for _ in 0..2 {
+        let tables = query_one(
+            &through,
+            "select string_agg(tablename, ',' order by tablename)::text from pg_tables \
+             where schemaname = 'public'",
+        )
+        .await;
+        assert_eq!(tables.as_deref(), Ok("_prisma_migrations,notes"));
+    }
+    let _ = held.kill();
+    let _ = held.wait();
+
+    for project in [&open, &private] {
+        devdb(project, &["destroy", "--yes"], &env).ok();
+        assert_eq!(
+            engine.resources_of(&project.name).await,
+            Vec::<String>::new()
+        );
+    }
+}
