@@ -9,6 +9,7 @@ pub mod adopt;
 mod env;
 mod interpolate;
 mod locate;
+pub mod prisma_config;
 mod raw;
 mod secret;
 mod seed;

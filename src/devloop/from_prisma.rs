@@ -33,7 +33,10 @@ pub fn locate_schema(config: &Config, explicit: Option<&Path>) -> Result<PathBuf
         }
         _ => None,
     });
-    let configured: Option<PathBuf> = None;
+    let configured = match crate::config::prisma_config::find(config.root())? {
+        Some(prisma_config) => prisma_config.schema_path()?,
+        None => None,
+    };
     let defaults = [
         config.root().join("prisma/schema.prisma"),
         config.root().join("schema.prisma"),

@@ -260,3 +260,52 @@ fn a_missing_schema_is_a_clear_error() {
         run.all()
     );
 }
+
+#[test]
+fn the_schema_comes_from_prisma_config_ts_and_a_computed_one_names_its_line() {
+    let Some((project, _oracle, adapter)) = setup("devloop-config") else {
+        return;
+    };
+    let env = [("DEVDB_PRISMA", adapter.to_str().unwrap())];
+    std::fs::create_dir_all(project.path().join("db")).unwrap();
+    std::fs::rename(
+        project.path().join("prisma/schema.prisma"),
+        project.path().join("db/app.prisma"),
+    )
+    .unwrap();
+    let config = project.path().join("prisma.config.ts");
+    std::fs::write(
+        &config,
+        "import path from 'node:path';\nimport { defineConfig, env } from 'prisma/config';\n\n\
+         export default defineConfig({\n  schema: path.join('db', 'app.prisma'),\n  \
+         datasource: { url: env('DATABASE_URL') },\n});\n",
+    )
+    .unwrap();
+    let run = project.devdb_with_env(&["migrate", "diff", "--from-prisma", "--json"], &env);
+    assert_eq!(run.status.code(), Some(0), "{}", run.all());
+    let report = json(&run);
+    assert_eq!(report["empty"], true, "{}", run.all());
+    assert!(
+        report["schema"]
+            .as_str()
+            .unwrap()
+            .ends_with("/db/app.prisma"),
+        "{}",
+        run.all()
+    );
+
+    std::fs::write(
+        &config,
+        "export default {\n  schema: process.env.SCHEMA,\n};\n",
+    )
+    .unwrap();
+    let run = project.devdb_with_env(&["migrate", "diff", "--from-prisma"], &env);
+    assert_eq!(run.status.code(), Some(2), "{}", run.all());
+    assert!(
+        run.stderr.contains("prisma.config.ts:2:")
+            && run.stderr.contains("process.env.SCHEMA")
+            && run.stderr.contains("--schema PATH"),
+        "{}",
+        run.all()
+    );
+}
