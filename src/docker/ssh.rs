@@ -43,8 +43,11 @@ impl SshTransport {
     }
 }
 
+/// Open transports of this process, by endpoint.
+type OpenTransports = Vec<(String, Weak<SshTransport>)>;
+
 /// Open transports of this process by endpoint, so each `Engine::connect` reuses one.
-static OPEN: LazyLock<Mutex<Vec<(String, Weak<SshTransport>)>>> = LazyLock::new(Mutex::default);
+static OPEN: LazyLock<Mutex<OpenTransports>> = LazyLock::new(Mutex::default);
 
 /// The parts of `ssh://[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

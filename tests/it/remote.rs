@@ -417,12 +417,6 @@ fn owned(project: &common::TestProject, user: &str) -> String {
     format!("{}-{user}", project.name)
 }
 
-fn as_user(env: &[(String, String)], user: &str) -> Vec<(String, String)> {
-    let mut env: Vec<_> = env.iter().filter(|(k, _)| k != "USER").cloned().collect();
-    env.push(("USER".to_string(), user.to_string()));
-    env
-}
-
 async fn query_one(url: &str, sql: &str) -> Result<String, String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
