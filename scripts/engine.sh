@@ -174,3 +174,9 @@ CONF
     docker push -q "$ref" >/dev/null
   fi
 }
+
+# ensure_ssh_tools: sshd and ssh for the ssh:// engine test (tests/it/remote.rs starts an sshd
+# in its network namespace; under CI=true a missing sshd fails that test).
+ensure_ssh_tools() {
+  apt_install openssh-server openssh-client
+}

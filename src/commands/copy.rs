@@ -20,6 +20,8 @@ pub async fn copy(ctx: &Ctx, args: CopyArgs) -> Result<()> {
         save: args.save,
         prune_dangling: args.prune_dangling,
         no_follow: args.no_follow,
+        with_children: args.with_children.map(|depth| depth.unwrap_or(usize::MAX)),
+        subset: args.subset,
     };
     let Some(report) = ops::copy::copy(ctx, &args.stage, structure, options).await? else {
         return Ok(());

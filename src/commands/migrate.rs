@@ -11,9 +11,11 @@ use crate::shell::Shell;
 pub async fn run(ctx: &Ctx, command: MigrateCommand) -> Result<Outcome> {
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match command {
-        MigrateCommand::New { name } => {
-            done(ops::migrate::new(ctx, &name).map(|path| ctx.shell.result(path.display())))
+        MigrateCommand::New(args) if args.from_prisma => super::devloop::new(ctx, args).await,
+        MigrateCommand::New(args) => {
+            done(ops::migrate::new(ctx, &args.name).map(|path| ctx.shell.result(path.display())))
         }
+        MigrateCommand::Diff(args) => super::devloop::diff(ctx, args).await,
         MigrateCommand::Deploy(args) => done(deploy(ctx, args).await),
         MigrateCommand::Status { stage, json } => status(ctx, stage.stage.as_deref(), json).await,
         MigrateCommand::Resolve(args) => done(resolve(ctx, args).await),

@@ -5,9 +5,11 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context as _, Result};
 
 mod copy;
+mod devloop;
 mod init;
 mod lint;
 mod migrate;
+mod tunnel;
 mod workflow;
 
 use crate::cli::{Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs};
@@ -53,11 +55,8 @@ pub async fn run(cli: Cli, shell: Shell) -> Result<Outcome> {
             )
             .await,
         ),
-        Command::Url => done(
-            ops::services::url(ctx)
-                .await
-                .map(|info| ctx.shell.result(info.url())),
-        ),
+        Command::Url => done(url(ctx).await),
+        Command::Tunnel(args) => done(tunnel::tunnel(ctx, args).await),
         Command::Migrate(command) => migrate::run(ctx, command).await,
         Command::Copy(args) => done(copy::copy(ctx, args).await),
         Command::FixMissing(args) => done(copy::fix_missing(ctx, args).await),
@@ -84,6 +83,8 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Lint(args) => args.json,
         Command::Migrate(MigrateCommand::Deploy(args)) => args.json,
         Command::Migrate(MigrateCommand::Status { json, .. }) => *json,
+        Command::Migrate(MigrateCommand::New(args)) => args.json,
+        Command::Migrate(MigrateCommand::Diff(args)) => args.json,
         Command::Snapshot(SnapshotCommand::List(args)) => args.json,
         _ => false,
     }
@@ -112,6 +113,7 @@ fn load_config(cli: &Cli, shell: &Shell) -> Result<Config> {
         project_name: cli.project_name.clone(),
         env_files: cli.env_file.iter().map(|f| cwd.join(f)).collect(),
         project_directory: cli.project_directory.as_ref().map(|d| cwd.join(d)),
+        owner: crate::docker::names::shared_engine_owner(),
     };
     let config = Config::load_with(&path, &options)?;
     for warning in &config.warnings {
@@ -200,5 +202,14 @@ async fn status(ctx: &Ctx, args: JsonArg) -> Result<()> {
             row.image.as_deref().unwrap_or("-")
         ));
     }
+    Ok(())
+}
+
+async fn url(ctx: &Ctx) -> Result<()> {
+    let (info, note) = ops::services::url(ctx).await?;
+    if let Some(note) = note {
+        ctx.shell.note(note);
+    }
+    ctx.shell.result(info.url());
     Ok(())
 }

@@ -9,9 +9,11 @@ pub mod adopt;
 mod env;
 mod interpolate;
 mod locate;
+pub mod prisma_config;
 mod raw;
 mod secret;
 mod seed;
+pub mod server;
 mod service;
 mod settings;
 
@@ -28,7 +30,8 @@ pub use secret::{Secret, SecretMap};
 pub use seed::{SeedKind, SeedStep};
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
 pub use settings::{
-    parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
+    parse_duration, CopySettings, FollowRule, GeneratorSettings, MaskRule, RelationSettings,
+    Settings, SslMode, StageSettings, SubsetSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,10 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// The folder relative paths of services resolve against; default: the file's folder.
     pub project_directory: Option<PathBuf>,
+    /// The user, when the engine is shared (remote): a project name that neither `-p` nor
+    /// COMPOSE_PROJECT_NAME chose gets `-<user>` appended, so the developers of one repository
+    /// on one engine never share containers, volumes or networks.
+    pub owner: Option<String>,
 }
 
 /// The loaded configuration: every service resolved, variables interpolated.
@@ -116,7 +123,13 @@ impl Config {
             .map(|file| clean_path(&file_dir.join(file)))
             .collect();
         let variables = Variables::gather(&options.env_files, &project_dir, &configured)?;
-        let mut config = Self::from_text(path, &text, variables, options.project_name.as_deref())?;
+        let mut config = Self::from_text(
+            path,
+            &text,
+            variables,
+            options.project_name.as_deref(),
+            options.owner.as_deref(),
+        )?;
         config.options = options.clone();
         Ok(config)
     }
@@ -139,6 +152,7 @@ impl Config {
         text: &str,
         variables: Variables,
         project_override: Option<&str>,
+        owner: Option<&str>,
     ) -> Result<Config, ConfigError> {
         let raw = raw::parse(path, text)?;
         let invalid = |message: String| ConfigError::Invalid {
@@ -164,8 +178,8 @@ impl Config {
         ) {
             (Some(name), _, _) => name.to_string(),
             (None, Some(name), _) if !name.is_empty() => name.to_string(),
-            (None, _, Some(name)) => expander.expand("name", name)?,
-            _ => folder_name,
+            (None, _, Some(name)) => owned(expander.expand("name", name)?, owner),
+            _ => owned(folder_name, owner),
         };
         let project = normalize_project_name(&project_source);
         if project.is_empty() {
@@ -184,6 +198,9 @@ impl Config {
             Some(block) => settings_from(path, text, block, &expander)?,
             None => Settings::default(),
         };
+        if let Some(db) = services.get_mut(&settings.service) {
+            settings.server.apply(db).map_err(invalid)?;
+        }
         let warnings = expander
             .unset
             .borrow()
@@ -517,6 +534,14 @@ pub fn clean_path(path: &Path) -> PathBuf {
 }
 
 /// Compose's rule: lowercase, keep `[a-z0-9_-]`, must start with a letter or digit.
+/// `name-owner` on a shared engine, else `name`.
+fn owned(name: String, owner: Option<&str>) -> String {
+    match owner {
+        Some(owner) if !owner.is_empty() => format!("{name}-{owner}"),
+        _ => name,
+    }
+}
+
 pub fn normalize_project_name(name: &str) -> String {
     let lowered: String = name
         .to_lowercase()
@@ -537,11 +562,54 @@ mod tests {
             text,
             Variables::from_map(vars),
             None,
+            None,
         )
+    }
+
+    #[test]
+    fn a_shared_engine_appends_the_owner_unless_the_name_was_chosen() {
+        let path = Path::new("/repo/compose/docker-compose.yaml");
+        let text = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n";
+        let with = |vars: BTreeMap<String, String>, flag: Option<&str>| {
+            Config::from_text(path, text, Variables::from_map(vars), flag, Some("ann"))
+                .unwrap()
+                .project
+        };
+        assert_eq!(with(BTreeMap::new(), None), "shop-ann");
+        assert_eq!(with(BTreeMap::new(), Some("mine")), "mine");
+        let chosen = BTreeMap::from([("COMPOSE_PROJECT_NAME".to_string(), "ci".to_string())]);
+        assert_eq!(with(chosen, None), "ci");
     }
 
     const MINIMAL: &str =
         "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    ports: [\"5432\"]\n";
+
+    #[test]
+    fn server_fast_adds_its_settings_to_the_local_command_only_when_asked() {
+        assert_eq!(load(MINIMAL).unwrap().database_service().command, None);
+        let fast = load(&format!("{MINIMAL}x-devdb:\n  server: fast\n")).unwrap();
+        let command = fast.database_service().command.clone().unwrap();
+        assert_eq!(command[0], "postgres");
+        assert!(command.windows(2).any(|w| w == ["-c", "wal_level=minimal"]));
+        assert!(command.windows(2).any(|w| w == ["-c", "fsync=off"]));
+        let custom = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    command: postgres -c log_statement=all\n    ports: [\"5432\"]\nx-devdb:\n  server: fast\n";
+        let command = load(custom)
+            .unwrap()
+            .database_service()
+            .command
+            .clone()
+            .unwrap();
+        assert_eq!(&command[..3], ["postgres", "-c", "log_statement=all"]);
+        assert!(command.contains(&"max_wal_senders=0".to_string()));
+        let wrapper = custom.replace("command: postgres", "command: /start.sh");
+        let err = load(&wrapper).unwrap_err().to_string();
+        assert!(
+            err.contains("services.postgres.command starts with `/start.sh`"),
+            "{err}"
+        );
+        let typo = load(&format!("{MINIMAL}x-devdb:\n  server: fastest\n")).unwrap_err();
+        assert!(typo.to_string().contains("fastest"), "{typo}");
+    }
 
     #[test]
     fn minimal_file_uses_defaults() {
@@ -733,12 +801,13 @@ mod tests {
         )]);
         let path = Path::new("/repo/compose.yaml");
         let config =
-            Config::from_text(path, MINIMAL, Variables::from_map(vars.clone()), None).unwrap();
+            Config::from_text(path, MINIMAL, Variables::from_map(vars.clone()), None, None)
+                .unwrap();
         assert_eq!(config.copy_base_image(17), "local/pg:17");
         assert_eq!(config.copy_base_image(15), "postgres:15");
         let text =
             format!("{MINIMAL}x-devdb:\n  copy_image: mirror.local/postgres:{{major}}-alpine\n");
-        let config = Config::from_text(path, &text, Variables::from_map(vars), None).unwrap();
+        let config = Config::from_text(path, &text, Variables::from_map(vars), None, None).unwrap();
         assert_eq!(
             config.copy_base_image(17),
             "mirror.local/postgres:17-alpine"

@@ -38,6 +38,11 @@ pub struct PortMapping {
     /// None: Docker picks a free host port.
     pub host_port: Option<u16>,
     pub container_port: u16,
+    /// The address written before the host port (`127.0.0.1` in `127.0.0.1:5432:5432`); None
+    /// for all interfaces. A local engine publishes on 127.0.0.1 whatever is written; a remote
+    /// one publishes what the file says (docker/container.rs, which also hashes it there).
+    #[serde(skip)]
+    pub host_ip: Option<String>,
     /// The entry as written in the file (before interpolation), for messages; not part of
     /// the container's configuration hash.
     #[serde(skip)]
@@ -258,9 +263,13 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
             "`{text}`: only tcp ports can be published for Postgres"
         ));
     }
+    let mut host_ip = None;
     let ports = match spec.strip_prefix('[') {
         Some(bracketed) => match bracketed.split_once("]:") {
-            Some((_ip, rest)) => rest,
+            Some((ip, rest)) => {
+                host_ip = Some(ip.to_string());
+                rest
+            }
             None => return Err(format!("`{text}`: an IPv6 address needs `[ADDRESS]:`")),
         },
         None => spec,
@@ -275,7 +284,10 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
     let (host, container) = match (parts.as_slice(), with_ip) {
         ([container], false) => ("", *container),
         ([host, container], _) => (*host, *container),
-        ([_ip, host, container], false) => (*host, *container),
+        ([ip, host, container], false) => {
+            host_ip = Some(ip.to_string());
+            (*host, *container)
+        }
         _ => {
             return Err(format!(
                 "`{text}` has too many parts; a port mapping is [IP:][HOST:]CONTAINER, e.g. \"127.0.0.1:5432:5432\""
@@ -289,6 +301,7 @@ pub fn parse_port(text: &str) -> Result<PortMapping, String> {
             Some(number(host)?)
         },
         container_port: number(container)?,
+        host_ip: host_ip.filter(|ip| !ip.is_empty()),
         written: text.to_string(),
     })
 }

@@ -4,10 +4,11 @@
 //! `DOCKER_TLS_VERIFY` (or a context's TLS files) asks for it; plain HTTP only when nothing does.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bollard::{Docker, API_DEFAULT_VERSION};
 
+use super::ssh::SshTransport;
 use super::DockerError;
 use crate::shell::Shell;
 
@@ -193,9 +194,23 @@ fn context_endpoint(dir: &Path, context: &str, why: &str) -> Result<Endpoint, Do
 const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Connects, negotiates the API version (older engines speak older APIs) and pings.
-pub async fn connect(shell: &Shell) -> Result<(Docker, Endpoint), DockerError> {
+pub async fn connect(
+    shell: &Shell,
+) -> Result<(Docker, Endpoint, Option<Arc<SshTransport>>), DockerError> {
     let endpoint = resolve_endpoint()?;
-    let docker = client_for(&endpoint, shell)?;
+    let (docker, transport) = if endpoint.host.starts_with("ssh://") {
+        let transport = super::ssh::open(&endpoint.host, shell).await?;
+        let socket = transport.socket();
+        let docker = Docker::connect_with_unix(
+            &socket.to_string_lossy(),
+            REQUEST_TIMEOUT_SECS,
+            API_DEFAULT_VERSION,
+        )
+        .map_err(|e| unreachable_error(&endpoint, root_cause(&e)))?;
+        (docker, Some(transport))
+    } else {
+        (client_for(&endpoint, shell)?, None)
+    };
     let unreachable = |reason: String| unreachable_error(&endpoint, reason);
     // An engine that accepts and never answers would otherwise hold devdb for bollard's 120 s.
     let docker = tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version())
@@ -207,7 +222,7 @@ pub async fn connect(shell: &Shell) -> Result<(Docker, Endpoint), DockerError> {
             ))
         })?
         .map_err(|e| unreachable(root_cause(&e)))?;
-    Ok((docker, endpoint))
+    Ok((docker, endpoint, transport))
 }
 
 /// The bollard client for `endpoint`: TLS when asked for, else what its scheme says.

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 
 use super::names::{self, *};
 use super::{is_not_found, DockerError, Engine};
-use crate::config::{Config, Service, VolumeMount};
+use crate::config::{Config, PortMapping, Service, VolumeMount};
 
 /// How long a database container may take to shut down before it is recreated.
 const GRACEFUL_STOP_SECONDS: i32 = 120;
@@ -71,7 +71,7 @@ impl Engine {
         existing: Option<&ContainerSummary>,
     ) -> Result<ServiceState, DockerError> {
         let name = container_name(&config.project, &service.name);
-        let hash = config_hash(service, image_id);
+        let hash = self.binding_hash(config_hash(service, image_id), service);
         let mut state = ServiceState::Created;
         if let Some(container) = existing {
             let same = container
@@ -102,7 +102,7 @@ impl Engine {
                 self.ensure_volume(&config.project, volume).await?;
             }
         }
-        let body = container_body(config, service, &hash);
+        let body = container_body(config, service, &hash, self.endpoint.is_remote());
         let options = CreateContainerOptionsBuilder::default().name(&name).build();
         match self.docker.create_container(Some(options), body).await {
             Ok(_) => {}
@@ -254,7 +254,40 @@ fn is_port_conflict(error: &bollard::errors::Error) -> bool {
     text.contains("address already in use") || text.contains("port is already allocated")
 }
 
-fn container_body(config: &Config, service: &Service, hash: &str) -> ContainerCreateBody {
+/// Where a published port listens on the engine's machine. A local engine: 127.0.0.1 whatever
+/// the file says, so the database is never reachable from the network. A remote engine: what
+/// the file says (none written: all interfaces, as Compose), since its loopback is not the
+/// client's; a loopback mapping stays loopback and devdb tunnels to it (docker/tunnel.rs).
+pub(super) fn publish_address(port: &PortMapping, remote: bool) -> String {
+    if remote {
+        port.host_ip.clone().unwrap_or_default()
+    } else {
+        "127.0.0.1".to_string()
+    }
+}
+
+impl Engine {
+    /// On a remote engine the published addresses are part of the configuration (the local
+    /// one always publishes on 127.0.0.1, so its hash stays what it was).
+    fn binding_hash(&self, hash: String, service: &Service) -> String {
+        if !self.endpoint.is_remote() {
+            return hash;
+        }
+        let addresses: Vec<String> = service
+            .ports
+            .iter()
+            .map(|p| publish_address(p, true))
+            .collect();
+        crate::digest::sha256_hex(format!("{hash} {}", addresses.join(",")).as_bytes())
+    }
+}
+
+fn container_body(
+    config: &Config,
+    service: &Service,
+    hash: &str,
+    remote: bool,
+) -> ContainerCreateBody {
     let project = &config.project;
     let labels = HashMap::from([
         (PROJECT_LABEL.to_string(), project.clone()),
@@ -277,8 +310,7 @@ fn container_body(config: &Config, service: &Service, hash: &str) -> ContainerCr
         let key = format!("{}/tcp", port.container_port);
         exposed_ports.push(key.clone());
         let binding = PortBinding {
-            // Never 0.0.0.0: the local database must not be reachable from the network.
-            host_ip: Some("127.0.0.1".to_string()),
+            host_ip: Some(publish_address(port, remote)),
             host_port: Some(port.host_port.map(|p| p.to_string()).unwrap_or_default()),
         };
         port_bindings.insert(key, Some(vec![binding]));

@@ -41,7 +41,9 @@ impl Engine {
             self.build(service, image).await?;
             ImageAction::Built
         } else {
-            self.pull(image, &service.name).await?;
+            self.pull(image, &service.name)
+                .await
+                .map_err(|e| self.not_on_remote_engine(e))?;
             ImageAction::Pulled
         };
         let id = self
@@ -53,6 +55,24 @@ impl Engine {
                 reason: "the engine reported success but the image is not there".to_string(),
             })?;
         Ok((id, action))
+    }
+
+    /// A failed pull on a remote engine: the image may well exist, but only on the client,
+    /// which the engine cannot see; say how to bring it there (once, no retries).
+    fn not_on_remote_engine(&self, error: DockerError) -> DockerError {
+        match error {
+            DockerError::Pull {
+                image,
+                service,
+                reason,
+            } if self.endpoint.is_remote() => DockerError::NotOnEngine {
+                image,
+                service,
+                host: self.endpoint.host.clone(),
+                reason,
+            },
+            other => other,
+        }
     }
 
     pub async fn image_id(&self, image: &str) -> Result<Option<String>, DockerError> {

@@ -9,6 +9,8 @@ mod lock;
 pub mod names;
 mod oneshot;
 mod project;
+mod ssh;
+mod tunnel;
 
 use bollard::Docker;
 
@@ -17,7 +19,8 @@ use crate::shell::Shell;
 pub use connect::{resolve_endpoint, set_host_override, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
-pub use project::{ContainerLayout, RunState, ServiceStatus, UpOutcome};
+pub use project::{ContainerLayout, Published, RunState, ServiceStatus, UpOutcome};
+pub use tunnel::Reach;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -39,6 +42,22 @@ pub enum DockerError {
         why: String,
         reason: String,
     },
+    #[error(
+        "cannot reach the Docker engine at {host} over ssh: {reason}\n  command: {command}\n  \
+         hint: check that this ssh command works without a prompt (a key in ssh-agent, \
+         ~/.ssh/config) and that `docker` runs on that machine"
+    )]
+    Ssh {
+        host: String,
+        command: String,
+        reason: String,
+    },
+    #[error(
+        "the ssh host key of {host} does not match your known_hosts (the machine was reinstalled, \
+         or this is another one): if you trust the change, run `ssh-keygen -R {name}`, then `ssh \
+         {name}` once to accept the new key"
+    )]
+    SshHostKey { host: String, name: String },
     #[error("cannot use TLS for the Docker engine at {host}: {reason}\n  hint: {fix}")]
     TlsFiles {
         host: String,
@@ -53,6 +72,18 @@ pub enum DockerError {
     Pull {
         image: String,
         service: String,
+        reason: String,
+    },
+    #[error(
+        "image `{image}` of service `{service}` is not on the engine at {host}, which cannot pull \
+         it: {reason}\n  hint: an image built or pulled on this machine exists only here; copy it \
+         to the engine with `docker save {image} | docker -H {host} load` (DOCKER_HOST/TLS or the \
+         context as for devdb), or push it to a registry the engine reaches"
+    )]
+    NotOnEngine {
+        image: String,
+        service: String,
+        host: String,
         reason: String,
     },
     #[error("building image `{image}` for service `{service}` from {context} failed: {reason}")]
@@ -98,6 +129,11 @@ pub enum DockerError {
         base: String,
         reason: String,
     },
+    #[error(
+        "the tunnel to the database in `{container}` failed: {reason}\n  \
+         hint: the container must run and have perl or nc; `devdb logs` shows its log"
+    )]
+    Tunnel { container: String, reason: String },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
     #[error("{action}: {source}")]
@@ -121,15 +157,20 @@ pub struct Engine {
     pub endpoint: Endpoint,
     /// Where pulls, builds and jobs report progress.
     pub shell: Shell,
+    /// The ssh connection an `ssh://` engine is reached through, kept while this engine (or a
+    /// tunnel of it) lives. Held, never read.
+    #[allow(dead_code)]
+    transport: Option<std::sync::Arc<ssh::SshTransport>>,
 }
 
 impl Engine {
     pub async fn connect(shell: &Shell) -> Result<Engine, DockerError> {
-        let (docker, endpoint) = connect::connect(shell).await?;
+        let (docker, endpoint, transport) = connect::connect(shell).await?;
         Ok(Engine {
             docker,
             endpoint,
             shell: shell.clone(),
+            transport,
         })
     }
 }

@@ -32,6 +32,21 @@ pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     )])
 }
 
+/// The user whose projects these are when the engine is shared (remote), for the project
+/// name (see config::LoadOptions::owner); None on the local engine. USER, else LOGNAME, else
+/// the uid.
+pub fn shared_engine_owner() -> Option<String> {
+    let endpoint = super::resolve_endpoint().ok()?;
+    if !endpoint.is_remote() {
+        return None;
+    }
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| format!("uid{}", rustix::process::getuid().as_raw()));
+    Some(user)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,14 @@ impl UpOutcome {
 }
 
 /// Whether a container runs, and how it ended when it does not.
+/// A published port as the engine reports it: the address on the engine's machine ("" or
+/// 0.0.0.0: all interfaces) and the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub address: String,
+    pub port: u16,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct RunState {
     pub running: bool,
@@ -86,12 +94,13 @@ impl Engine {
         Ok(outcomes)
     }
 
-    /// The host port bound to `container_port`; None when the container does not exist.
+    /// The host address and port bound to `container_port`; None when the container does not
+    /// exist.
     pub async fn published_port(
         &self,
         container: &str,
         container_port: u16,
-    ) -> Result<Option<u16>, DockerError> {
+    ) -> Result<Option<Published>, DockerError> {
         let inspect = match self.docker.inspect_container(container, None).await {
             Ok(inspect) => inspect,
             Err(e) if is_not_found(&e) => return Ok(None),
@@ -110,7 +119,14 @@ impl Engine {
                     .cloned()
                     .flatten()
             })
-            .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok())))
+            .and_then(|bindings| {
+                bindings.into_iter().find_map(|b| {
+                    Some(Published {
+                        port: b.host_port?.parse().ok()?,
+                        address: b.host_ip.unwrap_or_default(),
+                    })
+                })
+            }))
     }
 
     async fn inspect(&self, container: &str) -> Result<ContainerInspectResponse, DockerError> {

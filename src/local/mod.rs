@@ -118,19 +118,51 @@ pub async fn connection_info(
 ) -> Result<ConnectionInfo, LocalError> {
     config.check_local_port()?;
     let service = config.database_service();
-    let port = engine
-        .published_port(&database_container(config), service.postgres_port())
+    let reach = engine
+        .reach(&database_container(config), service.postgres_port())
         .await?
         .ok_or_else(|| LocalError::NotCreated {
             service: service.name.clone(),
         })?;
     let credentials = config.credentials();
     Ok(ConnectionInfo {
-        host: "127.0.0.1".to_string(),
-        port,
+        host: reach.host,
+        port: reach.port,
         user: credentials.user,
         password: credentials.password,
         database: credentials.database,
+    })
+}
+
+/// A tunnel to the database held for a long-lived client (`devdb tunnel`) on `local_port` (0:
+/// any free one), for as long as this process runs; None on a local engine, where the
+/// published port is on the client already.
+pub async fn hold_tunnel(
+    engine: &Engine,
+    config: &Config,
+    local_port: u16,
+) -> Result<Option<ConnectionInfo>, LocalError> {
+    let mut info = connection_info(engine, config).await?;
+    if !engine.endpoint.is_remote() {
+        return Ok(None);
+    }
+    let container = database_container(config);
+    let port = config.database_service().postgres_port();
+    info.host = "127.0.0.1".to_string();
+    info.port = engine.tunnel(&container, port, local_port).await?;
+    Ok(Some(info))
+}
+
+/// What a long-lived client should use instead of `info`, when `info` is a tunnel that closes
+/// with this command.
+pub fn short_lived_note(engine: &Engine, info: &ConnectionInfo) -> Option<String> {
+    engine.is_tunnel(info.port).then(|| {
+        format!(
+            "note: the database is on the engine's loopback ({}), so this URL goes through a \
+             tunnel that closes when this command ends; for a client that stays (an IDE, psql), \
+             run `devdb tunnel` (add --port N for a fixed port) and connect where it says",
+            engine.endpoint.host
+        )
     })
 }
 

@@ -8,10 +8,10 @@ use anyhow::{bail, Result};
 use tokio_postgres::Client;
 
 use super::Ctx;
-use crate::copy::plan::TableName;
 use crate::copy::{self, structure, CopyOptions, CopyReport};
 use crate::db::stage::Stage;
 use crate::migrate::{self, files};
+use crate::pg::QualifiedName;
 
 /// Whether `copy` creates the relation's structure first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub async fn copy(
         let [relation] = options.tables.as_slice() else {
             bail!("--schema and --schema-only take exactly one relation");
         };
-        let relation = TableName::parse(relation);
+        let relation = QualifiedName::parse(relation);
         let stage = ctx.stage(stage)?;
         let local_client = local.connect().await?;
         let tables = create_structure(ctx, &stage, &local_client, &relation).await?;
@@ -63,8 +63,8 @@ async fn create_structure(
     ctx: &Ctx,
     stage: &Stage,
     local: &Client,
-    relation: &TableName,
-) -> Result<Vec<TableName>> {
+    relation: &QualifiedName,
+) -> Result<Vec<QualifiedName>> {
     let engine = ctx.engine().await?;
     let remote = stage.connect(true).await?;
     let structure = structure::dump(engine, &ctx.config, stage, &remote, local, relation).await?;
@@ -98,7 +98,7 @@ pub async fn fix_missing(
     stage: &str,
     into: Option<&str>,
 ) -> Result<FixMissingReport> {
-    let relation = TableName::parse(relation);
+    let relation = QualifiedName::parse(relation);
     let local = ctx.local().await?.connect().await?;
     let dir = ctx.config.migrations_dir();
     files::ensure_lock_file(&dir)?;

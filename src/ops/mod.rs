@@ -4,6 +4,7 @@
 //! opens the local database, so each happens once per command.
 
 pub mod copy;
+pub mod devloop;
 pub mod lint;
 pub mod migrate;
 pub mod services;

@@ -77,6 +77,27 @@ pub async fn logs(
 }
 
 /// How to reach the local database (its container must exist; nothing is started).
-pub async fn url(ctx: &Ctx) -> Result<ConnectionInfo> {
-    Ok(local::connection_info(ctx.engine().await?, &ctx.config).await?)
+/// The local database's URL, and a note when it goes through a tunnel that closes with this
+/// process (a remote engine's loopback mapping).
+pub async fn url(ctx: &Ctx) -> Result<(ConnectionInfo, Option<String>)> {
+    let engine = ctx.engine().await?;
+    let info = local::connection_info(engine, &ctx.config).await?;
+    let note = local::short_lived_note(engine, &info);
+    Ok((info, note))
+}
+
+/// What `devdb tunnel` found: a tunnel it holds (as long as `ctx`'s engine lives), or a local
+/// engine whose database needs none.
+pub enum Tunnel {
+    Held(ConnectionInfo),
+    NotNeeded(ConnectionInfo),
+}
+
+/// Opens the tunnel `devdb tunnel` holds for long-lived clients.
+pub async fn tunnel(ctx: &Ctx, port: u16) -> Result<Tunnel> {
+    let engine = ctx.engine().await?;
+    Ok(match local::hold_tunnel(engine, &ctx.config, port).await? {
+        Some(info) => Tunnel::Held(info),
+        None => Tunnel::NotNeeded(local::connection_info(engine, &ctx.config).await?),
+    })
 }

@@ -172,3 +172,9 @@ fn commands_stay_thin() {
         "src/commands/ has {lines} lines; move the work into ops/"
     );
 }
+
+#[test]
+fn pg_imports_nothing_else_of_devdb() {
+    let found: Vec<String> = foreign_imports(&src("pg"), &["pg"]);
+    assert!(found.is_empty(), "pg/ imports:\n{}", found.join("\n"));
+}

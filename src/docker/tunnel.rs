@@ -1,0 +1,247 @@
+//! How the client reaches a port a container publishes. On the local engine: 127.0.0.1. On a
+//! remote engine, a port published on all interfaces: the engine's host address; a port
+//! published on the engine's loopback (`127.0.0.1:5432:5432`, which the Compose file keeps
+//! private to that machine): a tunnel through the engine API itself, so nothing is widened.
+//!
+//! The tunnel is a listener on the client's 127.0.0.1; each connection to it runs a small
+//! stdio forwarder (`perl`, which every Debian-based Postgres image has through
+//! postgresql-common; busybox `nc` otherwise) as an exec in the container, to the port on the
+//! container's own loopback. It lives as long as the devdb process (the tokio runtime), so it
+//! closes when the command ends; `devdb tunnel` holds one open for long-lived clients.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::Docker;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{DockerError, Engine};
+
+/// How the client reaches a published container port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub host: String,
+    pub port: u16,
+    /// True when `port` is devdb's tunnel, which lives only as long as this process.
+    pub tunneled: bool,
+}
+
+/// Copies between stdin/stdout and 127.0.0.1:$ARGV[0], half-closing towards the server when
+/// stdin ends and exiting when the server closes.
+const FORWARDER: &str = r#"use IO::Socket::INET; use IO::Select;
+my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Proto => "tcp")
+  or die "cannot connect to 127.0.0.1:$ARGV[0] in the container: $!\n";
+binmode STDIN; binmode STDOUT; binmode $s;
+my $sel = IO::Select->new(\*STDIN, $s);
+sub put { my ($h, $b) = @_; while (length $b) { my $n = syswrite($h, $b); exit 0 unless defined $n; substr($b, 0, $n) = ""; } }
+while (1) {
+  for my $h ($sel->can_read) {
+    my $n = sysread($h, my $b, 65536);
+    if (!$n) { exit 0 if $h == $s; shutdown($s, 1); $sel->remove(\*STDIN); next; }
+    put($h == $s ? \*STDOUT : $s, $b);
+  }
+}"#;
+
+const LAUNCHER: &str = "if command -v perl >/dev/null 2>&1; then exec perl -e \"$1\" \"$2\"; fi; \
+                        exec nc 127.0.0.1 \"$2\"";
+
+/// Open tunnels of this process: (engine, container, container port) → local port.
+static TUNNELS: LazyLock<Mutex<HashMap<String, u16>>> = LazyLock::new(Mutex::default);
+
+impl Engine {
+    /// Where the client reaches `container_port` of `container`; None when the container does
+    /// not exist or does not publish it. Opens (or reuses) a tunnel for a loopback mapping on
+    /// a remote engine.
+    pub async fn reach(
+        &self,
+        container: &str,
+        container_port: u16,
+    ) -> Result<Option<Reach>, DockerError> {
+        let Some(published) = self.published_port(container, container_port).await? else {
+            return Ok(None);
+        };
+        let host = match self.endpoint.remote_address() {
+            None => "127.0.0.1".to_string(),
+            Some(_) if is_loopback(&published.address) => {
+                let port = self.tunnel(container, container_port, 0).await?;
+                return Ok(Some(Reach {
+                    host: "127.0.0.1".to_string(),
+                    port,
+                    tunneled: true,
+                }));
+            }
+            Some(remote) => remote,
+        };
+        Ok(Some(Reach {
+            host,
+            port: published.port,
+            tunneled: false,
+        }))
+    }
+
+    /// True when `local_port` is a tunnel of this process (it closes when devdb ends).
+    pub fn is_tunnel(&self, local_port: u16) -> bool {
+        lock_tunnels().values().any(|port| *port == local_port)
+    }
+
+    /// A listener on the client's 127.0.0.1 (`local_port`, or any free one for 0) forwarding
+    /// each connection to 127.0.0.1:`container_port` inside `container`.
+    pub async fn tunnel(
+        &self,
+        container: &str,
+        container_port: u16,
+        local_port: u16,
+    ) -> Result<u16, DockerError> {
+        let key = format!("{}|{container}|{container_port}", self.endpoint.host);
+        if local_port == 0 {
+            if let Some(port) = lock_tunnels().get(&key) {
+                return Ok(*port);
+            }
+        }
+        let listener = TcpListener::bind(("127.0.0.1", local_port))
+            .await
+            .map_err(|e| DockerError::Tunnel {
+                container: container.to_string(),
+                reason: format!("cannot listen on 127.0.0.1:{local_port}: {e}"),
+            })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        lock_tunnels().insert(key, port);
+        // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
+        let engine = self.clone();
+        let container = container.to_string();
+        tokio::spawn(async move {
+            let engine = engine; // all of it (its ssh connection too), not just its client
+            while let Ok((client, _)) = listener.accept().await {
+                let docker = engine.docker.clone();
+                let shell = engine.shell.clone();
+                let container = container.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = forward(&docker, &container, container_port, client).await {
+                        shell.note(format!("devdb tunnel: {e}"));
+                    }
+                });
+            }
+        });
+        Ok(port)
+    }
+}
+
+fn lock_tunnels() -> MutexGuard<'static, HashMap<String, u16>> {
+    TUNNELS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// True for an address only the engine's own machine can reach.
+fn is_loopback(address: &str) -> bool {
+    address
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+        || address == "localhost"
+}
+
+/// One client connection carried through one exec'd forwarder.
+async fn forward(
+    docker: &Docker,
+    container: &str,
+    container_port: u16,
+    client: TcpStream,
+) -> Result<(), DockerError> {
+    let port = container_port.to_string();
+    let options = CreateExecOptions {
+        attach_stdin: Some(true),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        tty: Some(false),
+        cmd: Some(vec!["sh", "-c", LAUNCHER, "devdb-tunnel", FORWARDER, &port]),
+        ..Default::default()
+    };
+    let exec = docker
+        .create_exec(container, options)
+        .await
+        .map_err(|e| tunnel_error(container, &e))?;
+    let start = StartExecOptions {
+        detach: false,
+        tty: false,
+        output_capacity: None,
+    };
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = docker
+        .start_exec(&exec.id, Some(start))
+        .await
+        .map_err(|e| tunnel_error(container, &e))?
+    else {
+        return Ok(());
+    };
+    let (mut from_client, mut to_client) = client.into_split();
+    let upstream = async {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match from_client.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if input.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                    let _ = input.flush().await;
+                }
+            }
+        }
+    };
+    let mut stderr = Vec::new();
+    let downstream = async {
+        while let Some(Ok(chunk)) = output.next().await {
+            match chunk {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    if to_client.write_all(&message).await.is_err() {
+                        break;
+                    }
+                }
+                LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        let _ = to_client.shutdown().await;
+    };
+    // Either side ending ends the connection: a client that closes drops the exec (its stdin
+    // ends, the forwarder half-closes towards Postgres and exits); a server that closes ends
+    // the exec's output.
+    tokio::select! {
+        _ = upstream => {}
+        _ = downstream => {}
+    }
+    if stderr.is_empty() {
+        Ok(())
+    } else {
+        Err(DockerError::Tunnel {
+            container: container.to_string(),
+            reason: String::from_utf8_lossy(&stderr).trim().to_string(),
+        })
+    }
+}
+
+fn tunnel_error(container: &str, error: &bollard::errors::Error) -> DockerError {
+    DockerError::Tunnel {
+        container: container.to_string(),
+        reason: format!("{error}: {}", super::connect::root_cause(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_addresses() {
+        assert!(is_loopback("127.0.0.1"));
+        assert!(is_loopback("::1"));
+        assert!(is_loopback("localhost"));
+        assert!(!is_loopback(""));
+        assert!(!is_loopback("0.0.0.0"));
+        assert!(!is_loopback("10.1.2.3"));
+    }
+}

@@ -1,0 +1,17 @@
+//! The development loop's operations (`migrate diff|new --from-prisma`): the local database
+//! comes from the context, the work from `crate::devloop`.
+
+use anyhow::Result;
+
+use super::Ctx;
+use crate::devloop::{self, Diff, New, NewOptions};
+
+pub async fn diff(ctx: &Ctx, schema: Option<&std::path::Path>) -> Result<Diff> {
+    let local = ctx.local().await?;
+    Ok(devloop::diff_from_prisma(&ctx.config, local, schema).await?)
+}
+
+pub async fn new(ctx: &Ctx, schema: Option<&std::path::Path>, options: &NewOptions) -> Result<New> {
+    let local = ctx.local().await?;
+    Ok(devloop::new_from_prisma(&ctx.shell, &ctx.config, local, schema, options).await?)
+}
