@@ -32,18 +32,6 @@ pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     )])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compose_names() {
-        assert_eq!(container_name("shop", "postgres"), "shop-postgres-1");
-        assert_eq!(network_name("shop"), "shop_default");
-        assert_eq!(volume_name("shop", "pgdata"), "shop_pgdata");
-    }
-}
-
 /// The user whose projects these are when the engine is shared (remote), for the project
 /// name (see config::LoadOptions::owner); None on the local engine. USER, else LOGNAME, else
 /// the uid.
@@ -57,4 +45,16 @@ pub fn shared_engine_owner() -> Option<String> {
         .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| format!("uid{}", rustix::process::getuid().as_raw()));
     Some(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compose_names() {
+        assert_eq!(container_name("shop", "postgres"), "shop-postgres-1");
+        assert_eq!(network_name("shop"), "shop_default");
+        assert_eq!(volume_name("shop", "pgdata"), "shop_pgdata");
+    }
 }

@@ -44,7 +44,8 @@ impl SshTransport {
 }
 
 /// Open transports of this process by endpoint, so each `Engine::connect` reuses one.
-static OPEN: LazyLock<Mutex<Vec<(String, Weak<SshTransport>)>>> = LazyLock::new(Mutex::default);
+type OpenTransports = Vec<(String, Weak<SshTransport>)>;
+static OPEN: LazyLock<Mutex<OpenTransports>> = LazyLock::new(Mutex::default);
 
 /// The parts of `ssh://[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
