@@ -190,6 +190,13 @@ pub struct CopyArgs {
     /// Do not pull the rows that copied rows reference from the stage; refuse the copy instead.
     #[arg(long)]
     pub no_follow: bool,
+    /// Also copy the rows that reference the chosen rows (their children), DEPTH FK levels
+    /// down (no limit without a value; cycles stop it).
+    #[arg(long, value_name = "DEPTH", num_args = 0..=1)]
+    pub with_children: Option<Option<usize>>,
+    /// Copy the named subset of x-devdb.subsets (start tables, conditions, limits, rules, masks).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["tables", "filters"])]
+    pub subset: Option<String>,
     /// Copy the relation's structure (and what it needs that is missing locally), then its rows.
     #[arg(long, conflicts_with = "schema_only")]
     pub schema: bool,
@@ -215,11 +222,12 @@ pub struct FixMissingArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
-    /// Create migrations/<timestamp>_<name>/migration.sql.
-    New {
-        /// What the migration does, e.g. "add users table" (becomes add_users_table).
-        name: String,
-    },
+    /// Create migrations/<timestamp>_<name>/migration.sql (empty, or with --from-prisma the
+    /// SQL from the history to schema.prisma, applied locally).
+    New(NewArgs),
+    /// Print the SQL from the migration history to schema.prisma (--from-prisma); exit 1 when
+    /// there is any.
+    Diff(DiffArgs),
     /// Apply pending migrations (to the local database unless --stage is given).
     Deploy(StageArgs),
     /// Applied, pending, failed, rolled back, modified and missing migrations; exit 0 only when up to date.
@@ -241,6 +249,38 @@ pub enum MigrateCommand {
         #[arg(long, hide = true)]
         stage: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// What the migration does, e.g. "add users table" (becomes add_users_table).
+    pub name: String,
+    /// Fill it with Prisma's SQL from the migration history to schema.prisma, computed on a
+    /// copy of the history's snapshot (no shadow database replay).
+    #[arg(long)]
+    pub from_prisma: bool,
+    /// The schema.prisma (or schema folder) to use with --from-prisma.
+    #[arg(long, value_name = "PATH", requires = "from_prisma")]
+    pub schema: Option<PathBuf>,
+    /// Write the migration only; do not apply it to the local database.
+    #[arg(long, requires = "from_prisma")]
+    pub create_only: bool,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Compare the migration history with schema.prisma, through the project's Prisma CLI.
+    #[arg(long, required = true)]
+    pub from_prisma: bool,
+    /// The schema.prisma (or schema folder); default: found as `migrate new --from-prisma` does.
+    #[arg(long, value_name = "PATH")]
+    pub schema: Option<PathBuf>,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 
 use crate::cli::{CopyArgs, FixMissingArgs};
 use crate::config::Config;
-use crate::copy::plan::TableName;
+use crate::copy::plan::QualifiedName;
 use crate::copy::{self, structure, CopyOptions};
 use crate::db::stage::Stage;
 use crate::docker::Engine;
@@ -19,7 +19,7 @@ pub async fn copy(config: &Config, args: CopyArgs) -> Result<()> {
         let [relation] = args.tables.as_slice() else {
             bail!("--schema and --schema-only take exactly one relation");
         };
-        let relation = TableName::parse(relation);
+        let relation = QualifiedName::parse(relation);
         let engine = Engine::connect().await?;
         let stage = Stage::resolve(config, &args.stage)?;
         let remote = stage.connect(true).await?;
@@ -50,6 +50,8 @@ pub async fn copy(config: &Config, args: CopyArgs) -> Result<()> {
         save: args.save,
         prune_dangling: args.prune_dangling,
         no_follow: args.no_follow,
+        with_children: args.with_children.map(|depth| depth.unwrap_or(usize::MAX)),
+        subset: args.subset,
     };
     let report = copy::copy_data(config, &local, &options).await?;
     if args.json {
@@ -61,7 +63,7 @@ pub async fn copy(config: &Config, args: CopyArgs) -> Result<()> {
 }
 
 pub async fn fix_missing(config: &Config, args: FixMissingArgs) -> Result<()> {
-    let relation = TableName::parse(&args.relation);
+    let relation = QualifiedName::parse(&args.relation);
     let local = target::local_database(config).await?;
     let local_client = local.connect().await?;
     let dir = config.migrations_dir();

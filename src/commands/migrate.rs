@@ -13,7 +13,9 @@ use crate::target::{self, Target};
 pub async fn run(config: &Config, command: MigrateCommand) -> Result<Outcome> {
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match command {
-        MigrateCommand::New { name } => done(new(config, &name)),
+        MigrateCommand::New(args) if args.from_prisma => super::devloop::new(config, args).await,
+        MigrateCommand::New(args) => done(new(config, &args.name)),
+        MigrateCommand::Diff(args) => super::devloop::diff(config, args).await,
         MigrateCommand::Deploy(args) => done(deploy(config, args).await),
         MigrateCommand::Status { stage, json } => {
             status(config, stage.stage.as_deref(), json).await

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use anyhow::{bail, Context as _, Result};
 
 mod copy;
+mod devloop;
 mod init;
 pub mod json;
 mod lint;
@@ -75,6 +76,8 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Lint(args) => args.json,
         Command::Migrate(MigrateCommand::Deploy(args)) => args.json,
         Command::Migrate(MigrateCommand::Status { json, .. }) => *json,
+        Command::Migrate(MigrateCommand::New(args)) => args.json,
+        Command::Migrate(MigrateCommand::Diff(args)) => args.json,
         Command::Snapshot(SnapshotCommand::List(args)) => args.json,
         _ => false,
     }

@@ -22,6 +22,8 @@ pub struct Survey {
     pub service: Option<String>,
     pub schema: Option<PathBuf>,
     pub migrations: Option<PathBuf>,
+    /// prisma.config.ts's `migrations.seed` command, and that file (the seed runs from its folder).
+    pub seed: Option<(String, PathBuf)>,
     /// `.env` files above the Compose file's folder (Compose reads only the one beside it).
     pub env_files: Vec<PathBuf>,
     /// (stage, variable) for each `<STAGE>_DATABASE_URL` in the env files.
@@ -96,14 +98,29 @@ pub fn survey(start: &Path) -> Result<Survey, ConfigError> {
     }
     survey.compose_file = compose_file;
     survey.schema = find_schema(&root, &base);
-    survey.migrations = survey
-        .schema
-        .as_deref()
-        .and_then(|schema| prisma_config_migrations(schema, &root))
-        .or_else(|| {
-            let dir = survey.schema.as_deref()?.parent()?.join("migrations");
-            dir.is_dir().then_some(dir)
-        });
+    let prisma_config = match survey.schema.as_deref() {
+        Some(schema) => prisma_config_near(schema, &root)?,
+        None => None,
+    };
+    if let Some(prisma) = &prisma_config {
+        survey.seed = prisma
+            .require(&prisma.seed, "migrations.seed", "set x-devdb.seed")?
+            .map(|command| (command.clone(), prisma.file.clone()));
+    }
+    let configured = match &prisma_config {
+        Some(prisma) => prisma
+            .require(
+                &prisma.migrations,
+                "migrations.path",
+                "set x-devdb.migrations",
+            )?
+            .cloned(),
+        None => None,
+    };
+    survey.migrations = configured.or_else(|| {
+        let dir = survey.schema.as_deref()?.parent()?.join("migrations");
+        dir.is_dir().then_some(dir)
+    });
     for dir in base.ancestors().skip(1) {
         let env = dir.join(".env");
         if env.is_file() {
@@ -131,6 +148,13 @@ impl Survey {
             out.push_str(&format!(
                 "  migrations: {}\n",
                 quote(&relative(dir, migrations))
+            ));
+        }
+        if let Some((command, file)) = &self.seed {
+            out.push_str(&format!(
+                "  seed:   # migrations.seed of {}\n    - run: [sh, -c, {}]\n",
+                relative(dir, file),
+                quote(&seed_line(dir, file, command))
             ));
         }
         if !self.env_files.is_empty() {
@@ -163,6 +187,18 @@ impl Survey {
             ),
             None => EXAMPLE.to_string(),
         };
+        if let Some((command, file)) = &self.seed {
+            let at = example.find("  migrations: ").unwrap_or(example.len());
+            let end = example[at..]
+                .find('\n')
+                .map_or(example.len(), |n| at + n + 1);
+            let seed = format!(
+                "  seed:   # migrations.seed of {}\n    - run: [sh, -c, {}]\n",
+                relative(dir, file),
+                quote(&seed_line(dir, file, command))
+            );
+            example.insert_str(end, &seed);
+        }
         if let Some(major) = self.example_image.as_deref().and_then(image_major) {
             let mount = format!("      - pgdata:{}\n", data_mount_for_major(major));
             example = example.replace(EXAMPLE_MOUNT_LINE, &mount);
@@ -322,24 +358,34 @@ fn collect_named(dir: &Path, name: &str, depth: usize, found: &mut Vec<PathBuf>)
     }
 }
 
-/// A literal `migrations: { path: "..." }` in a `prisma.config.ts` at or above the schema.
-fn prisma_config_migrations(schema: &Path, root: &Path) -> Option<PathBuf> {
+/// Prisma runs the seed from the config file's folder; devdb runs `run:` from the project
+/// root (the folder above `compose/`, or the Compose file's).
+fn seed_line(dir: &Path, file: &Path, command: &str) -> String {
+    let root = match dir.file_name() {
+        Some(name) if name == "compose" => dir.parent().unwrap_or(dir),
+        _ => dir,
+    };
+    let config_dir = file.parent().unwrap_or(root);
+    match relative(root, config_dir).as_str() {
+        "" | "." => command.to_string(),
+        folder => format!("cd {} && {command}", quote(folder)),
+    }
+}
+
+/// The prisma.config.* at or above the schema (up to `root`), read by `prisma_config`.
+fn prisma_config_near(
+    schema: &Path,
+    root: &Path,
+) -> Result<Option<super::prisma_config::PrismaConfig>, ConfigError> {
     for dir in schema.ancestors().skip(1) {
-        let config = dir.join("prisma.config.ts");
-        if let Ok(text) = std::fs::read_to_string(&config) {
-            let after = &text[text.find("migrations")?..];
-            let after = &after[after.find("path")?..];
-            let quote = after.find(['"', '\'', '`'])?;
-            let delimiter = after[quote..].chars().next()?;
-            let rest = &after[quote + 1..];
-            let literal = &rest[..rest.find(delimiter)?];
-            return Some(super::clean_path(&dir.join(literal)));
+        if let Some(config) = super::prisma_config::find(dir)? {
+            return Ok(Some(config));
         }
         if dir == root {
             break;
         }
     }
-    None
+    Ok(None)
 }
 
 /// `<STAGE>_DATABASE_URL` variables in the env files, as (STAGE, variable).
@@ -461,9 +507,59 @@ mod tests {
             "prisma.config.ts",
             "export default defineConfig({\n  schema: 'db/schema.prisma',\n  migrations: { path: \"db/history\" },\n});\n",
         );
+        let config = prisma_config_near(&root.join("db/schema.prisma"), root)
+            .unwrap()
+            .unwrap();
         assert_eq!(
-            prisma_config_migrations(&root.join("db/schema.prisma"), root),
-            Some(root.join("db/history"))
+            config.migrations,
+            Some(super::super::prisma_config::Setting::Value(
+                root.join("db/history")
+            ))
+        );
+    }
+
+    #[test]
+    fn init_takes_migrations_and_seed_from_prisma_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        write(root, "prisma/schema.prisma", "");
+        write(
+            root,
+            "prisma.config.ts",
+            "import path from 'node:path';\nexport default defineConfig({\n  migrations: { path: path.join('prisma', 'history'), seed: 'tsx prisma/seed.ts' },\n});\n",
+        );
+        let survey = survey(root).unwrap();
+        assert_eq!(survey.migrations, Some(root.join("prisma/history")));
+        let block = survey.block(&root.join("compose"));
+        assert!(
+            block.contains("  migrations: ../prisma/history\n"),
+            "{block}"
+        );
+        assert!(
+            block.contains("    - run: [sh, -c, tsx prisma/seed.ts]\n")
+                || block.contains("    - run: [sh, -c, \"tsx prisma/seed.ts\"]\n"),
+            "{block}"
+        );
+        let parsed: serde_yaml::Value = serde_yaml::from_str(&block).unwrap();
+        assert!(parsed["x-devdb"]["seed"][0]["run"].is_sequence(), "{block}");
+    }
+
+    #[test]
+    fn init_names_the_line_of_a_computed_migrations_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        write(root, "prisma/schema.prisma", "");
+        write(
+            root,
+            "prisma.config.ts",
+            "export default defineConfig({\n  schema: 'prisma/schema.prisma',\n  migrations: { path: process.env.MIGRATIONS },\n});\n",
+        );
+        let err = survey(root).unwrap_err().to_string();
+        assert!(
+            err.contains("prisma.config.ts:3:") && err.contains("x-devdb.migrations"),
+            "{err}"
         );
     }
 

@@ -9,9 +9,11 @@ pub mod adopt;
 mod env;
 mod interpolate;
 mod locate;
+pub mod prisma_config;
 mod raw;
 mod secret;
 mod seed;
+pub mod server;
 mod service;
 mod settings;
 
@@ -28,7 +30,8 @@ pub use secret::{Secret, SecretMap};
 pub use seed::{SeedKind, SeedStep};
 pub use service::{Build, Healthcheck, PortMapping, Service, VolumeMount, DEFAULT_POSTGRES_PORT};
 pub use settings::{
-    parse_duration, CopySettings, GeneratorSettings, MaskRule, Settings, SslMode, StageSettings,
+    parse_duration, CopySettings, FollowRule, GeneratorSettings, MaskRule, RelationSettings,
+    Settings, SslMode, StageSettings, SubsetSettings,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +198,9 @@ impl Config {
             Some(block) => settings_from(path, text, block, &expander)?,
             None => Settings::default(),
         };
+        if let Some(db) = services.get_mut(&settings.service) {
+            settings.server.apply(db).map_err(invalid)?;
+        }
         let warnings = expander
             .unset
             .borrow()
@@ -577,6 +583,33 @@ mod tests {
 
     const MINIMAL: &str =
         "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    ports: [\"5432\"]\n";
+
+    #[test]
+    fn server_fast_adds_its_settings_to_the_local_command_only_when_asked() {
+        assert_eq!(load(MINIMAL).unwrap().database_service().command, None);
+        let fast = load(&format!("{MINIMAL}x-devdb:\n  server: fast\n")).unwrap();
+        let command = fast.database_service().command.clone().unwrap();
+        assert_eq!(command[0], "postgres");
+        assert!(command.windows(2).any(|w| w == ["-c", "wal_level=minimal"]));
+        assert!(command.windows(2).any(|w| w == ["-c", "fsync=off"]));
+        let custom = "name: shop\nservices:\n  postgres:\n    image: postgres:16\n    command: postgres -c log_statement=all\n    ports: [\"5432\"]\nx-devdb:\n  server: fast\n";
+        let command = load(custom)
+            .unwrap()
+            .database_service()
+            .command
+            .clone()
+            .unwrap();
+        assert_eq!(&command[..3], ["postgres", "-c", "log_statement=all"]);
+        assert!(command.contains(&"max_wal_senders=0".to_string()));
+        let wrapper = custom.replace("command: postgres", "command: /start.sh");
+        let err = load(&wrapper).unwrap_err().to_string();
+        assert!(
+            err.contains("services.postgres.command starts with `/start.sh`"),
+            "{err}"
+        );
+        let typo = load(&format!("{MINIMAL}x-devdb:\n  server: fastest\n")).unwrap_err();
+        assert!(typo.to_string().contains("fastest"), "{typo}");
+    }
 
     #[test]
     fn minimal_file_uses_defaults() {

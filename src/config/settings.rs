@@ -44,6 +44,57 @@ pub struct Settings {
     /// Steps `devdb reset` (and `devdb seed`) run after the migrations, in order.
     #[serde(default)]
     pub seed: Vec<super::seed::SeedStep>,
+    /// `fast`: the local server runs with settings that trade crash safety for load speed.
+    #[serde(default)]
+    pub server: super::server::ServerProfile,
+    /// Foreign keys the schema does not declare, followed and checked like real ones.
+    #[serde(default)]
+    pub relations: Vec<RelationSettings>,
+    /// Named subsets, run by `devdb copy --subset NAME`.
+    #[serde(default)]
+    pub subsets: BTreeMap<String, SubsetSettings>,
+}
+
+/// A virtual foreign key: `from: table(cols)` references `to: table(cols)`, for the rows of
+/// `from` that meet `condition` (all of them when absent). Names are checked against the
+/// database by `devdb copy`, which owns the catalog.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelationSettings {
+    pub from: String,
+    pub to: String,
+    pub condition: Option<String>,
+    /// How messages and `follow:` rules name it (default: `<table>_<columns>_relation`).
+    pub name: Option<String>,
+}
+
+/// A named subset: where it starts, how far it reaches, what it hides.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubsetSettings {
+    /// Start tables, each with the condition choosing its rows (`true` for all).
+    pub start: BTreeMap<String, String>,
+    /// At most this many rows of a table (over `x-devdb.copy.limit`).
+    #[serde(default)]
+    pub limit: BTreeMap<String, u64>,
+    /// Per foreign key (by name): `follow` (default) pulls the parent rows, `set-null` cuts
+    /// the key of rows whose parent does not come.
+    #[serde(default)]
+    pub follow: BTreeMap<String, FollowRule>,
+    /// Masks over `x-devdb.copy.mask` (same keys and rules).
+    #[serde(default)]
+    pub mask: BTreeMap<String, MaskRule>,
+    /// Also copy the rows that reference the chosen rows, this many FK levels down.
+    pub with_children: Option<usize>,
+}
+
+/// What a copy does with a foreign key whose parent row would be missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FollowRule {
+    #[default]
+    Follow,
+    SetNull,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -79,6 +130,9 @@ impl Default for Settings {
             copy: CopySettings::default(),
             generate: Vec::new(),
             seed: Vec::new(),
+            server: Default::default(),
+            relations: Vec::new(),
+            subsets: BTreeMap::new(),
         }
     }
 }

@@ -7,38 +7,22 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use tokio_postgres::Client;
 
-use super::plan::{Column, TableName};
+use super::plan::{Column, QualifiedName};
 use super::CopyError;
 
 fn query_error(action: String) -> impl FnOnce(tokio_postgres::Error) -> CopyError {
     move |error| CopyError::Database { action, error }
 }
 
-/// Ordinary and partitioned tables outside the system schemas (partitions are reached through
-/// their parent), without the migration ledger.
-pub async fn tables(client: &Client) -> Result<Vec<TableName>, CopyError> {
-    let rows = client
-        .query(
-            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
-               AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
-               AND n.nspname NOT LIKE 'pg_temp%' AND c.relname <> '_prisma_migrations' \
-             ORDER BY 1, 2",
-            &[],
-        )
+/// The stage's (or local) tables, as the catalog layer lists them.
+pub async fn tables(client: &Client) -> Result<Vec<QualifiedName>, CopyError> {
+    crate::pg::catalog::tables(client)
         .await
-        .map_err(query_error("listing tables".to_string()))?;
-    Ok(rows
-        .iter()
-        .map(|r| TableName {
-            schema: r.get(0),
-            name: r.get(1),
-        })
-        .collect())
+        .map_err(query_error("listing tables".to_string()))
 }
 
 /// Every relation (tables, views, sequences...) by qualified name; for "is it there" checks.
-pub async fn relation_exists(client: &Client, table: &TableName) -> Result<bool, CopyError> {
+pub async fn relation_exists(client: &Client, table: &QualifiedName) -> Result<bool, CopyError> {
     let row = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table.quoted()])
         .await
@@ -72,7 +56,7 @@ pub struct Rebuilt {
 }
 
 impl Rebuilt {
-    pub fn drop_sql(&self, table: &TableName) -> String {
+    pub fn drop_sql(&self, table: &QualifiedName) -> String {
         match &self.constraint {
             Some(name) => format!(
                 "ALTER TABLE {} DROP CONSTRAINT {}",
@@ -83,7 +67,7 @@ impl Rebuilt {
         }
     }
 
-    pub fn create_sql(&self, table: &TableName) -> String {
+    pub fn create_sql(&self, table: &QualifiedName) -> String {
         match &self.constraint {
             Some(name) => format!(
                 "ALTER TABLE {} ADD CONSTRAINT {} {}",
@@ -99,9 +83,9 @@ impl Rebuilt {
 /// Reads every table's `TableInfo` in one query; tables that do not exist are absent.
 pub async fn describe(
     client: &impl tokio_postgres::GenericClient,
-    tables: &[TableName],
-) -> Result<HashMap<TableName, TableInfo>, CopyError> {
-    let names: Vec<String> = tables.iter().map(TableName::quoted).collect();
+    tables: &[QualifiedName],
+) -> Result<HashMap<QualifiedName, TableInfo>, CopyError> {
+    let names: Vec<String> = tables.iter().map(QualifiedName::quoted).collect();
     let rows = client
         .query(DESCRIBE, &[&names])
         .await

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
 
-use super::plan::TableName;
+use super::plan::QualifiedName;
 use super::structure;
 use super::CopyError;
 use crate::migrate::{self, files, MigrationFile, State};
@@ -16,7 +16,7 @@ pub fn write_structure(
     dir: &Path,
     files: &[MigrationFile],
     status: &migrate::Status,
-    relation: &TableName,
+    relation: &QualifiedName,
     stage: &str,
     ddl: &str,
     into: Option<&str>,

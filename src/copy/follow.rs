@@ -8,10 +8,13 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::integrity::{self, ForeignKey};
-use super::plan::{Column, TableName, TablePlan};
+use std::collections::BTreeMap;
+
+use super::integrity::{ForeignKey, Keys};
+use super::plan::{Column, QualifiedName, TablePlan};
 use super::transfer::{format_name, LocalLoad};
 use super::CopyError;
+use crate::config::FollowRule;
 use crate::db::{quote_ident, quote_literal};
 
 /// Keys fetched from the stage per query: bounds the memory of one round and the query's size.
@@ -32,27 +35,39 @@ pub struct Source {
     pub remote_columns: Vec<Column>,
 }
 
-/// Follows every FK of the tables in the transaction until nothing is missing; `source` plans
-/// a parent table (named or not). Returns the rows added per FK.
+/// Keys of copied rows cut to null (`set-null`) because their parent row does not come.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Cut {
+    pub table: String,
+    pub foreign_key: String,
+    pub rows: u64,
+}
+
+/// Follows every FK of the tables in the transaction until nothing is missing (FKs whose rule
+/// is `set-null` are cut instead, once nothing else follows); `source` plans a parent table
+/// (named or not). Returns the rows added per FK and the keys cut.
 pub async fn follow_parents<F, Fut>(
     remote: &Client,
     load: &mut LocalLoad<'_>,
+    keys_of: &Keys,
+    rules: &BTreeMap<String, FollowRule>,
     mut source: F,
-) -> Result<Vec<Followed>, CopyError>
+) -> Result<(Vec<Followed>, Vec<Cut>), CopyError>
 where
-    F: FnMut(TableName) -> Fut,
+    F: FnMut(QualifiedName) -> Fut,
     Fut: std::future::Future<Output = Result<Source, CopyError>>,
 {
     let mut followed: Vec<Followed> = Vec::new();
+    let cut_rule = |key: &ForeignKey| rules.get(&key.name) == Some(&FollowRule::SetNull);
     loop {
-        let keys: Vec<ForeignKey> =
-            integrity::foreign_keys_touching(load.transaction(), load.loaded())
-                .await?
-                .into_iter()
-                .filter(|k| load.loaded().contains(&k.child))
-                .collect();
+        let keys: Vec<ForeignKey> = keys_of
+            .touching(load.transaction(), load.loaded())
+            .await?
+            .into_iter()
+            .filter(|k| load.loaded().contains(&k.child))
+            .collect();
         let mut added_any = false;
-        for key in &keys {
+        for key in keys.iter().filter(|k| !cut_rule(k)) {
             let missing = missing_keys(load, key).await?;
             if missing.is_empty() {
                 continue;
@@ -71,14 +86,42 @@ where
             record(&mut followed, key, rows);
         }
         if !added_any {
-            return Ok(followed);
+            let cut = cut_keys(load, &keys, cut_rule).await?;
+            return Ok((followed, cut));
         }
     }
 }
 
+/// Sets the keys of `set-null` FKs to null where their parent row is missing.
+async fn cut_keys(
+    load: &LocalLoad<'_>,
+    keys: &[ForeignKey],
+    cut_rule: impl Fn(&ForeignKey) -> bool,
+) -> Result<Vec<Cut>, CopyError> {
+    let mut cut = Vec::new();
+    for key in keys.iter().filter(|k| cut_rule(k)) {
+        let rows = load
+            .transaction()
+            .execute(&key.set_null_sql(), &[])
+            .await
+            .map_err(|error| CopyError::Database {
+                action: format!("cutting {} to null", key.describe()),
+                error,
+            })?;
+        if rows > 0 {
+            cut.push(Cut {
+                table: key.child.to_string(),
+                foreign_key: key.name.clone(),
+                rows,
+            });
+        }
+    }
+    Ok(cut)
+}
+
 /// Moves the parent's owned sequences past the ids just added (never back), so the next local
 /// insert does not collide with a followed row.
-async fn advance_sequences(load: &LocalLoad<'_>, table: &TableName) -> Result<(), CopyError> {
+async fn advance_sequences(load: &LocalLoad<'_>, table: &QualifiedName) -> Result<(), CopyError> {
     let local = load.transaction();
     let info = super::catalog::describe(local, std::slice::from_ref(table))
         .await?
@@ -275,13 +318,17 @@ mod tests {
     fn parent_rows_are_read_by_typed_keys_through_the_parents_own_select() {
         let key = ForeignKey {
             name: "items_fk".into(),
-            child: TableName::parse("items"),
+            child: QualifiedName::parse("items"),
             child_columns: vec!["order_id".into(), "line".into()],
-            parent: TableName::parse("shop.lines"),
+            parent: QualifiedName::parse("shop.lines"),
             parent_columns: vec!["order_id".into(), "no".into()],
             match_full: false,
             child_only: true,
             parent_only: true,
+            deferrable: false,
+            nullable: true,
+            condition: None,
+            declared: false,
         };
         let column = |name: &str, type_name: &str| Column {
             name: name.into(),

@@ -10,122 +10,17 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use tokio_postgres::GenericClient;
 
-use super::plan::{MaskRule, TableName};
+use super::plan::MaskRule;
 use super::CopyError;
-use crate::db::quote_ident;
-
-/// A foreign key as the local catalog describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForeignKey {
-    pub name: String,
-    pub child: TableName,
-    pub child_columns: Vec<String>,
-    pub parent: TableName,
-    pub parent_columns: Vec<String>,
-    /// `MATCH FULL` (a row with some but not all key columns null dangles).
-    pub match_full: bool,
-    /// Ordinary tables are read with ONLY (FKs are not inherited); partitioned ones whole.
-    pub child_only: bool,
-    pub parent_only: bool,
-}
-
-impl ForeignKey {
-    /// `public.orders (user_id) → public.users (id)`, for messages.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} {} ({}) → {} ({})",
-            self.name,
-            self.child,
-            self.child_columns.join(", "),
-            self.parent,
-            self.parent_columns.join(", ")
-        )
-    }
-
-    /// The condition, over child rows aliased `c`, that a row references no parent row.
-    pub fn dangling_condition(&self) -> String {
-        let column = |c: &String| format!("c.{}", quote_ident(c));
-        let all_set = self
-            .child_columns
-            .iter()
-            .map(|c| format!("{} IS NOT NULL", column(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let matches = self
-            .child_columns
-            .iter()
-            .zip(&self.parent_columns)
-            .map(|(c, p)| format!("p.{} = {}", quote_ident(p), column(c)))
-            .collect::<Vec<_>>()
-            .join(" AND ");
-        let missing = format!(
-            "NOT EXISTS (SELECT 1 FROM {}{} p WHERE {matches})",
-            only(self.parent_only),
-            self.parent.quoted()
-        );
-        if self.match_full && self.child_columns.len() > 1 {
-            let any_set = self
-                .child_columns
-                .iter()
-                .map(|c| format!("{} IS NOT NULL", column(c)))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            format!("({any_set}) AND (NOT ({all_set}) OR {missing})")
-        } else {
-            format!("{all_set} AND {missing}")
-        }
-    }
-
-    fn child_source(&self) -> String {
-        format!("{}{} c", only(self.child_only), self.child.quoted())
-    }
-
-    pub fn count_sql(&self) -> String {
-        format!(
-            "SELECT count(*) FROM {} WHERE {}",
-            self.child_source(),
-            self.dangling_condition()
-        )
-    }
-
-    /// A few of the dangling rows' keys, as `(1, 'a')`.
-    pub fn sample_sql(&self, rows: usize) -> String {
-        let key = self
-            .child_columns
-            .iter()
-            .map(|c| format!("c.{}", quote_ident(c)))
-            .collect::<Vec<_>>()
-            .join(", ");
-        format!(
-            "SELECT DISTINCT ROW({key})::text FROM {} WHERE {} LIMIT {rows}",
-            self.child_source(),
-            self.dangling_condition()
-        )
-    }
-
-    pub fn delete_sql(&self) -> String {
-        format!(
-            "DELETE FROM {} WHERE {}",
-            self.child_source(),
-            self.dangling_condition()
-        )
-    }
-}
-
-fn only(only: bool) -> &'static str {
-    if only {
-        "ONLY "
-    } else {
-        ""
-    }
-}
+pub use crate::pg::ForeignKey;
+use crate::pg::{catalog, QualifiedName};
 
 /// Masks on the two sides of an FK must keep it true: the same `hmac` on both (equal values stay
 /// equal), none on either, or `null` on the referencing side (a null references nothing). Anything
 /// else would leave every masked row pointing nowhere, so it is refused before any row moves.
 pub fn check_masks(
     keys: &[ForeignKey],
-    mask_of: impl Fn(&TableName, &str) -> Option<MaskRule>,
+    mask_of: impl Fn(&QualifiedName, &str) -> Option<MaskRule>,
 ) -> Result<(), CopyError> {
     for key in keys {
         for (child_column, parent_column) in key.child_columns.iter().zip(&key.parent_columns) {
@@ -182,71 +77,49 @@ pub struct Pruned {
     pub rows: u64,
 }
 
-/// Every valid FK whose child or parent is one of `tables`, from the local catalog.
-pub async fn foreign_keys_touching(
-    client: &impl GenericClient,
-    tables: &[TableName],
-) -> Result<Vec<ForeignKey>, CopyError> {
-    let names: Vec<String> = tables.iter().map(TableName::quoted).collect();
-    let rows = client
-        .query(FOREIGN_KEYS, &[&names])
-        .await
-        .map_err(|error| CopyError::Database {
-            action: "reading the local foreign keys".into(),
-            error,
-        })?;
-    Ok(rows
-        .iter()
-        .map(|row| ForeignKey {
-            name: row.get(0),
-            child: TableName {
-                schema: row.get(1),
-                name: row.get(2),
-            },
-            child_columns: row.get(3),
-            parent: TableName {
-                schema: row.get(4),
-                name: row.get(5),
-            },
-            parent_columns: row.get(6),
-            match_full: row.get(7),
-            child_only: row.get(8),
-            parent_only: row.get(9),
-        })
-        .collect())
+/// The copy's foreign keys: the local catalog's, plus the ones declared in `x-devdb.relations`
+/// (resolved against the local catalog before any row moves, see `relations`).
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    pub declared: Vec<ForeignKey>,
 }
 
-/// Root constraints only (`conparentid = 0`): a partitioned table's FK is checked once, on the
-/// whole table, not once more per partition clone.
-const FOREIGN_KEYS: &str = r#"
-WITH wanted AS (SELECT to_regclass(name) AS oid FROM unnest($1::text[]) AS name)
-SELECT con.conname::text, cn.nspname::text, child.relname::text,
-       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord),
-       pn.nspname::text, parent.relname::text,
-       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord),
-       con.confmatchtype = 'f', child.relkind = 'r', parent.relkind = 'r'
-FROM pg_constraint con
-JOIN pg_class child ON child.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = child.relnamespace
-JOIN pg_class parent ON parent.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = parent.relnamespace
-WHERE con.contype = 'f' AND con.convalidated AND con.conparentid = 0
-  AND (con.conrelid IN (SELECT oid FROM wanted) OR con.confrelid IN (SELECT oid FROM wanted))
-ORDER BY 2, 3, 1
-"#;
+impl Keys {
+    /// Every valid FK (and declared one) whose child or parent is one of `tables`.
+    pub async fn touching(
+        &self,
+        client: &impl GenericClient,
+        tables: &[QualifiedName],
+    ) -> Result<Vec<ForeignKey>, CopyError> {
+        let mut keys = catalog::foreign_keys_touching(client, tables)
+            .await
+            .map_err(|error| CopyError::Database {
+                action: "reading the local foreign keys".into(),
+                error,
+            })?;
+        keys.extend(
+            self.declared
+                .iter()
+                .filter(|k| tables.contains(&k.child) || tables.contains(&k.parent))
+                .cloned(),
+        );
+        Ok(keys)
+    }
+}
 
 /// Checks every FK touching `loaded`; with `prune`, deletes dangling rows instead (repeating,
 /// since a deleted row may have been another row's parent) and returns what it deleted.
 pub async fn enforce(
     client: &impl GenericClient,
-    loaded: &[TableName],
+    keys_of: &Keys,
+    loaded: &[QualifiedName],
     prune: bool,
 ) -> Result<Vec<Pruned>, CopyError> {
-    let loaded_set: BTreeSet<&TableName> = loaded.iter().collect();
-    let mut touched: Vec<TableName> = loaded.to_vec();
+    let loaded_set: BTreeSet<&QualifiedName> = loaded.iter().collect();
+    let mut touched: Vec<QualifiedName> = loaded.to_vec();
     let mut pruned: Vec<Pruned> = Vec::new();
     loop {
-        let keys = foreign_keys_touching(client, &touched).await?;
+        let keys = keys_of.touching(client, &touched).await?;
         if !prune {
             let violations = violations(client, &keys, &loaded_set).await?;
             return if violations.is_empty() {
@@ -297,7 +170,7 @@ fn add_pruned(pruned: &mut Vec<Pruned>, key: &ForeignKey, rows: u64) {
 async fn violations(
     client: &impl GenericClient,
     keys: &[ForeignKey],
-    loaded: &BTreeSet<&TableName>,
+    loaded: &BTreeSet<&QualifiedName>,
 ) -> Result<Vec<Violation>, CopyError> {
     let mut found = Vec::new();
     for key in keys {
@@ -376,30 +249,18 @@ mod tests {
     fn key(columns: &[&str], match_full: bool) -> ForeignKey {
         ForeignKey {
             name: "items_fk".into(),
-            child: TableName::parse("items"),
+            child: QualifiedName::parse("items"),
             child_columns: columns.iter().map(|c| c.to_string()).collect(),
-            parent: TableName::parse("shop.orders"),
+            parent: QualifiedName::parse("shop.orders"),
             parent_columns: columns.iter().map(|c| format!("p_{c}")).collect(),
             match_full,
             child_only: true,
             parent_only: false,
+            deferrable: false,
+            nullable: true,
+            condition: None,
+            declared: false,
         }
-    }
-
-    #[test]
-    fn a_simple_match_key_dangles_only_when_every_column_is_set() {
-        assert_eq!(
-            key(&["a", "b"], false).count_sql(),
-            r#"SELECT count(*) FROM ONLY "public"."items" c WHERE c."a" IS NOT NULL AND c."b" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "shop"."orders" p WHERE p."p_a" = c."a" AND p."p_b" = c."b")"#
-        );
-    }
-
-    #[test]
-    fn a_full_match_key_also_dangles_when_only_some_columns_are_set() {
-        assert_eq!(
-            key(&["a", "b"], true).dangling_condition(),
-            r#"(c."a" IS NOT NULL OR c."b" IS NOT NULL) AND (NOT (c."a" IS NOT NULL AND c."b" IS NOT NULL) OR NOT EXISTS (SELECT 1 FROM "shop"."orders" p WHERE p."p_a" = c."a" AND p."p_b" = c."b"))"#
-        );
     }
 
     #[test]

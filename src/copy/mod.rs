@@ -5,11 +5,14 @@
 mod catalog;
 mod fix_missing;
 pub mod follow;
+pub mod graph;
 pub mod integrity;
 pub mod plan;
+mod relations;
 mod restrict;
 pub mod saved;
 pub mod structure;
+mod subset;
 mod transfer;
 
 use std::collections::BTreeMap;
@@ -18,12 +21,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::config::Config;
+use crate::config::{Config, CopySettings};
 use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
+use crate::pg::QualifiedName;
 use crate::progress;
 pub use fix_missing::write_structure;
-use plan::{MaskRule, TableName, TablePlan};
+use plan::TablePlan;
 pub use transfer::TableResult;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +75,9 @@ pub enum CopyError {
     Docker(#[from] crate::docker::DockerError),
     #[error("{0}")]
     Structure(String),
+    /// A subset, virtual FK or follow rule that cannot be applied; nothing was copied.
+    #[error("{0}")]
+    Subset(String),
 }
 
 fn describe_unknown(unknown: &[(String, Vec<String>)], stage: &str) -> String {
@@ -103,6 +110,10 @@ pub struct CopyOptions {
     pub prune_dangling: bool,
     /// Do not pull referenced parent rows; a copy that needs them is refused instead.
     pub no_follow: bool,
+    /// Also copy the children of the chosen rows, this many FK levels down.
+    pub with_children: Option<usize>,
+    /// A named subset of `x-devdb.subsets` instead of `tables` and `filters`.
+    pub subset: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,7 +124,19 @@ pub struct CopyReport {
     pub followed: Vec<follow::Followed>,
     /// Rows `--prune-dangling` deleted, per table and foreign key.
     pub pruned: Vec<integrity::Pruned>,
+    /// Tables copied because their rows reference the chosen rows (`--with-children`).
+    pub children: Vec<ChildTable>,
+    /// Keys cut to null by a `set-null` rule, per table and foreign key.
+    pub cut: Vec<follow::Cut>,
     pub seconds: f64,
+}
+
+/// A table `--with-children` added, and the FKs that brought it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildTable {
+    pub table: String,
+    pub foreign_keys: Vec<String>,
+    pub depth: usize,
 }
 
 /// Copies the tables' rows from the stage into the local database.
@@ -137,28 +160,40 @@ pub async fn copy_data(
             action: "opening a snapshot on the stage".into(),
             error,
         })?;
-    let requested = if options.tables.is_empty() {
-        config.settings.copy.tables.clone()
-    } else {
-        options.tables.clone()
-    };
-    if requested.is_empty() {
+    let selection = subset::select(config, options)?;
+    if selection.tables.is_empty() {
         return Err(CopyError::NoTables);
     }
     let available = catalog::tables(&coordinator).await?;
-    let tables =
-        plan::expand(&requested, &available).map_err(|unknown| CopyError::UnknownTables {
+    let mut tables = plan::expand(&selection.tables, &available).map_err(|unknown| {
+        CopyError::UnknownTables {
             stage: stage.name.clone(),
             unknown,
-        })?;
-    let filters = parse_filters(&options.filters, config)?;
-    plan::check_entries(&config.settings.copy, &options.filters, &tables, &available)?;
+        }
+    })?;
+    let copy = &selection.copy;
+    let filters = parse_filters(&selection.cli_where, copy)?;
+    plan::check_entries(copy, &selection.cli_where, &tables, &available)?;
     let mask_key = saved::mask_key(config)?;
     let local_client = local.connect().await?;
+    let keys_of = integrity::Keys {
+        declared: relations::resolve(&config.settings.relations, &local_client).await?,
+    };
+    let graph = keys_of.touching(&local_client, &available).await?;
+    graph::check_rules(&selection.rules, &graph, &selection.name).map_err(CopyError::Subset)?;
+    let reached = reach_children(&selection, &tables, &graph, &available)?;
+    tables.extend(reached.iter().map(|r| r.table.clone()));
     // Metadata once: one catalog query per side for all the tables.
     let remote_info = catalog::describe(&coordinator, &tables).await?;
     let mut local_info = catalog::describe(&local_client, &tables).await?;
-    let keys = integrity::foreign_keys_touching(&local_client, &tables).await?;
+    let keys = keys_of.touching(&local_client, &tables).await?;
+    let own_filter = |t: &QualifiedName| {
+        if plan::lookup(&copy.limit, t).is_some() {
+            None
+        } else {
+            plan::lookup(&filters, t).cloned()
+        }
+    };
     let mut plans = Vec::new();
     for table in &tables {
         let Some(local_table) = local_info.get(table) else {
@@ -168,28 +203,26 @@ pub async fn copy_data(
             });
         };
         let remote_table = remote_info.get(table).cloned().unwrap_or_default();
-        let masks = masks_for(config, table);
-        let limit = lookup(&config.settings.copy.limit, table).copied();
-        let own = lookup(&filters, table).cloned();
-        let restricted = own.is_none() && limit.is_none();
-        let filter = if restricted {
-            restrict::selection(table, &keys, &tables, &|t| {
-                if lookup(&config.settings.copy.limit, t).is_some() {
-                    None
-                } else {
-                    lookup(&filters, t).cloned()
-                }
+        let masks = plan::masks_for(copy, table);
+        let limit = plan::lookup(&copy.limit, table).copied();
+        let own = plan::lookup(&filters, table).cloned();
+        let filter = if reached.iter().any(|r| &r.table == table) {
+            let below = restrict::children_selection(table, &reached, &own_filter);
+            Some(match own {
+                Some(own) => format!("({below}) AND ({own})"),
+                None => below,
             })
+        } else if own.is_none() && limit.is_none() {
+            restrict::selection(table, &keys, &tables, &own_filter)
         } else {
             own
         };
-        let filter = filter.as_deref();
         let plan = plan::plan_table_keyed(
             table,
             &remote_table.columns,
             &local_table.columns,
             &masks,
-            filter,
+            filter.as_deref(),
             limit,
             mask_key.as_ref(),
         )?;
@@ -200,7 +233,7 @@ pub async fn copy_data(
         });
     }
     integrity::check_masks(&keys, |table, column| {
-        masks_for(config, table).remove(column)
+        plan::masks_for(copy, table).remove(column)
     })?;
     drop(local_client);
     for Planned { plan, .. } in &plans {
@@ -268,24 +301,36 @@ pub async fn copy_data(
         }
     }
     total.finish_and_clear();
-    let followed = if options.no_follow {
-        Vec::new()
+    let (followed, cut) = if options.no_follow {
+        (Vec::new(), Vec::new())
     } else {
         let plan_client = local.connect().await?;
         let (remote, plan_local, key) = (&coordinator, &plan_client, mask_key.as_ref());
         let stage_name = stage.name.as_str();
-        follow::follow_parents(&coordinator, &mut load, |table| async move {
-            plan_source(config, remote, plan_local, &table, key, stage_name).await
-        })
+        follow::follow_parents(
+            &coordinator,
+            &mut load,
+            &keys_of,
+            &selection.rules,
+            |table| async move {
+                plan_source(copy, remote, plan_local, &table, key, stage_name).await
+            },
+        )
         .await?
     };
+    for entry in &cut {
+        progress::note(format!(
+            "set {} keys of {} to null ({}: set-null, their parent rows do not come)",
+            entry.rows, entry.table, entry.foreign_key
+        ));
+    }
     for entry in &followed {
         progress::note(format!(
             "added {} rows to {} that {} references ({})",
             entry.rows, entry.table, entry.from, entry.foreign_key
         ));
     }
-    let pruned = load.finish(options.prune_dangling).await?;
+    let pruned = load.finish(&keys_of, options.prune_dangling).await?;
     drop(coordinator);
     for entry in &pruned {
         progress::note(format!(
@@ -300,6 +345,15 @@ pub async fn copy_data(
         tables,
         followed,
         pruned,
+        children: reached
+            .iter()
+            .map(|r| ChildTable {
+                table: r.table.to_string(),
+                foreign_keys: r.via.iter().map(|k| k.name.clone()).collect(),
+                depth: r.depth,
+            })
+            .collect(),
+        cut,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -314,10 +368,10 @@ struct Planned {
 /// How a parent table the copy follows is read from the stage: all its columns the local table
 /// has, with the project's masks, no filter (only the referenced rows are asked for).
 async fn plan_source(
-    config: &Config,
+    copy: &CopySettings,
     remote: &tokio_postgres::Client,
     local: &tokio_postgres::Client,
-    table: &TableName,
+    table: &QualifiedName,
     key: Option<&plan::MaskKey>,
     stage: &str,
 ) -> Result<follow::Source, CopyError> {
@@ -337,7 +391,7 @@ async fn plan_source(
         table,
         &remote_table.columns,
         &local_table.columns,
-        &masks_for(config, table),
+        &plan::masks_for(copy, table),
         None,
         None,
         key,
@@ -348,31 +402,44 @@ async fn plan_source(
     })
 }
 
-/// Masks configured for `table`: keys are `table.column` or `schema.table.column`.
-fn masks_for(config: &Config, table: &TableName) -> BTreeMap<String, MaskRule> {
-    config
-        .settings
-        .copy
-        .mask
+/// The tables `--with-children` adds below the start tables, each announced with its FKs. A
+/// start table with a limit has no condition its children could name, so it is refused.
+fn reach_children(
+    selection: &subset::Selection,
+    tables: &[QualifiedName],
+    graph: &[integrity::ForeignKey],
+    available: &[QualifiedName],
+) -> Result<Vec<graph::Reached>, CopyError> {
+    let Some(depth) = selection.with_children else {
+        return Ok(Vec::new());
+    };
+    if let Some(table) = tables
         .iter()
-        .filter_map(|(key, rule)| {
-            let (table_part, column) = key.rsplit_once('.')?;
-            plan::entry_matches(table_part, table).then(|| (column.to_string(), rule.clone()))
-        })
-        .collect()
-}
-
-fn lookup<'a, T>(map: &'a BTreeMap<String, T>, table: &TableName) -> Option<&'a T> {
-    map.iter()
-        .find(|(key, _)| plan::entry_matches(key, table))
-        .map(|(_, value)| value)
+        .find(|t| plan::lookup(&selection.copy.limit, t).is_some())
+    {
+        return Err(CopyError::Subset(format!(
+            "--with-children follows the children of rows chosen by a condition, and {table} has a limit; \
+             nothing was copied\n  hint: choose its rows with a condition (--where or the subset's start) instead"
+        )));
+    }
+    let reached = graph::children(tables, graph, depth, available);
+    for entry in &reached {
+        let keys: Vec<&str> = entry.via.iter().map(|k| k.name.as_str()).collect();
+        progress::note(format!(
+            "with children: {} (level {}, through {})",
+            entry.table,
+            entry.depth,
+            keys.join(", ")
+        ));
+    }
+    Ok(reached)
 }
 
 fn parse_filters(
     arguments: &[String],
-    config: &Config,
+    copy: &CopySettings,
 ) -> Result<BTreeMap<String, String>, CopyError> {
-    let mut filters = config.settings.copy.filter.clone();
+    let mut filters = copy.filter.clone();
     for argument in arguments {
         let (table, condition) = argument
             .split_once(':')

@@ -1,69 +1,14 @@
 //! Planning a table copy without touching a database: which tables a pattern names, how remote
 //! and local columns pair up (by name), which wire format is safe, what the remote SELECT is.
 
+use crate::config::CopySettings;
 use crate::db::{quote_ident, quote_literal};
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-/// A relation name, schema-qualified.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TableName {
-    pub schema: String,
-    pub name: String,
-}
-
-impl TableName {
-    /// `schema.table` or `table` (meaning `public.table`); either part may be SQL-quoted
-    /// (`"MixedCase"`, `"my.schema"."t"`), as users copy names from psql.
-    pub fn parse(text: &str) -> TableName {
-        let mut parts = split_qualified(text.trim());
-        match parts.len() {
-            2 => {
-                let name = parts.pop().unwrap_or_default();
-                let schema = parts.pop().unwrap_or_default();
-                TableName { schema, name }
-            }
-            1 => TableName {
-                schema: "public".to_string(),
-                name: parts.pop().unwrap_or_default(),
-            },
-            _ => TableName {
-                schema: "public".to_string(),
-                name: text.to_string(),
-            },
-        }
-    }
-
-    pub fn quoted(&self) -> String {
-        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
-    }
-}
-
-impl std::fmt::Display for TableName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
-    }
-}
-
-/// Splits at dots outside double quotes and unquotes each part (`""` is a quote).
-fn split_qualified(text: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                parts.last_mut().unwrap().push('"');
-            }
-            '"' => quoted = !quoted,
-            '.' if !quoted => parts.push(String::new()),
-            c => parts.last_mut().unwrap().push(c),
-        }
-    }
-    parts
-}
+/// Relations are named by the catalog layer's one qualified-name type.
+pub use crate::pg::QualifiedName;
 
 /// A column as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +37,7 @@ pub enum Format {
 
 #[derive(Debug, Clone)]
 pub struct TablePlan {
-    pub table: TableName,
+    pub table: QualifiedName,
     /// Columns written locally, in the order of the SELECT.
     pub columns: Vec<String>,
     pub select: String,
@@ -170,7 +115,7 @@ impl MaskKey {
 
 /// Pairs columns by name and builds the remote SELECT with masks, limit and filter applied.
 pub fn plan_table(
-    table: &TableName,
+    table: &QualifiedName,
     remote: &[Column],
     local: &[Column],
     masks: &BTreeMap<String, MaskRule>,
@@ -182,7 +127,7 @@ pub fn plan_table(
 
 /// [`plan_table`] with the project's key for `hmac` masks.
 pub fn plan_table_keyed(
-    table: &TableName,
+    table: &QualifiedName,
     remote: &[Column],
     local: &[Column],
     masks: &BTreeMap<String, MaskRule>,
@@ -387,26 +332,45 @@ pub fn single_condition(condition: &str) -> Result<String, String> {
 
 /// Whether a `mask` / `where` / `limit` entry's table part (a name, a glob, SQL-quoted parts)
 /// covers `table`.
-pub fn entry_matches(entry_table: &str, table: &TableName) -> bool {
-    let wanted = TableName::parse(entry_table);
+pub fn entry_matches(entry_table: &str, table: &QualifiedName) -> bool {
+    let wanted = QualifiedName::parse(entry_table);
     glob_match(&wanted.schema, &table.schema) && glob_match(&wanted.name, &table.name)
+}
+
+/// Masks configured for `table`: keys are `table.column` or `schema.table.column`, any part
+/// quoted (a dot inside quotes belongs to the name).
+pub fn masks_for(copy: &CopySettings, table: &QualifiedName) -> BTreeMap<String, MaskRule> {
+    copy.mask
+        .iter()
+        .filter_map(|(key, rule)| {
+            let (table_part, column) = crate::pg::name::split_column(key)?;
+            entry_matches(&table_part, table).then(|| (column, rule.clone()))
+        })
+        .collect()
+}
+
+/// The value of the first entry whose table part covers `table`.
+pub fn lookup<'a, T>(map: &'a BTreeMap<String, T>, table: &QualifiedName) -> Option<&'a T> {
+    map.iter()
+        .find(|(key, _)| entry_matches(key, table))
+        .map(|(_, value)| value)
 }
 
 /// Every `--where` must cover a copied table, every configured mask, limit and where a table of
 /// the stage: a typo must not let rows through unmasked or unfiltered.
 pub fn check_entries(
-    copy: &crate::config::CopySettings,
+    copy: &CopySettings,
     cli_where: &[String],
-    copied: &[TableName],
-    on_stage: &[TableName],
+    copied: &[QualifiedName],
+    on_stage: &[QualifiedName],
 ) -> Result<(), PlanError> {
     let cli = cli_where
         .iter()
         .filter_map(|w| w.split_once(':'))
         .map(|(table, _)| ("--where".to_string(), table.trim().to_string()));
     let masks = copy.mask.keys().filter_map(|key| {
-        let (table, _) = key.rsplit_once('.')?;
-        Some((format!("x-devdb.copy.mask `{key}`"), table.to_string()))
+        let (table, _) = crate::pg::name::split_column(key)?;
+        Some((format!("x-devdb.copy.mask `{key}`"), table))
     });
     let limits = copy
         .limit
@@ -423,7 +387,7 @@ pub fn check_entries(
             .map(|(e, t)| (e, t, on_stage, "a table of the stage")),
     ) {
         if !candidates.iter().any(|c| entry_matches(&table, c)) {
-            let wanted = TableName::parse(&table);
+            let wanted = QualifiedName::parse(&table);
             return Err(PlanError::UnknownEntry {
                 entry,
                 name: wanted.to_string(),
@@ -433,7 +397,11 @@ pub fn check_entries(
         }
     }
     // A mask key without a table part (`email: hash`) names no table at all.
-    if let Some(key) = copy.mask.keys().find(|k| !k.contains('.')) {
+    if let Some(key) = copy
+        .mask
+        .keys()
+        .find(|k| crate::pg::name::split_column(k).is_none())
+    {
         return Err(PlanError::UnknownEntry {
             entry: format!("x-devdb.copy.mask `{key}`"),
             name: "no table (write `table.column`)".to_string(),
@@ -444,7 +412,7 @@ pub fn check_entries(
     Ok(())
 }
 
-fn closest(name: &str, candidates: &[TableName]) -> Vec<String> {
+fn closest(name: &str, candidates: &[QualifiedName]) -> Vec<String> {
     let mut close: Vec<(usize, String)> = candidates
         .iter()
         .map(|t| (distance(name, &t.name), t.to_string()))
@@ -458,13 +426,13 @@ fn closest(name: &str, candidates: &[TableName]) -> Vec<String> {
 /// catalog. Unknown names are returned with their closest matches.
 pub fn expand(
     requested: &[String],
-    available: &[TableName],
-) -> Result<Vec<TableName>, Vec<(String, Vec<String>)>> {
-    let mut chosen: Vec<TableName> = Vec::new();
+    available: &[QualifiedName],
+) -> Result<Vec<QualifiedName>, Vec<(String, Vec<String>)>> {
+    let mut chosen: Vec<QualifiedName> = Vec::new();
     let mut unknown = Vec::new();
     for request in requested {
-        let wanted = TableName::parse(request);
-        let found: Vec<&TableName> = available
+        let wanted = QualifiedName::parse(request);
+        let found: Vec<&QualifiedName> = available
             .iter()
             .filter(|t| glob_match(&wanted.schema, &t.schema) && glob_match(&wanted.name, &t.name))
             .collect();
@@ -526,8 +494,8 @@ mod tests {
         }
     }
 
-    fn users() -> TableName {
-        TableName::parse("users")
+    fn users() -> QualifiedName {
+        QualifiedName::parse("users")
     }
 
     #[test]
@@ -706,7 +674,7 @@ mod tests {
 
     #[test]
     fn patterns_expand_and_unknown_names_get_suggestions() {
-        let available: Vec<TableName> = [
+        let available: Vec<QualifiedName> = [
             "aws_ec2_instances",
             "aws_ec2_volumes",
             "aws_s3_buckets",
@@ -714,7 +682,7 @@ mod tests {
             "reporting.daily_sales",
         ]
         .iter()
-        .map(|t| TableName::parse(t))
+        .map(|t| QualifiedName::parse(t))
         .collect();
         let tables = expand(
             &["aws_ec2_*".into(), "reporting.*".into(), "users".into()],
@@ -767,12 +735,12 @@ mod tests {
 
     #[test]
     fn entries_must_name_a_copied_or_stage_table() {
-        let users = TableName::parse("users");
-        let mixed = TableName::parse("\"MixedCase\"");
+        let users = QualifiedName::parse("users");
+        let mixed = QualifiedName::parse("\"MixedCase\"");
         assert_eq!(mixed.name, "MixedCase");
-        assert_eq!(TableName::parse("\"a.b\".\"c\"\"d\"").schema, "a.b");
-        assert_eq!(TableName::parse("\"a.b\".\"c\"\"d\"").name, "c\"d");
-        let stage = [users.clone(), mixed.clone(), TableName::parse("orders")];
+        assert_eq!(QualifiedName::parse("\"a.b\".\"c\"\"d\"").schema, "a.b");
+        assert_eq!(QualifiedName::parse("\"a.b\".\"c\"\"d\"").name, "c\"d");
+        let stage = [users.clone(), mixed.clone(), QualifiedName::parse("orders")];
         let copied = [users.clone(), mixed.clone()];
         let mut copy = crate::config::CopySettings::default();
         let check = |copy: &crate::config::CopySettings, cli: &[&str]| {
@@ -804,5 +772,24 @@ mod tests {
             check(&copy, &[]).is_err(),
             "a glob matching nothing is an error"
         );
+    }
+
+    #[test]
+    fn mask_and_limit_keys_with_quoted_dots_name_their_table() {
+        let weird = QualifiedName::new("we.ird", "t.1");
+        let mut copy = CopySettings::default();
+        copy.mask
+            .insert("\"we.ird\".\"t.1\".\"e.mail\"".into(), MaskRule::Hmac);
+        copy.mask
+            .insert("\"we.ird\".other.email".into(), MaskRule::Null);
+        copy.limit.insert("\"we.ird\".\"t.1\"".into(), 7);
+        assert_eq!(
+            masks_for(&copy, &weird),
+            BTreeMap::from([("e.mail".to_string(), MaskRule::Hmac)])
+        );
+        assert_eq!(lookup(&copy.limit, &weird), Some(&7));
+        assert_eq!(lookup(&copy.limit, &QualifiedName::new("we", "ird")), None);
+        let stage = [weird.clone(), QualifiedName::new("we.ird", "other")];
+        assert!(check_entries(&copy, &[], &stage, &stage).is_ok());
     }
 }

@@ -4,17 +4,18 @@
 //! stage's SELECT, so the stage is only read; cycles stop the recursion (the final FK check
 //! and the parents that follow keep the result whole).
 
+use super::graph::Reached;
 use super::integrity::ForeignKey;
-use super::plan::TableName;
+use super::plan::QualifiedName;
 use crate::db::quote_ident;
 
 /// The condition selecting `table`'s rows, or `None` for all of them. `own_filter` gives a
 /// table's own `--where` (None when it has none, or when a limit makes it inexpressible).
 pub fn selection(
-    table: &TableName,
+    table: &QualifiedName,
     keys: &[ForeignKey],
-    copied: &[TableName],
-    own_filter: &dyn Fn(&TableName) -> Option<String>,
+    copied: &[QualifiedName],
+    own_filter: &dyn Fn(&QualifiedName) -> Option<String>,
 ) -> Option<String> {
     restriction(
         table,
@@ -29,12 +30,12 @@ pub fn selection(
 
 /// `reference`: how the condition names `table`'s row (the table, or an enclosing alias).
 fn restriction(
-    table: &TableName,
+    table: &QualifiedName,
     reference: &str,
     keys: &[ForeignKey],
-    copied: &[TableName],
-    own_filter: &dyn Fn(&TableName) -> Option<String>,
-    path: &mut Vec<TableName>,
+    copied: &[QualifiedName],
+    own_filter: &dyn Fn(&QualifiedName) -> Option<String>,
+    path: &mut Vec<QualifiedName>,
     depth: usize,
 ) -> Option<String> {
     let mut conditions = Vec::new();
@@ -63,20 +64,63 @@ fn restriction(
             .iter()
             .map(|c| format!("{} IS NULL", outer(c)))
             .collect();
-        let matches: Vec<String> = key
-            .child_columns
-            .iter()
-            .zip(&key.parent_columns)
-            .map(|(c, p)| format!("{alias}.{} = {}", quote_ident(p), outer(c)))
-            .collect();
+        let matches = key.matches(&alias, reference);
+        // A declared key binds only the rows its condition selects; the condition stands at the
+        // child's level, where its unqualified columns are the child's.
+        let unbound = key
+            .condition
+            .as_ref()
+            .map(|c| format!("({c}) IS NOT TRUE OR "))
+            .unwrap_or_default();
         conditions.push(format!(
-            "({} OR EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND ({parent})))",
+            "({unbound}{} OR EXISTS (SELECT 1 FROM {} {alias} WHERE {matches} AND ({parent})))",
             nulls.join(" OR "),
             key.parent.quoted(),
-            matches.join(" AND ")
         ));
     }
     (!conditions.is_empty()).then(|| conditions.join(" AND "))
+}
+
+/// The condition choosing the rows of a table reached by `--with-children`: rows that reference
+/// a chosen row of the level above through any of its FKs (a null key references nothing).
+/// `start_filter` gives a start table's condition (None: all its rows).
+pub fn children_selection(
+    table: &QualifiedName,
+    reached: &[Reached],
+    start_filter: &dyn Fn(&QualifiedName) -> Option<String>,
+) -> String {
+    descent(table, &table.quoted(), reached, start_filter, 0)
+}
+
+fn descent(
+    table: &QualifiedName,
+    reference: &str,
+    reached: &[Reached],
+    start_filter: &dyn Fn(&QualifiedName) -> Option<String>,
+    depth: usize,
+) -> String {
+    let Some(entry) = reached.iter().find(|r| &r.table == table) else {
+        return start_filter(table).unwrap_or_else(|| "true".to_string());
+    };
+    let alias = format!("d{depth}");
+    let ways: Vec<String> = entry
+        .via
+        .iter()
+        .map(|key| {
+            let parent = descent(&key.parent, &alias, reached, start_filter, depth + 1);
+            let bound = key
+                .condition
+                .as_ref()
+                .map(|c| format!("({c}) AND "))
+                .unwrap_or_default();
+            format!(
+                "({bound}EXISTS (SELECT 1 FROM {} {alias} WHERE {} AND ({parent})))",
+                key.parent.quoted(),
+                key.matches(&alias, reference)
+            )
+        })
+        .collect();
+    ways.join(" OR ")
 }
 
 #[cfg(test)]
@@ -86,13 +130,17 @@ mod tests {
     fn fk(child: &str, column: &str, parent: &str) -> ForeignKey {
         ForeignKey {
             name: format!("{child}_fk"),
-            child: TableName::parse(child),
+            child: QualifiedName::parse(child),
             child_columns: vec![column.into()],
-            parent: TableName::parse(parent),
+            parent: QualifiedName::parse(parent),
             parent_columns: vec!["id".into()],
             match_full: false,
             child_only: true,
             parent_only: true,
+            deferrable: false,
+            nullable: true,
+            condition: None,
+            declared: false,
         }
     }
 
@@ -103,11 +151,11 @@ mod tests {
             fk("orders", "user_id", "users"),
             fk("users", "manager_id", "users"),
         ];
-        let copied: Vec<TableName> = ["users", "orders", "items"]
+        let copied: Vec<QualifiedName> = ["users", "orders", "items"]
             .iter()
-            .map(|t| TableName::parse(t))
+            .map(|t| QualifiedName::parse(t))
             .collect();
-        let filter = |t: &TableName| (t.name == "users").then(|| "id < 10".to_string());
+        let filter = |t: &QualifiedName| (t.name == "users").then(|| "id < 10".to_string());
         assert_eq!(
             selection(&copied[0], &keys, &copied, &filter),
             None,
@@ -117,7 +165,34 @@ mod tests {
             selection(&copied[2], &keys, &copied, &filter).unwrap(),
             r#"("public"."items"."order_id" IS NULL OR EXISTS (SELECT 1 FROM "public"."orders" p0 WHERE p0."id" = "public"."items"."order_id" AND ((p0."user_id" IS NULL OR EXISTS (SELECT 1 FROM "public"."users" p1 WHERE p1."id" = p0."user_id" AND (id < 10))))))"#
         );
-        let none = |_: &TableName| None;
+        let none = |_: &QualifiedName| None;
         assert_eq!(selection(&copied[2], &keys, &copied, &none), None);
+    }
+
+    #[test]
+    fn children_hang_below_the_chosen_rows_through_any_of_their_keys() {
+        let mut audit = fk("audit", "subject_id", "orders");
+        audit.condition = Some("subject_type = 'order'".into());
+        let reached = vec![
+            Reached {
+                table: QualifiedName::parse("orders"),
+                via: vec![fk("orders", "user_id", "users")],
+                depth: 1,
+            },
+            Reached {
+                table: QualifiedName::parse("audit"),
+                via: vec![audit, fk("audit", "actor_id", "users")],
+                depth: 2,
+            },
+        ];
+        let start = |t: &QualifiedName| (t.name == "users").then(|| "id < 10".to_string());
+        assert_eq!(
+            children_selection(&QualifiedName::parse("orders"), &reached, &start),
+            r#"(EXISTS (SELECT 1 FROM "public"."users" d0 WHERE d0."id" = "public"."orders"."user_id" AND (id < 10)))"#
+        );
+        assert_eq!(
+            children_selection(&QualifiedName::parse("audit"), &reached, &start),
+            r#"((subject_type = 'order') AND EXISTS (SELECT 1 FROM "public"."orders" d0 WHERE d0."id" = "public"."audit"."subject_id" AND ((EXISTS (SELECT 1 FROM "public"."users" d1 WHERE d1."id" = d0."user_id" AND (id < 10)))))) OR (EXISTS (SELECT 1 FROM "public"."users" d0 WHERE d0."id" = "public"."audit"."actor_id" AND (id < 10)))"#
+        );
     }
 }

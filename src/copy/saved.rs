@@ -15,7 +15,7 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::plan::{Format, MaskKey, MaskRule, TableName, TablePlan};
+use super::plan::{Format, MaskKey, MaskRule, QualifiedName, TablePlan};
 use super::transfer::{LocalLoad, SaveTo};
 use super::CopyError;
 use crate::config::Config;
@@ -154,7 +154,7 @@ pub fn private_file(path: &Path) -> Result<File, CopyError> {
 
 /// `schema.table.copy`, each part percent-encoded so any table name (`sl/ash`, `..`, a dot)
 /// makes one plain file name.
-pub fn file_name(table: &TableName) -> String {
+pub fn file_name(table: &QualifiedName) -> String {
     const KEEP: &percent_encoding::AsciiSet =
         &percent_encoding::NON_ALPHANUMERIC.remove(b'_').remove(b'-');
     let encode = |part: &str| percent_encoding::utf8_percent_encode(part, KEEP).to_string();
@@ -246,10 +246,10 @@ pub async fn restore(
     let dir = data_dir(config);
     let manifest = read_manifest(&dir)?;
     let mut client = local.connect().await?;
-    let tables: Vec<TableName> = manifest
+    let tables: Vec<QualifiedName> = manifest
         .tables
         .values()
-        .map(|saved| TableName {
+        .map(|saved| QualifiedName {
             schema: saved.schema.clone(),
             name: saved.name.clone(),
         })
@@ -292,7 +292,10 @@ pub async fn restore(
         }
         restored.push((key.clone(), rows));
     }
-    load.finish(false).await?;
+    let keys = super::integrity::Keys {
+        declared: super::relations::resolve(&config.settings.relations, load.transaction()).await?,
+    };
+    load.finish(&keys, false).await?;
     Ok(restored)
 }
 
@@ -326,7 +329,7 @@ mod tests {
     #[test]
     fn file_names_are_one_plain_name_for_any_table() {
         let name = |schema: &str, table: &str| {
-            file_name(&TableName {
+            file_name(&QualifiedName {
                 schema: schema.into(),
                 name: table.into(),
             })

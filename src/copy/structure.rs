@@ -9,7 +9,7 @@ use pg_query::NodeEnum;
 use tokio_postgres::Client;
 
 use super::catalog;
-use super::plan::TableName;
+use super::plan::QualifiedName;
 use super::CopyError;
 use crate::config::Config;
 use crate::db::stage::Stage;
@@ -19,9 +19,9 @@ use crate::docker::{DockerError, Engine, Job};
 #[derive(Debug, Clone)]
 pub struct Structure {
     /// Relations dumped, dependencies first as pg_dump orders them.
-    pub relations: Vec<TableName>,
+    pub relations: Vec<QualifiedName>,
     /// Tables among them (views have no rows to copy).
-    pub tables: Vec<TableName>,
+    pub tables: Vec<QualifiedName>,
     pub sql: String,
 }
 
@@ -32,7 +32,7 @@ pub async fn dump(
     stage: &Stage,
     remote: &Client,
     local: &Client,
-    relation: &TableName,
+    relation: &QualifiedName,
 ) -> Result<Structure, CopyError> {
     if !catalog::relation_exists(remote, relation).await? {
         let available = catalog::tables(remote).await?;
@@ -44,7 +44,7 @@ pub async fn dump(
             unknown,
         });
     }
-    let mut relations: Vec<TableName> = Vec::new();
+    let mut relations: Vec<QualifiedName> = Vec::new();
     let mut tables = Vec::new();
     let mut functions: Vec<(String, String)> = Vec::new();
     let mut enums: BTreeSet<String> = BTreeSet::new();
@@ -73,7 +73,7 @@ pub async fn dump(
             .await
             .map_err(db_error("reading what the view depends on"))?
         {
-            queue.push(TableName { schema: row.get(0), name: row.get(1) });
+            queue.push(QualifiedName { schema: row.get(0), name: row.get(1) });
         }
         for row in remote
             .query(
@@ -144,7 +144,7 @@ pub async fn dump(
     })
 }
 
-async fn query_one(client: &Client, sql: &str, table: &TableName) -> Result<String, CopyError> {
+async fn query_one(client: &Client, sql: &str, table: &QualifiedName) -> Result<String, CopyError> {
     Ok(client
         .query_one(sql, &[&table.quoted()])
         .await
@@ -167,7 +167,7 @@ async fn run_pg_dump(
     config: &Config,
     stage: &Stage,
     (remote, local): (&Client, &Client),
-    relations: &[TableName],
+    relations: &[QualifiedName],
 ) -> Result<String, CopyError> {
     let endpoint = stage.endpoint()?;
     let mut host = endpoint.host.clone();

@@ -17,7 +17,7 @@ use tokio_postgres::{Client, Transaction};
 
 use super::catalog::TableInfo;
 use super::integrity::{self, Pruned};
-use super::plan::{Format, TableName, TablePlan};
+use super::plan::{Format, QualifiedName, TablePlan};
 use super::CopyError;
 
 /// Bytes gathered before one write to the local COPY.
@@ -116,7 +116,7 @@ pub async fn copy_table(
 /// leaves every previous row, and a commit never leaves an FK that does not hold.
 pub struct LocalLoad<'a> {
     transaction: Transaction<'a>,
-    loaded: Vec<TableName>,
+    loaded: Vec<QualifiedName>,
 }
 
 impl<'a> LocalLoad<'a> {
@@ -150,12 +150,12 @@ impl<'a> LocalLoad<'a> {
     }
 
     /// The tables loaded or added to so far.
-    pub fn loaded(&self) -> &[TableName] {
+    pub fn loaded(&self) -> &[QualifiedName] {
         &self.loaded
     }
 
     /// A table the copy added rows to: its FKs are checked before the commit too.
-    pub fn touched(&mut self, table: &TableName) {
+    pub fn touched(&mut self, table: &QualifiedName) {
         if !self.loaded.contains(table) {
             self.loaded.push(table.clone());
         }
@@ -163,8 +163,12 @@ impl<'a> LocalLoad<'a> {
 
     /// Checks every FK touching the loaded tables (pruning dangling rows when asked), then
     /// commits; on a broken FK nothing is committed.
-    pub async fn finish(self, prune: bool) -> Result<Vec<Pruned>, CopyError> {
-        let pruned = integrity::enforce(&self.transaction, &self.loaded, prune).await?;
+    pub async fn finish(
+        self,
+        keys: &integrity::Keys,
+        prune: bool,
+    ) -> Result<Vec<Pruned>, CopyError> {
+        let pruned = integrity::enforce(&self.transaction, keys, &self.loaded, prune).await?;
         self.transaction
             .commit()
             .await
@@ -178,7 +182,7 @@ impl<'a> LocalLoad<'a> {
     /// Replaces the table's rows with COPY data from `source`; returns the rows.
     pub async fn replace<S>(
         &mut self,
-        table: &TableName,
+        table: &QualifiedName,
         info: &TableInfo,
         columns: &[String],
         format: Format,
@@ -207,7 +211,7 @@ impl<'a> LocalLoad<'a> {
 /// Empties the table and COPYs `source` into it, inside the caller's transaction.
 async fn replace_in<S>(
     transaction: &Transaction<'_>,
-    table: &TableName,
+    table: &QualifiedName,
     info: &TableInfo,
     columns: &[String],
     format: Format,

@@ -121,9 +121,7 @@ pub struct Function {
     pub definition: String,
 }
 
-const USER_OBJECTS: &str =
-    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
-     AND n.nspname NOT LIKE 'pg_temp%'";
+const USER_OBJECTS: &str = crate::pg::catalog::USER_SCHEMA;
 
 fn db_error(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> GenerateError {
     move |error| GenerateError::Database {

@@ -44,6 +44,30 @@ pub enum GenerateError {
         action: String,
         error: tokio_postgres::Error,
     },
+    #[error(transparent)]
+    Config(Box<crate::config::ConfigError>),
+}
+
+impl From<crate::config::ConfigError> for GenerateError {
+    fn from(error: crate::config::ConfigError) -> Self {
+        GenerateError::Config(Box::new(error))
+    }
+}
+
+/// Where the `prisma` generator writes the views' SQL: prisma.config.ts's `views.path` when
+/// the project root has one, else `views/` next to schema.prisma (Prisma's default).
+fn views_dir(config: &Config, schema: &Path) -> Result<PathBuf, GenerateError> {
+    let configured = match crate::config::prisma_config::find(config.root())? {
+        Some(prisma) => prisma
+            .require(
+                &prisma.views,
+                "views.path",
+                "remove it: views/ next to schema.prisma is Prisma's default",
+            )?
+            .cloned(),
+        None => None,
+    };
+    Ok(configured.unwrap_or_else(|| schema.parent().unwrap_or(Path::new(".")).join("views")))
 }
 
 /// The generator entries are configuration (`x-devdb.generate`), defined in `config/`.
@@ -123,8 +147,7 @@ pub async fn run(
                 }
                 let mut changed = write_if_changed(&path, &rendered.text)?;
                 if let Some(views) = &rendered.views {
-                    let dir = path.parent().unwrap_or(Path::new(".")).join("views");
-                    changed |= prisma::views::write(&dir, views)?;
+                    changed |= prisma::views::write(&views_dir(config, &path)?, views)?;
                 }
                 Outcome {
                     generator: generator.describe(),

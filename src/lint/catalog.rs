@@ -130,8 +130,7 @@ impl Catalog {
     }
 }
 
-const USER_SCHEMAS: &str =
-    "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'";
+const USER_SCHEMAS: &str = crate::pg::catalog::USER_SCHEMA;
 
 pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
     let mut catalog = Catalog::default();

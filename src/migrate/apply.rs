@@ -1,8 +1,10 @@
 //! Running migrations against a database: deploy, status and resolve, under Prisma's lock.
 
 use std::path::Path;
+use std::pin::Pin;
 use std::time::Instant;
 
+use futures_util::future::{self, BoxFuture};
 use serde::Serialize;
 use tokio_postgres::Client;
 
@@ -133,22 +135,27 @@ async fn apply_in_transaction(
         }
     };
     let run = async {
-        client
-            .batch_execute("BEGIN")
-            .await
-            .map_err(stop(0, false))?;
-        let id = ledger::insert_started(client, &file.name, &file.checksum)
-            .await
-            .map_err(stop(0, false))?;
-        for (index, statement) in script.statements.iter().enumerate() {
-            client
-                .batch_execute(&statement.text)
-                .await
-                .map_err(stop(index, false))?;
+        // Everything before COMMIT is pipelined (sent without waiting for each answer): after
+        // a failure Postgres answers the rest with 25P02, so the first error is the real one.
+        // COMMIT goes only once all of it succeeded, so a killed devdb never commits.
+        let id = ledger::new_id();
+        let mut steps: Vec<BoxFuture<'_, Result<(), tokio_postgres::Error>>> =
+            vec![Box::pin(client.batch_execute("BEGIN"))];
+        steps.push(Box::pin(ledger::insert_started(
+            client,
+            &id,
+            &file.name,
+            &file.checksum,
+        )));
+        for statement in &script.statements {
+            steps.push(Box::pin(client.batch_execute(&statement.text)));
         }
-        ledger::mark_finished(client, &id)
-            .await
-            .map_err(stop(last, false))?;
+        steps.push(Box::pin(ledger::mark_finished(client, &id)));
+        // Step k: 0 BEGIN, 1 the ledger row, 2.. the statements, then the finished mark.
+        if let Some((step, error)) = first_failure(pipeline(steps).await) {
+            let index = step.saturating_sub(2).min(last);
+            return Err(stop(index, false)(error));
+        }
         client
             .batch_execute("COMMIT")
             .await
@@ -171,6 +178,29 @@ async fn apply_in_transaction(
         &stopped.error,
         outcome,
     ))
+}
+
+/// Runs `steps` on one connection as a pipeline: each request is sent on its future's first
+/// poll, so all are polled once in order (sending them in order) before any answer is awaited.
+async fn pipeline<T>(steps: Vec<BoxFuture<'_, T>>) -> Vec<T> {
+    let mut steps: Vec<_> = steps.into_iter().map(future::maybe_done).collect();
+    for step in &mut steps {
+        let _ = futures_util::poll!(Pin::new(&mut *step));
+    }
+    let mut results = Vec::with_capacity(steps.len());
+    for mut step in steps {
+        Pin::new(&mut step).await;
+        results.extend(Pin::new(&mut step).take_output());
+    }
+    results
+}
+
+/// The index and error of the first failed step.
+fn first_failure<E>(results: Vec<Result<(), E>>) -> Option<(usize, E)> {
+    results
+        .into_iter()
+        .enumerate()
+        .find_map(|(index, result)| result.err().map(|error| (index, error)))
 }
 
 /// Scripts that cannot run in one transaction run statement by statement, as Prisma runs them:

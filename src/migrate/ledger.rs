@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::MigrateError;
@@ -91,26 +92,35 @@ pub async fn read(client: &Client) -> Result<Vec<LedgerRow>, MigrateError> {
 
 /// Records the start of a migration, as Prisma does before running it; returns the row id.
 pub async fn start(client: &Client, name: &str, checksum: &str) -> Result<String, MigrateError> {
-    insert_started(client, name, checksum)
+    let id = new_id();
+    insert_started(client, &id, name, checksum)
         .await
-        .map_err(query_error("recording the migration start"))
+        .map_err(query_error("recording the migration start"))?;
+    Ok(id)
+}
+
+/// A new ledger row's id, as Prisma makes it (a random UUID).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// The started row; inside the migration's transaction it commits (or vanishes) with it.
+/// Typed parameters: parse, bind and execute go out as one message (no prepare round trip),
+/// so the write can be pipelined with the migration's statements.
 pub async fn insert_started(
     client: &Client,
+    id: &str,
     name: &str,
     checksum: &str,
-) -> Result<String, tokio_postgres::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
+) -> Result<(), tokio_postgres::Error> {
     client
-        .execute(
+        .execute_typed(
             "INSERT INTO public._prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) \
              VALUES ($1, $2, $3, clock_timestamp(), 0)",
-            &[&id, &checksum, &name],
+            &[(&id, Type::TEXT), (&checksum, Type::TEXT), (&name, Type::TEXT)],
         )
         .await?;
-    Ok(id)
+    Ok(())
 }
 
 pub async fn finish(client: &Client, id: &str) -> Result<(), MigrateError> {
@@ -121,9 +131,9 @@ pub async fn finish(client: &Client, id: &str) -> Result<(), MigrateError> {
 
 pub async fn mark_finished(client: &Client, id: &str) -> Result<(), tokio_postgres::Error> {
     client
-        .execute(
+        .execute_typed(
             "UPDATE public._prisma_migrations SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1",
-            &[&id],
+            &[(&id, Type::TEXT)],
         )
         .await?;
     Ok(())

@@ -99,3 +99,9 @@ fn only_the_output_layer_prints() {
         found.join("\n")
     );
 }
+
+#[test]
+fn pg_imports_nothing_else_of_devdb() {
+    let found: Vec<String> = foreign_imports(&src("pg"), &["pg"]);
+    assert!(found.is_empty(), "pg/ imports:\n{}", found.join("\n"));
+}

@@ -3,6 +3,7 @@
 
 mod common;
 mod copy;
+mod devloop;
 mod first_contact;
 mod foundation;
 mod house;
@@ -18,5 +19,6 @@ mod seed;
 mod speed;
 mod stage_tls;
 mod subset;
+mod subset_shapes;
 mod trust;
 mod workflow;

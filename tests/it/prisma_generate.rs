@@ -519,7 +519,7 @@ fn a_missing_oracle_fails_in_ci_and_skips_elsewhere() {
             .args([
                 "--exact",
                 "--nocapture",
-                "reintrospecting_an_edited_schema_keeps_what_db_pull_keeps",
+                "prisma_generate::reintrospecting_an_edited_schema_keeps_what_db_pull_keeps",
             ])
             .env("PRISMA_ORACLE", "/nonexistent/prisma-oracle/prisma")
             .env_remove("CI");

@@ -154,3 +154,49 @@ async fn a_copy_killed_while_indexes_are_rebuilt_leaves_old_rows_and_indexes() {
         ["1"]
     );
 }
+
+/// The server's value of each setting `x-devdb.server: fast` changes.
+async fn durability_settings(project: &TestProject) -> Vec<String> {
+    let client = connect(project).await;
+    let mut values = Vec::new();
+    for name in [
+        "wal_level",
+        "max_wal_senders",
+        "fsync",
+        "synchronous_commit",
+        "full_page_writes",
+    ] {
+        values.extend(column(&client, &format!("SHOW {name}")).await);
+    }
+    values
+}
+
+#[tokio::test]
+async fn server_fast_reaches_the_local_server_and_the_default_stays_untouched() {
+    let project = TestProject::with_database("serverfast", "");
+    project.devdb(&["up"]).ok();
+    let defaults = durability_settings(&project).await;
+    assert_eq!(defaults, ["replica", "10", "on", "on", "on"]);
+
+    let default_yaml = std::fs::read_to_string(project.compose_path()).unwrap();
+    project.write_compose(&format!("{default_yaml}  server: fast\n"));
+    project.devdb(&["up"]).ok();
+    assert_eq!(
+        durability_settings(&project).await,
+        ["minimal", "0", "off", "off", "off"]
+    );
+    connect(&project)
+        .await
+        .batch_execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
+        .await
+        .unwrap();
+
+    // Dropping the setting brings the durable defaults back, on the same data.
+    project.write_compose(&default_yaml);
+    project.devdb(&["up"]).ok();
+    assert_eq!(durability_settings(&project).await, defaults);
+    assert_eq!(
+        column(&connect(&project).await, "SELECT count(*) FROM kept").await,
+        ["1"]
+    );
+}

@@ -1,0 +1,75 @@
+//! What one copy selects, whether named on the command line or as a subset of
+//! `x-devdb.subsets`: the start tables and their conditions, limits, masks (over the project's
+//! `x-devdb.copy` ones), the per-FK follow rules and how far children are followed.
+
+use std::collections::BTreeMap;
+
+use super::{CopyError, CopyOptions};
+use crate::config::{Config, CopySettings, FollowRule};
+
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Table names or globs, as the user wrote them.
+    pub tables: Vec<String>,
+    /// Masks, limits and conditions in force (`x-devdb.copy` with the subset's over it).
+    pub copy: CopySettings,
+    /// `--where` arguments (TABLE:CONDITION), checked to name copied tables.
+    pub cli_where: Vec<String>,
+    pub rules: BTreeMap<String, FollowRule>,
+    /// FK levels of children to copy below the chosen rows.
+    pub with_children: Option<usize>,
+    /// The subset's name (`--subset NAME`), for messages; "copy" without one.
+    pub name: String,
+}
+
+/// The selection `options` asks for.
+pub fn select(config: &Config, options: &CopyOptions) -> Result<Selection, CopyError> {
+    let mut copy = config.settings.copy.clone();
+    let Some(name) = &options.subset else {
+        let tables = if options.tables.is_empty() {
+            copy.tables.clone()
+        } else {
+            options.tables.clone()
+        };
+        return Ok(Selection {
+            tables,
+            copy,
+            cli_where: options.filters.clone(),
+            rules: BTreeMap::new(),
+            with_children: options.with_children,
+            name: "copy".to_string(),
+        });
+    };
+    let Some(subset) = config.settings.subsets.get(name) else {
+        let known: Vec<&str> = config.settings.subsets.keys().map(String::as_str).collect();
+        return Err(CopyError::Subset(format!(
+            "no subset `{name}` in x-devdb.subsets; nothing was copied\n  hint: {}",
+            if known.is_empty() {
+                "declare it under x-devdb.subsets (see the README's Subsets)".to_string()
+            } else {
+                format!("use one of: {}", known.join(", "))
+            }
+        )));
+    };
+    if subset.start.is_empty() {
+        return Err(CopyError::Subset(format!(
+            "x-devdb.subsets.{name} has no start tables; nothing was copied\n  \
+             hint: add `start: {{ TABLE: CONDITION }}` (`true` for all rows)"
+        )));
+    }
+    for (table, condition) in &subset.start {
+        if condition.trim() != "true" {
+            copy.filter.insert(table.clone(), condition.clone());
+        }
+    }
+    copy.limit.extend(subset.limit.clone());
+    copy.mask.extend(subset.mask.clone());
+    Ok(Selection {
+        tables: subset.start.keys().cloned().collect(),
+        copy,
+        cli_where: Vec::new(),
+        rules: subset.follow.clone(),
+        with_children: options.with_children.or(subset.with_children),
+        name: name.clone(),
+    })
+}

@@ -1,0 +1,103 @@
+//! The development loop past Prisma's: a schema change becomes a migration in seconds because
+//! the history's database already exists as a snapshot (`reset` keeps them), so nothing is
+//! replayed into a shadow database. `from_prisma` asks the project's own Prisma CLI for the SQL
+//! from a throwaway copy of that snapshot to what schema.prisma describes.
+
+pub mod from_prisma;
+pub mod history;
+pub mod prisma_cli;
+pub mod report;
+
+use std::path::PathBuf;
+
+pub use from_prisma::{diff_from_prisma, new_from_prisma, NewOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevloopError {
+    #[error(
+        "no schema.prisma found (looked at {})\n  \
+         hint: pass --schema PATH, or set `schema` in prisma.config.ts or a `prisma` generator in x-devdb.generate",
+        looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoSchema { looked: Vec<PathBuf> },
+    #[error(
+        "the Prisma CLI was not found: no DEVDB_PRISMA, no node_modules/.bin/prisma in {} or above, and no `npx` on PATH\n  \
+         hint: `npm install --save-dev prisma` in the project, or set DEVDB_PRISMA to the prisma executable",
+        start.display()
+    )]
+    NoPrisma { start: PathBuf },
+    #[error("running {program}: {source}\n  hint: check that it is executable (DEVDB_PRISMA, node_modules/.bin/prisma or npx)")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "`prisma migrate diff` failed ({status}) computing the SQL from the migration history to {}:\n{stderr}\n  \
+         hint: fix what Prisma names above (`prisma validate` checks the schema), then run it again",
+        schema.display()
+    )]
+    PrismaFailed {
+        status: String,
+        schema: PathBuf,
+        stderr: String,
+    },
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{action}: {}", crate::db::describe(error))]
+    Database {
+        action: String,
+        error: tokio_postgres::Error,
+    },
+    // Boxed: the other modules' errors are large, this enum's own are small.
+    #[error(transparent)]
+    Local(Box<crate::local::LocalError>),
+    #[error(transparent)]
+    Db(Box<crate::db::DbError>),
+    #[error(transparent)]
+    Migrate(Box<crate::migrate::MigrateError>),
+    #[error(transparent)]
+    Workflow(Box<crate::workflow::WorkflowError>),
+    #[error(transparent)]
+    Config(Box<crate::config::ConfigError>),
+}
+
+impl From<crate::local::LocalError> for DevloopError {
+    fn from(error: crate::local::LocalError) -> Self {
+        DevloopError::Local(Box::new(error))
+    }
+}
+
+impl From<crate::db::DbError> for DevloopError {
+    fn from(error: crate::db::DbError) -> Self {
+        DevloopError::Db(Box::new(error))
+    }
+}
+
+impl From<crate::migrate::MigrateError> for DevloopError {
+    fn from(error: crate::migrate::MigrateError) -> Self {
+        DevloopError::Migrate(Box::new(error))
+    }
+}
+
+impl From<crate::workflow::WorkflowError> for DevloopError {
+    fn from(error: crate::workflow::WorkflowError) -> Self {
+        DevloopError::Workflow(Box::new(error))
+    }
+}
+
+impl From<crate::config::ConfigError> for DevloopError {
+    fn from(error: crate::config::ConfigError) -> Self {
+        DevloopError::Config(Box::new(error))
+    }
+}
+
+/// Wraps a Postgres error with what devdb was doing.
+fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> DevloopError + '_ {
+    move |error| DevloopError::Database {
+        action: action.to_string(),
+        error,
+    }
+}

@@ -1,0 +1,51 @@
+//! The typed `--json` of the dev-loop commands (one struct per command), so scripts and tests
+//! rely on the same shapes; every duration is in milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+/// `devdb migrate diff --from-prisma --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Diff {
+    /// The schema.prisma compared with the history.
+    pub schema: String,
+    /// Prisma's script from the history's database to the schema.
+    pub sql: String,
+    /// True when the history already matches the schema (exit code 0; else 1).
+    pub empty: bool,
+    /// What the history's database was made from (a snapshot copy, replayed migrations).
+    pub history: String,
+    /// Migrations applied on top of the snapshot copied (0 when the history had a snapshot).
+    pub replayed: usize,
+    /// Making the history's copy (and dropping it afterwards).
+    pub history_milliseconds: u64,
+    /// The Prisma CLI's run, its start-up included.
+    pub prisma_milliseconds: u64,
+    pub milliseconds: u64,
+}
+
+/// `devdb migrate new NAME --from-prisma --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct New {
+    /// The migration folder's name; null when the schema matched and nothing was written.
+    pub migration: Option<String>,
+    /// Its migration.sql; null when nothing was written.
+    pub path: Option<String>,
+    pub sql: String,
+    pub empty: bool,
+    /// Whether it was applied to the local database (false with `--create-only`).
+    pub applied: bool,
+    pub history: String,
+    pub replayed: usize,
+    /// Making the history's copy (and dropping it afterwards).
+    pub history_milliseconds: u64,
+    /// The Prisma CLI's run, its start-up included.
+    pub prisma_milliseconds: u64,
+    pub milliseconds: u64,
+}
+
+/// Milliseconds as JSON carries them.
+pub fn millis(value: u128) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
