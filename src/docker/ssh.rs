@@ -44,10 +44,8 @@ impl SshTransport {
     }
 }
 
-/// Open transports of this process, by endpoint.
-type OpenTransports = Vec<(String, Weak<SshTransport>)>;
-
 /// Open transports of this process by endpoint, so each `Engine::connect` reuses one.
+type OpenTransports = Vec<(String, Weak<SshTransport>)>;
 static OPEN: LazyLock<Mutex<OpenTransports>> = LazyLock::new(Mutex::default);
 
 /// The parts of `ssh://[user@]host[:port]`.

@@ -417,6 +417,12 @@ fn owned(project: &common::TestProject, user: &str) -> String {
     format!("{}-{user}", project.name)
 }
 
+fn as_user(env: &[(String, String)], user: &str) -> Vec<(String, String)> {
+    let mut env: Vec<_> = env.iter().filter(|(k, _)| k != "USER").cloned().collect();
+    env.push(("USER".to_string(), user.to_string()));
+    env
+}
+
 async fn query_one(url: &str, sql: &str) -> Result<String, String> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
@@ -456,6 +462,26 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
     assert_eq!(
         common::project_resources(&open.name).await,
         Vec::<String>::new()
+    );
+
+    // A second developer of the same repository on the same engine gets a project of their
+    // own, and their `destroy` leaves the first one's alone.
+    let bob = as_user(&env, "bob");
+    devdb(&open, &["up"], &bob).ok();
+    let bob_url = devdb(&open, &["url"], &bob).ok().stdout.trim().to_string();
+    assert_ne!(bob_url, url);
+    assert_eq!(engine.resources_of(&owned(&open, "bob")).await.len(), 3);
+    devdb(&open, &["destroy", "--yes"], &bob).ok();
+    assert_eq!(
+        engine.resources_of(&owned(&open, "bob")).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(engine.resources_of(&owned(&open, "dev")).await.len(), 3);
+    let answer = query_one(&url, "select current_database()::text").await;
+    assert_eq!(
+        answer.as_deref(),
+        Ok("app"),
+        "bob's destroy touched dev's database"
     );
 
     // Loopback only: `url` answers through a tunnel that ends with the command, and says so.
