@@ -59,6 +59,7 @@ where
 {
     let mut followed: Vec<Followed> = Vec::new();
     let cut_rule = |key: &ForeignKey| rules.get(&key.name) == Some(&FollowRule::SetNull);
+    super::integrity::analyze(load.transaction(), load.loaded()).await?;
     loop {
         let keys: Vec<ForeignKey> = keys_of
             .touching(load.transaction(), load.loaded())

@@ -107,6 +107,26 @@ impl Keys {
     }
 }
 
+/// Gives the planner row counts of tables just loaded in this transaction (autovacuum cannot
+/// see them yet): without them the anti-joins below plan as if the tables were empty, and a
+/// self-reference over a whole table becomes a nested loop of N x N rows.
+pub async fn analyze(
+    client: &impl GenericClient,
+    tables: &[QualifiedName],
+) -> Result<(), CopyError> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = tables.iter().map(QualifiedName::quoted).collect();
+    client
+        .batch_execute(&format!("ANALYZE {}", names.join(", ")))
+        .await
+        .map_err(|error| CopyError::Database {
+            action: "analyzing the loaded tables".into(),
+            error,
+        })
+}
+
 /// Checks every FK touching `loaded`; with `prune`, deletes dangling rows instead (repeating,
 /// since a deleted row may have been another row's parent) and returns what it deleted.
 pub async fn enforce(
@@ -115,6 +135,7 @@ pub async fn enforce(
     loaded: &[QualifiedName],
     prune: bool,
 ) -> Result<Vec<Pruned>, CopyError> {
+    analyze(client, loaded).await?;
     let loaded_set: BTreeSet<&QualifiedName> = loaded.iter().collect();
     let mut touched: Vec<QualifiedName> = loaded.to_vec();
     let mut pruned: Vec<Pruned> = Vec::new();
