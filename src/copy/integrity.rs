@@ -267,22 +267,7 @@ pub fn describe_violations(violations: &[Violation]) -> String {
 mod tests {
     use super::*;
 
-    fn key(columns: &[&str], match_full: bool) -> ForeignKey {
-        ForeignKey {
-            name: "items_fk".into(),
-            child: QualifiedName::parse("items"),
-            child_columns: columns.iter().map(|c| c.to_string()).collect(),
-            parent: QualifiedName::parse("shop.orders"),
-            parent_columns: columns.iter().map(|c| format!("p_{c}")).collect(),
-            match_full,
-            child_only: true,
-            parent_only: false,
-            deferrable: false,
-            nullable: true,
-            condition: None,
-            declared: false,
-        }
-    }
+    use crate::pg::foreign_key::tests::key;
 
     #[test]
     fn the_error_names_the_key_rows_and_the_ways_out() {

@@ -144,9 +144,10 @@ fn only(only: bool) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A two-schema key for unit tests here and in copy/integrity.rs.
     pub fn key(columns: &[&str], match_full: bool) -> ForeignKey {
         ForeignKey {
             name: "items_fk".into(),
