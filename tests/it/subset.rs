@@ -243,7 +243,7 @@ async fn a_mask_on_one_side_of_a_key_is_refused_and_the_same_hmac_on_both_sides_
 
 /// Teams and users in a cycle (a deferrable FK), a self-reference, an FK to a unique non-key
 /// column, a composite FK into a partitioned table in another schema, and a nullable FK.
-const GRAPH: &str = "CREATE SCHEMA billing;
+pub(crate) const GRAPH: &str = "CREATE SCHEMA billing;
     CREATE TABLE teams (id int PRIMARY KEY, lead_id int, name text);
     CREATE TABLE users (id int PRIMARY KEY, team_id int NOT NULL REFERENCES teams (id),
                         manager_id int REFERENCES users (id), email text NOT NULL UNIQUE);
