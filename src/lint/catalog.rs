@@ -6,14 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_postgres::Client;
 
-use super::refs::{self, Kind, Name};
+use super::refs::{self, Kind};
+use crate::pg::QualifiedName;
 
 /// A view or function that names relations (and columns), so dropping or changing them breaks it.
 #[derive(Debug, Clone)]
 pub struct User {
     /// `view` or `function`.
     pub kind: &'static str,
-    pub name: Name,
+    pub name: QualifiedName,
     pub relations: BTreeSet<String>,
     /// `(relation, column)` pairs known exactly (views, from pg_depend).
     pub exact_columns: BTreeSet<(String, String)>,
@@ -32,7 +33,7 @@ impl User {
     }
 
     /// A user made from a parsed `CREATE VIEW` or `CREATE FUNCTION` (pending or catalog).
-    pub fn from_uses(kind: &'static str, name: Name, uses: &refs::Uses) -> User {
+    pub fn from_uses(kind: &'static str, name: QualifiedName, uses: &refs::Uses) -> User {
         User {
             kind,
             relations: uses
@@ -55,19 +56,19 @@ impl User {
 pub struct Objects(BTreeMap<(Kind, String), BTreeSet<String>>);
 
 impl Objects {
-    pub fn add(&mut self, kind: Kind, name: &Name) {
+    pub fn add(&mut self, kind: Kind, name: &QualifiedName) {
         self.0
             .entry((kind, name.name.clone()))
             .or_default()
-            .insert(name.schema.clone().unwrap_or_default());
+            .insert(name.schema.clone());
     }
 
-    pub fn remove(&mut self, kind: Kind, name: &Name) {
+    pub fn remove(&mut self, kind: Kind, name: &QualifiedName) {
         let key = (kind, name.name.clone());
         let Some(schemas) = self.0.get_mut(&key) else {
             return;
         };
-        match &name.schema {
+        match name.written_schema() {
             Some(schema) => {
                 schemas.remove(schema);
                 schemas.remove("");
@@ -79,10 +80,10 @@ impl Objects {
         }
     }
 
-    pub fn contains(&self, kind: Kind, name: &Name) -> bool {
+    pub fn contains(&self, kind: Kind, name: &QualifiedName) -> bool {
         self.0
             .get(&(kind, name.name.clone()))
-            .is_some_and(|schemas| match &name.schema {
+            .is_some_and(|schemas| match name.written_schema() {
                 Some(schema) => schemas.contains(schema) || schemas.contains(""),
                 None => !schemas.is_empty(),
             })
@@ -93,21 +94,21 @@ impl Objects {
 pub struct Catalog {
     pub objects: Objects,
     /// Tables (and partitioned tables) with their columns' types as `format_type` writes them.
-    pub tables: BTreeMap<Name, BTreeMap<String, String>>,
+    pub tables: BTreeMap<QualifiedName, BTreeMap<String, String>>,
     pub users: Vec<User>,
     /// Tables' row estimates (`pg_class.reltuples`; negative: never analyzed).
-    pub rows: BTreeMap<Name, f64>,
+    pub rows: BTreeMap<QualifiedName, f64>,
     /// Names of functions with a volatile overload (a default calling one rewrites the table).
     pub volatile: BTreeSet<String>,
     /// Indexes by name, with their table.
-    pub indexes: BTreeMap<String, Name>,
+    pub indexes: BTreeMap<String, QualifiedName>,
     /// `CHECK (column IS NOT NULL)` constraints: (table, constraint) -> (column, validated).
     pub not_null_checks: BTreeMap<(String, String), (String, bool)>,
 }
 
 impl Catalog {
-    pub fn table(&self, name: &Name) -> Option<&BTreeMap<String, String>> {
-        match &name.schema {
+    pub fn table(&self, name: &QualifiedName) -> Option<&BTreeMap<String, String>> {
+        match name.written_schema() {
             Some(_) => self.tables.get(name),
             None => self
                 .tables
@@ -118,8 +119,8 @@ impl Catalog {
     }
 
     /// The row estimate of a table, if it has one.
-    pub fn rows_of(&self, name: &Name) -> Option<f64> {
-        match &name.schema {
+    pub fn rows_of(&self, name: &QualifiedName) -> Option<f64> {
+        match name.written_schema() {
             Some(_) => self.rows.get(name).copied(),
             None => self
                 .rows
@@ -153,7 +154,7 @@ pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
         for row in named(sql.to_string()).await? {
             catalog
                 .objects
-                .add(kind, &Name::new(row.get(0), row.get(1)));
+                .add(kind, &QualifiedName::new(row.get(0), row.get(1)));
         }
     }
     let columns = named(format!(
@@ -165,7 +166,7 @@ pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
     for row in columns {
         catalog
             .tables
-            .entry(Name::new(row.get(0), row.get(1)))
+            .entry(QualifiedName::new(row.get(0), row.get(1)))
             .or_default()
             .insert(row.get(2), row.get(3));
     }
@@ -188,7 +189,7 @@ async fn load_sizes_and_indexes(
     for row in client.query(&sql, &[]).await? {
         catalog
             .rows
-            .insert(Name::new(row.get(0), row.get(1)), row.get(2));
+            .insert(QualifiedName::new(row.get(0), row.get(1)), row.get(2));
     }
     let sql = "SELECT DISTINCT proname FROM pg_proc WHERE provolatile = 'v'";
     for row in client.query(sql, &[]).await? {
@@ -201,7 +202,7 @@ async fn load_sizes_and_indexes(
     for row in client.query(&sql, &[]).await? {
         catalog
             .indexes
-            .insert(row.get(0), Name::new(row.get(1), row.get(2)));
+            .insert(row.get(0), QualifiedName::new(row.get(1), row.get(2)));
     }
     let sql = format!(
         "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated FROM pg_constraint con \
@@ -251,9 +252,9 @@ async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error>
             &[],
         )
         .await?;
-    let mut users: BTreeMap<Name, User> = BTreeMap::new();
+    let mut users: BTreeMap<QualifiedName, User> = BTreeMap::new();
     for row in rows {
-        let name = Name::new(row.get(0), row.get(1));
+        let name = QualifiedName::new(row.get(0), row.get(1));
         let relation: String = row.get(2);
         let column: String = row.get(3);
         let user = users.entry(name.clone()).or_insert_with(|| User {
@@ -304,7 +305,7 @@ async fn function_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Er
         uses.star |= body.star;
         users.push(User::from_uses(
             "function",
-            Name::new(row.get(0), row.get(1)),
+            QualifiedName::new(row.get(0), row.get(1)),
             &uses,
         ));
     }
@@ -331,14 +332,14 @@ mod tests {
     #[test]
     fn names_resolve_forgivingly_by_schema() {
         let mut objects = Objects::default();
-        objects.add(Kind::Relation, &Name::new("app", "users"));
-        assert!(objects.contains(Kind::Relation, &Name::new("", "users")));
-        assert!(objects.contains(Kind::Relation, &Name::new("app", "users")));
-        assert!(!objects.contains(Kind::Relation, &Name::new("public", "users")));
-        assert!(!objects.contains(Kind::Function, &Name::new("", "users")));
-        objects.add(Kind::Relation, &Name::new("", "orders"));
-        assert!(objects.contains(Kind::Relation, &Name::new("public", "orders")));
-        objects.remove(Kind::Relation, &Name::new("", "users"));
-        assert!(!objects.contains(Kind::Relation, &Name::new("app", "users")));
+        objects.add(Kind::Relation, &QualifiedName::new("app", "users"));
+        assert!(objects.contains(Kind::Relation, &QualifiedName::new("", "users")));
+        assert!(objects.contains(Kind::Relation, &QualifiedName::new("app", "users")));
+        assert!(!objects.contains(Kind::Relation, &QualifiedName::new("public", "users")));
+        assert!(!objects.contains(Kind::Function, &QualifiedName::new("", "users")));
+        objects.add(Kind::Relation, &QualifiedName::new("", "orders"));
+        assert!(objects.contains(Kind::Relation, &QualifiedName::new("public", "orders")));
+        objects.remove(Kind::Relation, &QualifiedName::new("", "users"));
+        assert!(!objects.contains(Kind::Relation, &QualifiedName::new("app", "users")));
     }
 }

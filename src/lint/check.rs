@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::catalog::{Catalog, Objects, User};
 use super::columns::Columns;
-use super::refs::{self, Kind, Name, Uses};
+use super::refs::{self, Kind, Uses};
 use super::{rule, Finding, Severity};
 use crate::migrate::script::{line_of, refuses_transaction, Script, TxControl};
+use crate::pg::QualifiedName;
 
 /// A rewrite or long lock on a table with at least this many rows on the stage (its
 /// `pg_class.reltuples` estimate) is an error under `--stage`, below it a warning. At the
@@ -55,13 +56,13 @@ struct Model<'a> {
 
 impl Model<'_> {
     /// Created before the pending migrations, so it may hold rows and serve traffic.
-    fn existing(&self, name: &Name) -> bool {
+    fn existing(&self, name: &QualifiedName) -> bool {
         !self.created.contains(&name.name)
             && !self.dropped.contains(&name.name)
             && self.live.table(name).is_some()
     }
 
-    fn users_of(&self, relation: &str, except: &Name) -> Vec<&User> {
+    fn users_of(&self, relation: &str, except: &QualifiedName) -> Vec<&User> {
         self.users
             .iter()
             .filter(|u| u.name.name != except.name && u.relations.contains(relation))
@@ -70,7 +71,7 @@ impl Model<'_> {
 
     /// A rewrite or long lock on `table`: an error on a large table of the stage, else a
     /// warning; the note says which and why.
-    fn severity_by_size(&self, table: &Name) -> (Severity, String) {
+    fn severity_by_size(&self, table: &QualifiedName) -> (Severity, String) {
         let Some(stage) = self.stage else {
             return (Severity::Warning, String::new());
         };
@@ -93,7 +94,7 @@ impl Model<'_> {
     }
 
     /// The column of `table` is proven non-null by a validated CHECK.
-    fn proven_not_null(&self, table: &Name, column: &str) -> bool {
+    fn proven_not_null(&self, table: &QualifiedName, column: &str) -> bool {
         self.not_null_checks
             .iter()
             .any(|((t, _), (c, validated))| *t == table.name && c == column && *validated)
@@ -296,14 +297,14 @@ fn check_statement(
     let mut uses = refs::uses_of(node);
     // Offsets of the names this statement creates (they are not references).
     let mut targets: Vec<usize> = Vec::new();
-    let mut body: Option<(Name, Uses)> = None;
-    let mut access_exclusive_on: Option<Name> = None;
+    let mut body: Option<(QualifiedName, Uses)> = None;
+    let mut access_exclusive_on: Option<QualifiedName> = None;
 
     check_enum_use(state, statement, node, findings);
     match inner {
         NodeEnum::CreateStmt(create) => {
             if let Some(relation) = &create.relation {
-                let name = Name::new(&relation.schemaname, &relation.relname);
+                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
                 targets.push(relation.location.max(0) as usize);
                 create_relation(model, &name);
                 model.objects.add(Kind::Type, &name);
@@ -312,7 +313,7 @@ fn check_statement(
         }
         NodeEnum::ViewStmt(view) => {
             if let Some(relation) = &view.view {
-                let name = Name::new(&relation.schemaname, &relation.relname);
+                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
                 targets.push(relation.location.max(0) as usize);
                 create_relation(model, &name);
                 model.columns.create(&name.name, None);
@@ -322,7 +323,7 @@ fn check_statement(
         }
         NodeEnum::CreateTableAsStmt(create) => {
             if let Some(relation) = create.into.as_ref().and_then(|i| i.rel.as_ref()) {
-                let name = Name::new(&relation.schemaname, &relation.relname);
+                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
                 targets.push(relation.location.max(0) as usize);
                 create_relation(model, &name);
                 model.columns.create(&name.name, None);
@@ -332,7 +333,10 @@ fn check_statement(
         NodeEnum::CreateSeqStmt(create) => {
             if let Some(relation) = &create.sequence {
                 targets.push(relation.location.max(0) as usize);
-                create_relation(model, &Name::new(&relation.schemaname, &relation.relname));
+                create_relation(
+                    model,
+                    &QualifiedName::new(&relation.schemaname, &relation.relname),
+                );
             }
         }
         NodeEnum::CompositeTypeStmt(create) => {
@@ -340,7 +344,7 @@ fn check_statement(
                 targets.push(relation.location.max(0) as usize);
                 model.objects.add(
                     Kind::Type,
-                    &Name::new(&relation.schemaname, &relation.relname),
+                    &QualifiedName::new(&relation.schemaname, &relation.relname),
                 );
             }
         }
@@ -348,7 +352,7 @@ fn check_statement(
         NodeEnum::CreateDomainStmt(create) => add_named(model, Kind::Type, &create.domainname),
         NodeEnum::CreateExtensionStmt(_) => model.extension_pending = true,
         NodeEnum::CreateFunctionStmt(function) => {
-            let name = Name::from_parts(&refs::node_strings(&function.funcname));
+            let name = QualifiedName::from_parts(&refs::node_strings(&function.funcname));
             if let Some(name) = name {
                 model.objects.add(Kind::Function, &name);
                 match volatility(function).as_str() {
@@ -369,7 +373,7 @@ fn check_statement(
             }
         }
         NodeEnum::CreateTrigStmt(trigger) => {
-            if let Some(name) = Name::from_parts(&refs::node_strings(&trigger.funcname)) {
+            if let Some(name) = QualifiedName::from_parts(&refs::node_strings(&trigger.funcname)) {
                 uses.references.push(refs::Reference {
                     kind: Kind::Function,
                     name,
@@ -379,7 +383,7 @@ fn check_statement(
         }
         NodeEnum::IndexStmt(index) => {
             if let Some(relation) = &index.relation {
-                let name = Name::new(&relation.schemaname, &relation.relname);
+                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
                 if !index.idxname.is_empty() {
                     model.created_indexes.insert(index.idxname.clone());
                 }
@@ -410,7 +414,7 @@ fn check_statement(
         }
         NodeEnum::InsertStmt(insert) => {
             if let Some(r) = &insert.relation {
-                let table = Name::new(&r.schemaname, &r.relname);
+                let table = QualifiedName::new(&r.schemaname, &r.relname);
                 check_columns(
                     model,
                     statement,
@@ -422,7 +426,7 @@ fn check_statement(
         }
         NodeEnum::UpdateStmt(update) => {
             if let Some(r) = &update.relation {
-                let table = Name::new(&r.schemaname, &r.relname);
+                let table = QualifiedName::new(&r.schemaname, &r.relname);
                 let needed = target_names(&update.target_list);
                 check_columns(model, statement, &table, &needed, findings);
             }
@@ -430,7 +434,7 @@ fn check_statement(
         NodeEnum::AlterTableStmt(alter) => {
             let is_table = alter.objtype == ObjectType::ObjectTable as i32;
             if let (Some(relation), true) = (&alter.relation, is_table) {
-                let name = Name::new(&relation.schemaname, &relation.relname);
+                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
                 let mut exclusive = false;
                 for cmd in &alter.cmds {
                     if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node {
@@ -459,7 +463,7 @@ fn check_statement(
                     let mut old = Uses::default();
                     old.references.push(refs::Reference {
                         kind: Kind::Relation,
-                        name: Name::new(&relation.schemaname, &relation.relname),
+                        name: QualifiedName::new(&relation.schemaname, &relation.relname),
                         location: relation.location.max(0) as usize,
                     });
                     resolve(model, statement, &old, None, findings);
@@ -469,13 +473,13 @@ fn check_statement(
         }
         NodeEnum::TruncateStmt(truncate) => {
             access_exclusive_on = truncate.relations.iter().find_map(|n| match &n.node {
-                Some(NodeEnum::RangeVar(r)) => Some(Name::new(&r.schemaname, &r.relname)),
+                Some(NodeEnum::RangeVar(r)) => Some(QualifiedName::new(&r.schemaname, &r.relname)),
                 _ => None,
             });
         }
         NodeEnum::LockStmt(lock) if lock.mode == 8 => {
             access_exclusive_on = lock.relations.iter().find_map(|n| match &n.node {
-                Some(NodeEnum::RangeVar(r)) => Some(Name::new(&r.schemaname, &r.relname)),
+                Some(NodeEnum::RangeVar(r)) => Some(QualifiedName::new(&r.schemaname, &r.relname)),
                 _ => None,
             });
         }
@@ -583,13 +587,13 @@ fn columns_needed(cmd: &AlterTableCmd) -> Vec<String> {
 }
 
 /// The referenced table and columns of a foreign key being added.
-fn referenced_columns(cmd: &AlterTableCmd) -> Option<(Name, Vec<String>)> {
+fn referenced_columns(cmd: &AlterTableCmd) -> Option<(QualifiedName, Vec<String>)> {
     let Some(NodeEnum::Constraint(c)) = cmd.def.as_deref().and_then(|d| d.node.as_ref()) else {
         return None;
     };
     let table = c.pktable.as_ref()?;
     Some((
-        Name::new(&table.schemaname, &table.relname),
+        QualifiedName::new(&table.schemaname, &table.relname),
         refs::node_strings(&c.pk_attrs),
     ))
 }
@@ -598,7 +602,7 @@ fn referenced_columns(cmd: &AlterTableCmd) -> Option<(Name, Vec<String>)> {
 fn check_columns(
     model: &Model,
     statement: &Statement,
-    table: &Name,
+    table: &QualifiedName,
     columns: &[String],
     findings: &mut Vec<Finding>,
 ) {
@@ -622,7 +626,12 @@ fn check_columns(
 }
 
 /// What an ALTER TABLE subcommand changes in the model, after it was checked.
-fn track_alter_cmd(model: &mut Model, statement: &Statement, table: &Name, cmd: &AlterTableCmd) {
+fn track_alter_cmd(
+    model: &mut Model,
+    statement: &Statement,
+    table: &QualifiedName,
+    cmd: &AlterTableCmd,
+) {
     use AlterTableType::*;
     let subtype = AlterTableType::try_from(cmd.subtype).unwrap_or(Undefined);
     let def = cmd.def.as_deref().and_then(|d| d.node.as_ref());
@@ -654,18 +663,18 @@ fn track_alter_cmd(model: &mut Model, statement: &Statement, table: &Name, cmd: 
     }
 }
 
-fn dropped_now(model: &Model, name: &Name) -> bool {
+fn dropped_now(model: &Model, name: &QualifiedName) -> bool {
     model.dropped.contains(&name.name) && model.live.table(name).is_some()
 }
 
-fn create_relation(model: &mut Model, name: &Name) {
+fn create_relation(model: &mut Model, name: &QualifiedName) {
     model.objects.add(Kind::Relation, name);
     model.created.insert(name.name.clone());
     model.dropped.remove(&name.name);
 }
 
 fn add_named(model: &mut Model, kind: Kind, parts: &[Node]) {
-    if let Some(name) = Name::from_parts(&refs::node_strings(parts)) {
+    if let Some(name) = QualifiedName::from_parts(&refs::node_strings(parts)) {
         model.objects.add(kind, &name);
     }
 }
@@ -675,7 +684,7 @@ fn resolve(
     model: &Model,
     statement: &Statement,
     uses: &Uses,
-    in_body_of: Option<&Name>,
+    in_body_of: Option<&QualifiedName>,
     findings: &mut Vec<Finding>,
 ) {
     let mut seen = BTreeSet::new();
@@ -720,7 +729,7 @@ fn resolve(
 fn check_alter_cmd(
     model: &Model,
     statement: &Statement,
-    table: &Name,
+    table: &QualifiedName,
     cmd: &AlterTableCmd,
     findings: &mut Vec<Finding>,
 ) {
@@ -822,7 +831,7 @@ fn check_alter_cmd(
 /// for one by the table's size, message).
 fn added_column_hazards(
     model: &Model,
-    table: &Name,
+    table: &QualifiedName,
     def: &ColumnDef,
     note: &str,
 ) -> Vec<(&'static str, Option<Severity>, String)> {
@@ -948,7 +957,7 @@ fn integer_serial(def: &ColumnDef) -> bool {
 
 /// A constraint added to an existing table that checks or indexes every row under its lock.
 fn constraint_hazard(
-    table: &Name,
+    table: &QualifiedName,
     constraint: &pg_query::protobuf::Constraint,
     note: &str,
 ) -> Option<(&'static str, String)> {
@@ -992,7 +1001,7 @@ fn constraint_hazard(
 
 fn column_users<'m>(
     model: &'m Model,
-    table: &Name,
+    table: &QualifiedName,
     column: &str,
     filter: impl Fn(&User) -> bool,
 ) -> Vec<&'m User> {
@@ -1117,7 +1126,7 @@ fn check_drop(
     model: &mut Model,
     statement: &Statement,
     drop: &pg_query::protobuf::DropStmt,
-    access_exclusive_on: &mut Option<Name>,
+    access_exclusive_on: &mut Option<QualifiedName>,
     findings: &mut Vec<Finding>,
 ) {
     let object_type = ObjectType::try_from(drop.remove_type).unwrap_or(ObjectType::Undefined);
@@ -1135,7 +1144,7 @@ fn check_drop(
         _ => return,
     };
     let cascade = drop.behavior == DropBehavior::DropCascade as i32;
-    let names: Vec<Name> = drop.objects.iter().filter_map(object_name).collect();
+    let names: Vec<QualifiedName> = drop.objects.iter().filter_map(object_name).collect();
     for name in &names {
         if kind == Kind::Relation {
             let was_existing = model.existing(name);
@@ -1188,7 +1197,7 @@ fn check_drop_index(
     model: &mut Model,
     statement: &Statement,
     drop: &pg_query::protobuf::DropStmt,
-    access_exclusive_on: &mut Option<Name>,
+    access_exclusive_on: &mut Option<QualifiedName>,
     findings: &mut Vec<Finding>,
 ) {
     for index in drop.objects.iter().filter_map(object_name) {
@@ -1214,12 +1223,16 @@ fn check_drop_index(
 }
 
 /// The name of a DROP's object: a list of strings, a function with arguments, or a type name.
-fn object_name(node: &Node) -> Option<Name> {
+fn object_name(node: &Node) -> Option<QualifiedName> {
     match node.node.as_ref()? {
-        NodeEnum::List(list) => Name::from_parts(&refs::node_strings(&list.items)),
-        NodeEnum::ObjectWithArgs(object) => Name::from_parts(&refs::node_strings(&object.objname)),
-        NodeEnum::TypeName(type_name) => Name::from_parts(&refs::node_strings(&type_name.names)),
-        NodeEnum::String(s) => Some(Name::new("", &s.sval)),
+        NodeEnum::List(list) => QualifiedName::from_parts(&refs::node_strings(&list.items)),
+        NodeEnum::ObjectWithArgs(object) => {
+            QualifiedName::from_parts(&refs::node_strings(&object.objname))
+        }
+        NodeEnum::TypeName(type_name) => {
+            QualifiedName::from_parts(&refs::node_strings(&type_name.names))
+        }
+        NodeEnum::String(s) => Some(QualifiedName::new("", &s.sval)),
         _ => None,
     }
 }
@@ -1228,7 +1241,7 @@ fn check_rename(
     model: &mut Model,
     statement: &Statement,
     rename: &pg_query::protobuf::RenameStmt,
-    access_exclusive_on: &mut Option<Name>,
+    access_exclusive_on: &mut Option<QualifiedName>,
     findings: &mut Vec<Finding>,
 ) {
     let object_type = ObjectType::try_from(rename.rename_type).unwrap_or(ObjectType::Undefined);
@@ -1246,7 +1259,7 @@ fn check_rename(
                 model.objects.remove(kind, &old);
                 model.objects.add(
                     kind,
-                    &Name {
+                    &QualifiedName {
                         schema: old.schema,
                         name: rename.newname.clone(),
                     },
@@ -1255,7 +1268,7 @@ fn check_rename(
         }
         return;
     };
-    let table = Name::new(&relation.schemaname, &relation.relname);
+    let table = QualifiedName::new(&relation.schemaname, &relation.relname);
     let existing = model.existing(&table);
     if object_type == ObjectType::ObjectColumn && !rename.missing_ok {
         let old = [rename.subname.clone()];
@@ -1321,7 +1334,7 @@ fn check_rename(
             | ObjectType::ObjectSequence
     ) {
         model.objects.remove(Kind::Relation, &table);
-        let renamed = Name {
+        let renamed = QualifiedName {
             schema: table.schema.clone(),
             name: rename.newname.clone(),
         };
@@ -1344,7 +1357,7 @@ fn check_rename(
 fn check_lock_timeout(
     state: &mut FileState,
     statement: &Statement,
-    table: &Name,
+    table: &QualifiedName,
     findings: &mut Vec<Finding>,
 ) {
     if state.lock_timeout_set || state.lock_timeout_reported {

@@ -15,7 +15,8 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::migrate::{self, MigrationFile};
-use refs::{Kind, Name};
+use crate::pg::QualifiedName;
+use refs::Kind;
 
 /// Rule ids, as findings and `-- devdb:allow` comments name them.
 pub mod rule {
@@ -104,7 +105,7 @@ pub struct Finding {
     pub message: String,
     /// For a missing reference: what is missing (looked up on the stage).
     #[serde(skip)]
-    missing: Option<(Kind, Name)>,
+    missing: Option<(Kind, QualifiedName)>,
 }
 
 #[derive(Debug, Clone, Serialize)]

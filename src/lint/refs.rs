@@ -7,39 +7,7 @@ use std::collections::BTreeSet;
 use pg_query::protobuf::Node;
 use serde_json::Value;
 
-/// A possibly schema-qualified name as written.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Name {
-    pub schema: Option<String>,
-    pub name: String,
-}
-
-impl Name {
-    pub fn new(schema: &str, name: &str) -> Name {
-        Name {
-            schema: (!schema.is_empty()).then(|| schema.to_string()),
-            name: name.to_string(),
-        }
-    }
-
-    /// From a list of String nodes (`schema.name` or `name`; a leading catalog is ignored).
-    pub fn from_parts(parts: &[String]) -> Option<Name> {
-        match parts {
-            [] => None,
-            [name] => Some(Name::new("", name)),
-            [.., schema, name] => Some(Name::new(schema, name)),
-        }
-    }
-}
-
-impl std::fmt::Display for Name {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.schema {
-            Some(schema) => write!(f, "{schema}.{}", self.name),
-            None => f.write_str(&self.name),
-        }
-    }
-}
+use crate::pg::QualifiedName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -62,7 +30,7 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
     pub kind: Kind,
-    pub name: Name,
+    pub name: QualifiedName,
     pub location: usize,
 }
 
@@ -116,7 +84,9 @@ pub fn uses_of(node: &Node) -> Uses {
     walk(&value, &mut uses);
     let ctes = std::mem::take(&mut uses.ctes);
     uses.references.retain(|r| {
-        !(r.kind == Kind::Relation && r.name.schema.is_none() && ctes.contains(&r.name.name))
+        !(r.kind == Kind::Relation
+            && r.name.written_schema().is_none()
+            && ctes.contains(&r.name.name))
     });
     uses
 }
@@ -159,7 +129,7 @@ fn walk(value: &Value, uses: &mut Uses) {
 }
 
 fn push(uses: &mut Uses, kind: Kind, parts: Vec<String>, node: &Value) {
-    if let Some(name) = Name::from_parts(&parts) {
+    if let Some(name) = QualifiedName::from_parts(&parts) {
         uses.references.push(Reference {
             kind,
             name,

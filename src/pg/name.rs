@@ -8,7 +8,10 @@
 
 use postgres_protocol::escape::escape_identifier;
 
-/// A relation name, schema-qualified.
+/// A relation name, schema-qualified. The schema is empty only for a name a statement wrote
+/// without one ([`QualifiedName::from_parts`]), which leaves it to the search path: lint resolves
+/// such a name in any schema that holds it. Names users give devdb ([`QualifiedName::parse`]) and
+/// names read from the catalog always have one.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QualifiedName {
     pub schema: String,
@@ -34,19 +37,40 @@ impl QualifiedName {
         }
     }
 
-    /// `"schema"."name"`, safe to paste into SQL.
+    /// A name as a parse tree lists its parts (`name`, `schema.name`, or with a leading
+    /// database part, which is ignored). A lone name keeps no schema.
+    pub fn from_parts(parts: &[String]) -> Option<QualifiedName> {
+        match parts {
+            [] => None,
+            [name] => Some(QualifiedName::new("", name)),
+            [.., schema, name] => Some(QualifiedName::new(schema, name)),
+        }
+    }
+
+    /// The schema, unless the name was written without one.
+    pub fn written_schema(&self) -> Option<&str> {
+        (!self.schema.is_empty()).then_some(self.schema.as_str())
+    }
+
+    /// `"schema"."name"` (or `"name"` when written without a schema), safe to paste into SQL.
     pub fn quoted(&self) -> String {
-        format!(
-            "{}.{}",
-            escape_identifier(&self.schema),
-            escape_identifier(&self.name)
-        )
+        match self.written_schema() {
+            Some(schema) => format!(
+                "{}.{}",
+                escape_identifier(schema),
+                escape_identifier(&self.name)
+            ),
+            None => escape_identifier(&self.name),
+        }
     }
 }
 
 impl std::fmt::Display for QualifiedName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
+        match self.written_schema() {
+            Some(schema) => write!(f, "{schema}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
     }
 }
 
@@ -206,6 +230,24 @@ mod tests {
             r#""a.b"."c""d""#
         );
         assert!(name_parts("my table").is_err());
+        let written = |parts: &[&str]| {
+            let parts: Vec<String> = parts.iter().map(|p| p.to_string()).collect();
+            QualifiedName::from_parts(&parts)
+        };
+        let alone = written(&["users"]).unwrap();
+        assert_eq!(
+            (alone.written_schema(), alone.to_string()),
+            (None, "users".to_string())
+        );
+        assert_eq!(alone.quoted(), "\"users\"");
+        let qualified = written(&["db", "app", "users"]).unwrap();
+        assert_eq!(
+            qualified,
+            QualifiedName::new("app", "users"),
+            "the database part is ignored"
+        );
+        assert_eq!(qualified.to_string(), "app.users");
+        assert_eq!(written(&[]), None);
         assert!(name_parts("a..b").is_err());
     }
 
