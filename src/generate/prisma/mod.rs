@@ -8,14 +8,18 @@ mod defaults;
 mod previous;
 mod types;
 pub(super) mod views;
+mod warnings;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write;
 
-use super::introspect::{ColumnInfo, Constraint, IndexInfo, Relation, RelationKind, Schema};
+use super::introspect::{
+    ColumnInfo, Constraint, EnumType, IndexInfo, Relation, RelationKind, Schema,
+};
 use defaults::quote;
 use previous::{ConfigBlock, Previous, PreviousField, PreviousModel};
 use types::{ColumnType, Family};
+use warnings::Warnings;
 
 const DEFAULT_HEADER: &str = "generator client {\n  provider = \"prisma-client\"\n  output   = \"../generated/prisma\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n}\n";
 const NO_IDENTIFIER: &str = "The underlying table does not contain a valid unique identifier and can therefore currently not be handled by Prisma Client.";
@@ -198,7 +202,7 @@ struct Column<'a> {
 
 struct Context<'a> {
     previous: &'a Previous,
-    enums: Vec<(&'a super::introspect::EnumType, Name)>,
+    enums: Vec<(&'a EnumType, Name)>,
     public_enums: Vec<String>,
     /// The PSL names of the views shown: relation fields to them exist only in the file.
     view_names: Vec<String>,
@@ -207,81 +211,21 @@ struct Context<'a> {
     warnings: Warnings,
 }
 
-#[derive(Default)]
-struct Warnings {
-    commented_fields: Vec<(String, String)>,
-    ignored_models: Vec<String>,
-    unsupported: Vec<(String, String, String)>,
-    partitions: Vec<String>,
-    inherited: Vec<String>,
-    row_security: Vec<String>,
-    checks: Vec<(String, String)>,
-    exclusions: Vec<(String, String)>,
-    null_orders: Vec<(String, String)>,
-    comments: Vec<(String, String)>,
-    expression_indexes: Vec<(String, String)>,
-    /// What re-introspection took from the file: `@map`s of model and view fields, `@@map`s of
-    /// models and views, and the blocks whose relation fields were copied.
-    mapped_model_fields: Vec<(String, String)>,
-    mapped_view_fields: Vec<(String, String)>,
-    mapped_models: Vec<String>,
-    mapped_views: Vec<String>,
-    copied_relations_views: Vec<String>,
-    copied_relations_models: Vec<String>,
-}
-
 /// The new schema file for `schema`, given the `existing` file (None: Prisma 7 defaults).
 pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Rendered {
     let existing = existing.filter(|text| text.contains("datasource"));
     let previous = Previous::parse(existing.unwrap_or(DEFAULT_HEADER));
-    let mut public_enums: Vec<&super::introspect::EnumType> = schema
-        .enums
-        .iter()
-        .filter(|e| e.schema == "public")
-        .collect();
-    public_enums.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    let enums = public_enums
-        .iter()
-        .map(|e| {
-            let name = match previous.enum_type(&e.name) {
-                Some(p) => Name {
-                    prisma: p.name.clone(),
-                    mapped: p.mapped.clone(),
-                },
-                None => name_from_database(&e.name),
-            };
-            (*e, name)
-        })
-        .collect();
+    let public_enums = public_enums(schema);
     let mut context = Context {
         public_enums: public_enums.iter().map(|e| e.name.clone()).collect(),
+        enums: enum_names(&previous, &public_enums),
         previous: &previous,
-        enums,
         view_names: Vec::new(),
         model_names: Vec::new(),
         warnings: Warnings::default(),
     };
-    let views_enabled = context.previous.config.iter().any(|b| {
-        b.kind == "generator"
-            && b.properties
-                .iter()
-                .any(|(k, v)| k == "previewFeatures" && v.contains("\"views\""))
-    });
-
-    let mut tables: Vec<&Relation> = schema
-        .relations
-        .iter()
-        .filter(|r| {
-            r.schema == "public"
-                && r.partition_of.is_none()
-                && matches!(r.kind, RelationKind::Table | RelationKind::PartitionedTable)
-        })
-        .collect();
-    tables.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    // Prisma's implicit many-to-many join tables (`_AToB`) become list fields, not models.
-    let join_tables: Vec<(&Relation, String, String)> =
-        tables.iter().filter_map(|t| join_table(t)).collect();
-    tables.retain(|t| !join_tables.iter().any(|(j, _, _)| std::ptr::eq(*j, *t)));
+    let views_enabled = views_enabled(&previous.config);
+    let (tables, join_tables) = shown_tables(schema);
     let mut views: Vec<&Relation> = schema
         .relations
         .iter()
@@ -293,38 +237,7 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
     let view_models: Vec<Model> = views.iter().map(|v| context.model(v, true)).collect();
     context.view_names = view_models.iter().map(|v| v.name.prisma.clone()).collect();
     context.model_names = models.iter().map(|m| m.name.prisma.clone()).collect();
-    let foreign_keys = foreign_keys(&models);
-    let relation_names = relation_names(&models, &foreign_keys);
-    let many_to_many: Vec<ManyToMany> = join_tables
-        .iter()
-        .filter_map(|(join, a, b)| {
-            let a = models.iter().position(|m| &m.relation.name == a)?;
-            let b = models.iter().position(|m| &m.relation.name == b)?;
-            Some(ManyToMany::new(join, [a.min(b), a.max(b)], &models))
-        })
-        .collect();
-    let ignored: Vec<bool> = models.iter().map(|m| m.ignored(ignore)).collect();
-
-    let mut blocks: Vec<(Option<usize>, String)> = Vec::new();
-    let mut partial_indexes = false;
-    for (index, model) in models.iter().enumerate() {
-        let (text, partial) = context.render_model(
-            index,
-            model,
-            &Relations {
-                models: &models,
-                fks: &foreign_keys,
-                names: &relation_names,
-                many_to_many: &many_to_many,
-                ignored: &ignored,
-            },
-        );
-        partial_indexes |= partial;
-        blocks.push((
-            context.previous.model_position(&model.relation.name, false),
-            text,
-        ));
-    }
+    let (blocks, partial_indexes) = context.model_blocks(&models, &join_tables, ignore);
     let mut view_blocks: Vec<(Option<usize>, String)> = view_models
         .iter()
         .map(|view| {
@@ -344,7 +257,7 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
             )
         })
         .collect();
-    for list in [&mut blocks, &mut view_blocks, &mut enum_blocks] {
+    for list in [&mut view_blocks, &mut enum_blocks] {
         list.sort_by_key(|(position, _)| position.unwrap_or(usize::MAX));
     }
 
@@ -356,16 +269,77 @@ pub fn render(schema: &Schema, existing: Option<&str>, ignore: &[String]) -> Ren
     Rendered {
         text: out,
         warnings: context.warnings.lines(),
-        views: views_enabled.then(|| {
-            view_models
-                .iter()
-                .filter_map(|v| {
-                    let query = v.relation.view_query.as_deref()?;
-                    Some(views::view_file("public", &v.name.prisma, query))
-                })
-                .collect()
-        }),
+        views: views_enabled.then(|| view_files(&view_models)),
     }
+}
+
+/// The enums of `public`, sorted by name.
+fn public_enums(schema: &Schema) -> Vec<&EnumType> {
+    let mut enums: Vec<&EnumType> = schema
+        .enums
+        .iter()
+        .filter(|e| e.schema == "public")
+        .collect();
+    enums.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    enums
+}
+
+/// Each enum with its PSL name: the file's, else one made from the database's.
+fn enum_names<'a>(previous: &Previous, enums: &[&'a EnumType]) -> Vec<(&'a EnumType, Name)> {
+    enums
+        .iter()
+        .map(|e| {
+            let name = match previous.enum_type(&e.name) {
+                Some(p) => Name {
+                    prisma: p.name.clone(),
+                    mapped: p.mapped.clone(),
+                },
+                None => name_from_database(&e.name),
+            };
+            (*e, name)
+        })
+        .collect()
+}
+
+/// The `views` preview feature is on in a generator block.
+fn views_enabled(config: &[ConfigBlock]) -> bool {
+    config.iter().any(|b| {
+        b.kind == "generator"
+            && b.properties
+                .iter()
+                .any(|(k, v)| k == "previewFeatures" && v.contains("\"views\""))
+    })
+}
+
+/// The tables of `public` shown as models (sorted by name; partitions are reached through their
+/// parent), and Prisma's implicit many-to-many join tables (`_AToB`), which become list fields
+/// instead, with the tables they join.
+fn shown_tables(schema: &Schema) -> (Vec<&Relation>, Vec<(&Relation, String, String)>) {
+    let mut tables: Vec<&Relation> = schema
+        .relations
+        .iter()
+        .filter(|r| {
+            r.schema == "public"
+                && r.partition_of.is_none()
+                && matches!(r.kind, RelationKind::Table | RelationKind::PartitionedTable)
+        })
+        .collect();
+    tables.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    let join_tables: Vec<(&Relation, String, String)> =
+        tables.iter().filter_map(|t| join_table(t)).collect();
+    tables.retain(|t| !join_tables.iter().any(|(j, _, _)| std::ptr::eq(*j, *t)));
+    (tables, join_tables)
+}
+
+/// The `views/` files of the views shown.
+fn view_files(view_models: &[Model]) -> Vec<views::ViewFile> {
+    view_models
+        .iter()
+        .filter_map(|v| {
+            let query = v.relation.view_query.as_deref()?;
+            Some(views::view_file("public", &v.name.prisma, query))
+        })
+        .collect()
 }
 
 /// The generator and datasource blocks, re-rendered as Prisma does (aligned, comments dropped),
@@ -461,13 +435,7 @@ fn relation_names(models: &[Model], fks: &[Fk]) -> Vec<[String; 3]> {
         p.sort();
         p
     };
-    let column_prisma = |table: usize, column: &str| -> String {
-        models[table]
-            .columns
-            .iter()
-            .find(|c| c.info.name == column)
-            .map_or_else(|| column.to_string(), |c| c.name.prisma.clone())
-    };
+    let column_prisma = |table: usize, column: &str| field_name(models, table, column);
     let mut ambiguous: HashSet<[usize; 2]> = HashSet::new();
     for fk in fks {
         let tables = pair(fk);
@@ -718,76 +686,7 @@ impl<'a> Context<'a> {
         single_pk: Option<&IndexInfo>,
         single_unique: Option<&IndexInfo>,
     ) -> FieldLine {
-        let table = &model.relation.name;
-        let mut attributes = Vec::new();
-        if column.previous.is_some_and(|p| p.updated_at) {
-            attributes.push("@updatedAt".to_string());
-        }
-        if model.relation.kind == RelationKind::View {
-            if let Some(unique) = column.previous.and_then(|p| p.unique.clone()) {
-                attributes.push(unique);
-            }
-        }
-        if let Some(unique) = single_unique {
-            let default = format!("{table}_{}_key", column.info.name);
-            let mut arguments = Vec::new();
-            if unique.name != default {
-                arguments.push(format!("map: {}", quote(&unique.name)));
-            }
-            if unique
-                .parts
-                .first()
-                .is_some_and(|(_, descending, _)| *descending)
-            {
-                arguments.push("sort: Desc".to_string());
-            }
-            if let Some(predicate) = &unique.predicate {
-                arguments.push(format!("where: raw({})", quote(predicate)));
-            }
-            attributes.push(if arguments.is_empty() {
-                "@unique".to_string()
-            } else {
-                format!("@unique({})", arguments.join(", "))
-            });
-        }
-        if let Some(pk) = single_pk {
-            let default = format!("{table}_pkey");
-            attributes.push(if pk.name == default {
-                "@id".to_string()
-            } else {
-                format!("@id(map: {})", quote(&pk.name))
-            });
-        }
-        let enum_value = |name: &str, value: &str| self.enum_value_name(name, value);
-        let kept_default = column
-            .previous
-            .filter(|_| {
-                column.info.default.is_none() && column.column_type.family == Family::String
-            })
-            .and_then(PreviousField::client_generated_default)
-            .map(str::to_string);
-        if let Some(default) =
-            defaults::default_value(column.info, &column.column_type, &enum_value).or(kept_default)
-        {
-            attributes.push(format!("@default({default})"));
-        }
-        if let Some(mapped) = &column.name.mapped {
-            attributes.push(format!("@map({})", quote(mapped)));
-            if column.previous.is_some_and(|p| p.mapped.is_some()) {
-                let list = if model.relation.kind == RelationKind::View {
-                    &mut self.warnings.mapped_view_fields
-                } else {
-                    &mut self.warnings.mapped_model_fields
-                };
-                list.push((model.name.prisma.clone(), column.name.prisma.clone()));
-            }
-        }
-        if let Some(native) = &column.column_type.native {
-            attributes.push(format!("@db.{native}"));
-        }
-        if column.previous.is_some_and(|p| p.ignored) {
-            attributes.push("@ignore".to_string());
-        }
+        let attributes = self.scalar_attributes(model, column, single_pk, single_unique);
         let mut docs = column.previous.map(|p| p.docs.clone()).unwrap_or_default();
         let field_type = self.type_text(column, model.relation.kind == RelationKind::View);
         if let Family::Unsupported(name) = &column.column_type.family {
@@ -823,91 +722,224 @@ impl<'a> Context<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A scalar field's attributes, in Prisma's order.
+    fn scalar_attributes(
+        &mut self,
+        model: &Model,
+        column: &Column,
+        single_pk: Option<&IndexInfo>,
+        single_unique: Option<&IndexInfo>,
+    ) -> Vec<String> {
+        let table = &model.relation.name;
+        let mut attributes = Vec::new();
+        if column.previous.is_some_and(|p| p.updated_at) {
+            attributes.push("@updatedAt".to_string());
+        }
+        if model.relation.kind == RelationKind::View {
+            if let Some(unique) = column.previous.and_then(|p| p.unique.clone()) {
+                attributes.push(unique);
+            }
+        }
+        if let Some(unique) = single_unique {
+            attributes.push(unique_attribute(table, column, unique));
+        }
+        if let Some(pk) = single_pk {
+            let default = format!("{table}_pkey");
+            attributes.push(if pk.name == default {
+                "@id".to_string()
+            } else {
+                format!("@id(map: {})", quote(&pk.name))
+            });
+        }
+        if let Some(default) = self.default_text(column) {
+            attributes.push(format!("@default({default})"));
+        }
+        if let Some(mapped) = &column.name.mapped {
+            attributes.push(format!("@map({})", quote(mapped)));
+            if column.previous.is_some_and(|p| p.mapped.is_some()) {
+                let list = if model.relation.kind == RelationKind::View {
+                    &mut self.warnings.mapped_view_fields
+                } else {
+                    &mut self.warnings.mapped_model_fields
+                };
+                list.push((model.name.prisma.clone(), column.name.prisma.clone()));
+            }
+        }
+        if let Some(native) = &column.column_type.native {
+            attributes.push(format!("@db.{native}"));
+        }
+        if column.previous.is_some_and(|p| p.ignored) {
+            attributes.push("@ignore".to_string());
+        }
+        attributes
+    }
+
+    /// The column's `@default`: from the database, else a client-side default the file gives
+    /// a text column without one (`cuid()`, `uuid()`, ...).
+    fn default_text(&self, column: &Column) -> Option<String> {
+        let enum_value = |name: &str, value: &str| self.enum_value_name(name, value);
+        let kept_default = column
+            .previous
+            .filter(|_| {
+                column.info.default.is_none() && column.column_type.family == Family::String
+            })
+            .and_then(PreviousField::client_generated_default)
+            .map(str::to_string);
+        defaults::default_value(column.info, &column.column_type, &enum_value).or(kept_default)
+    }
+
+    /// The model blocks, each with its position in the file (None: new), in the order they are
+    /// written; and whether one shows a partial index.
+    fn model_blocks(
+        &mut self,
+        models: &[Model],
+        join_tables: &[(&Relation, String, String)],
+        ignore: &[String],
+    ) -> (Vec<(Option<usize>, String)>, bool) {
+        let foreign_keys = foreign_keys(models);
+        let relation_names = relation_names(models, &foreign_keys);
+        let many_to_many: Vec<ManyToMany> = join_tables
+            .iter()
+            .filter_map(|(join, a, b)| {
+                let a = models.iter().position(|m| &m.relation.name == a)?;
+                let b = models.iter().position(|m| &m.relation.name == b)?;
+                Some(ManyToMany::new(join, [a.min(b), a.max(b)], models))
+            })
+            .collect();
+        let ignored: Vec<bool> = models.iter().map(|m| m.ignored(ignore)).collect();
+        let relations = Relations {
+            models,
+            fks: &foreign_keys,
+            names: &relation_names,
+            many_to_many: &many_to_many,
+            ignored: &ignored,
+        };
+        let mut blocks = Vec::new();
+        let mut partial_indexes = false;
+        for (index, model) in models.iter().enumerate() {
+            let (text, partial) = self.render_model(index, model, &relations);
+            partial_indexes |= partial;
+            blocks.push((
+                self.previous.model_position(&model.relation.name, false),
+                text,
+            ));
+        }
+        blocks.sort_by_key(|(position, _)| position.unwrap_or(usize::MAX));
+        (blocks, partial_indexes)
+    }
+
+    /// One `model` block, and whether it shows a partial index (which needs the
+    /// `partialIndexes` preview feature).
     fn render_model(
         &mut self,
         index: usize,
         model: &Model,
         relations: &Relations,
     ) -> (String, bool) {
-        let Relations {
-            models,
-            fks,
-            names: relation_names,
-            ..
-        } = *relations;
-        let relation = model.relation;
-        let table = &relation.name;
-        let indexes: Vec<&IndexInfo> = relation.index_details.iter().collect();
-        let primary = indexes.iter().copied().find(|i| i.primary);
-        let is_expression = |i: &IndexInfo| i.parts.iter().any(|p| p.0.is_none());
-        let usable = model.has_usable_identifier();
-        let ignored_in_psl = model.previous.is_some_and(|p| p.ignored);
         let ignored = relations.ignored[index];
-        let new = model.previous.is_none();
+        let docs = self.model_docs(model);
+        let mut fields = Fields { lines: Vec::new() };
+        self.scalar_fields(model, &mut fields);
+        self.relation_fields(index, model, relations, &mut fields);
+        many_to_many_fields(index, model, relations, &mut fields);
+        let copied = self.emulated_relation_fields(model, &self.view_names);
+        if !copied.is_empty() {
+            self.warnings
+                .copied_relations_models
+                .push(model.name.prisma.clone());
+        }
+        fields.lines.extend(copied);
+        let (block, partial) = block_attributes(index, model, relations.models, ignored);
+        (write_block("model", &docs, model, &fields, block), partial)
+    }
 
+    /// The `///` docs of a model: the file's, then what Prisma adds to a new model (in Prisma's
+    /// order), with the warnings that go with them.
+    fn model_docs(&mut self, model: &Model) -> Vec<String> {
         let mut docs = model.previous.map(|p| p.docs.clone()).unwrap_or_default();
-        if relation.kind == RelationKind::PartitionedTable && new {
-            push_doc(&mut docs, PARTITION);
-            self.warnings.partitions.push(table.clone());
+        if model.previous.is_none() {
+            self.setup_docs(model, &mut docs);
         }
-        if relation.has_subclass && new {
-            push_doc(&mut docs, SUBCLASS);
-            self.warnings.inherited.push(table.clone());
+        if !model.has_usable_identifier() && !model.previous.is_some_and(|p| p.ignored) {
+            push_doc(&mut docs, NO_IDENTIFIER);
+            self.warnings.ignored_models.push(model.name.prisma.clone());
         }
-        let checks: Vec<&Constraint> = relation
-            .constraints
-            .iter()
-            .filter(|c| c.kind == 'c')
-            .collect();
-        if !checks.is_empty() && new {
-            push_doc(&mut docs, CHECK);
-            for check in &checks {
+        if model.previous.is_none() {
+            self.comment_docs(model, &mut docs);
+        }
+        if model.previous.is_some_and(|p| p.mapped.is_some()) {
+            self.warnings.mapped_models.push(model.name.prisma.clone());
+        }
+        if model.relation.row_security && model.previous.is_none() {
+            push_doc(&mut docs, ROW_SECURITY);
+            self.warnings.row_security.push(model.relation.name.clone());
+        }
+        self.index_docs(model, &mut docs);
+        docs
+    }
+
+    /// A new model's partitioning, inheritance, check and exclusion constraints, which
+    /// migrations cannot express.
+    fn setup_docs(&mut self, model: &Model, docs: &mut Vec<String>) {
+        let relation = model.relation;
+        if relation.kind == RelationKind::PartitionedTable {
+            push_doc(docs, PARTITION);
+            self.warnings.partitions.push(relation.name.clone());
+        }
+        if relation.has_subclass {
+            push_doc(docs, SUBCLASS);
+            self.warnings.inherited.push(relation.name.clone());
+        }
+        let of_kind = |kind: char| -> Vec<&Constraint> {
+            relation
+                .constraints
+                .iter()
+                .filter(|c| c.kind == kind)
+                .collect()
+        };
+        let checks = of_kind('c');
+        if !checks.is_empty() {
+            push_doc(docs, CHECK);
+            for check in checks {
                 self.warnings
                     .checks
                     .push((model.name.prisma.clone(), check.name.clone()));
             }
         }
-        let exclusions: Vec<&Constraint> = relation
-            .constraints
-            .iter()
-            .filter(|c| c.kind == 'x')
-            .collect();
-        if !exclusions.is_empty() && new {
-            push_doc(&mut docs, EXCLUSION);
+        let exclusions = of_kind('x');
+        if !exclusions.is_empty() {
+            push_doc(docs, EXCLUSION);
             for exclusion in exclusions {
                 self.warnings
                     .exclusions
                     .push((model.name.prisma.clone(), exclusion.name.clone()));
             }
         }
-        if !usable && !ignored_in_psl {
-            push_doc(&mut docs, NO_IDENTIFIER);
-            self.warnings.ignored_models.push(model.name.prisma.clone());
-        }
+    }
+
+    /// A new model with a comment on it or on a new column.
+    fn comment_docs(&mut self, model: &Model, docs: &mut Vec<String>) {
         let column_comments = model
             .columns
             .iter()
             .any(|c| c.info.comment.is_some() && c.previous.is_none());
-        if new && (relation.comment.is_some() || column_comments) {
-            push_doc(&mut docs, COMMENTS);
-            if relation.comment.is_some() {
+        if model.relation.comment.is_some() || column_comments {
+            push_doc(docs, COMMENTS);
+            if model.relation.comment.is_some() {
                 self.warnings
                     .comments
                     .push(("model".to_string(), model.name.prisma.clone()));
             }
         }
-        if model.previous.is_some_and(|p| p.mapped.is_some()) {
-            self.warnings.mapped_models.push(model.name.prisma.clone());
-        }
-        if relation.row_security && new {
-            push_doc(&mut docs, ROW_SECURITY);
-            self.warnings.row_security.push(table.clone());
-        }
-        for i in &indexes {
+    }
+
+    /// Indexes with a non-default null order, and expression indexes.
+    fn index_docs(&mut self, model: &Model, docs: &mut Vec<String>) {
+        let indexes = &model.relation.index_details;
+        for i in indexes {
             for (column, descending, nulls_first) in &i.parts {
                 if nulls_first != descending {
-                    push_doc(&mut docs, NULLS_ORDER);
+                    push_doc(docs, NULLS_ORDER);
                     let column = column.as_deref().unwrap_or_default();
                     self.warnings
                         .null_orders
@@ -915,43 +947,51 @@ impl<'a> Context<'a> {
                 }
             }
         }
-        let expression_indexes: Vec<&&IndexInfo> =
+        let expression_indexes: Vec<&IndexInfo> =
             indexes.iter().filter(|i| is_expression(i)).collect();
         if !expression_indexes.is_empty() {
-            push_doc(&mut docs, EXPRESSION_INDEX);
-            for i in &expression_indexes {
+            push_doc(docs, EXPRESSION_INDEX);
+            for i in expression_indexes {
                 self.warnings
                     .expression_indexes
                     .push((model.name.prisma.clone(), i.name.clone()));
             }
         }
+    }
 
-        let mut fields = Fields { lines: Vec::new() };
+    /// A line per column, with its single-column primary key and unique index.
+    fn scalar_fields(&mut self, model: &Model, fields: &mut Fields) {
+        let indexes = &model.relation.index_details;
+        let primary = indexes.iter().find(|i| i.primary);
         for column in &model.columns {
-            let only = |i: &&&IndexInfo| {
+            let only = |i: &&IndexInfo| {
                 i.parts.len() == 1 && i.parts[0].0.as_deref() == Some(column.info.name.as_str())
             };
-            let single_pk = primary.filter(|p| p.parts.len() == 1 && only(&p));
-            let mut singles: Vec<&&IndexInfo> = indexes
+            let single_pk = primary.filter(only);
+            let mut singles: Vec<&IndexInfo> = indexes
                 .iter()
                 .filter(|i| i.unique && !i.primary)
                 .filter(only)
                 .collect();
             singles.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-            let single_unique = singles.first().map(|i| **i);
-            let line = self.scalar_line(model, column, single_pk, single_unique);
+            let line = self.scalar_line(model, column, single_pk, singles.first().copied());
             fields.lines.push(line);
         }
-        let column_name = |table: usize, column: &str| -> String {
-            models[table]
-                .columns
-                .iter()
-                .find(|c| c.info.name == column)
-                .map_or_else(|| column.to_string(), |c| c.name.prisma.clone())
-        };
-        for (fk_index, fk) in fks.iter().enumerate() {
-            let names = &relation_names[fk_index];
-            // A relation field to an ignored model is ignored too.
+    }
+
+    /// The forward and back fields of the foreign keys from and to model `index`; a relation
+    /// field to an ignored model is ignored too.
+    fn relation_fields(
+        &self,
+        index: usize,
+        model: &Model,
+        relations: &Relations,
+        fields: &mut Fields,
+    ) {
+        let models = relations.models;
+        let ignored = relations.ignored[index];
+        let column_name = |table: usize, column: &str| field_name(models, table, column);
+        for (fk, names) in relations.fks.iter().zip(relations.names) {
             if fk.table == index {
                 let mut line = self.forward_field(model, models, fk, names, &column_name);
                 if models[fk.referenced].implicitly_ignored() && !ignored {
@@ -967,139 +1007,6 @@ impl<'a> Context<'a> {
                 fields.lines.push(line);
             }
         }
-        for relation in relations.many_to_many {
-            for (side, other) in [(0, 1), (1, 0)] {
-                if relation.models[side] != index {
-                    continue;
-                }
-                let other_model = &models[relation.models[other]];
-                // Kept from the file, Prisma names the relation explicitly (`AToB` by default).
-                let previous_name = model.previous.and_then(|p| {
-                    p.fields
-                        .iter()
-                        .find(|f| {
-                            f.type_name == other_model.name.prisma
-                                && f.relation.as_ref().is_none_or(|r| r.fields.is_empty())
-                        })
-                        .map(|f| {
-                            f.relation
-                                .as_ref()
-                                .and_then(|r| r.name.clone())
-                                .unwrap_or_else(|| {
-                                    format!(
-                                        "{}To{}",
-                                        models[relation.models[0]].name.prisma,
-                                        models[relation.models[1]].name.prisma
-                                    )
-                                })
-                        })
-                });
-                let name = previous_name.unwrap_or_else(|| relation.name.clone());
-                let attributes = if name.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![format!("@relation({})", quote(&name))]
-                };
-                fields.lines.push(FieldLine::Field {
-                    docs: Vec::new(),
-                    name: other_model.name.prisma.clone(),
-                    field_type: format!("{}[]", other_model.name.prisma),
-                    attributes,
-                });
-                if relation.models[0] == relation.models[1] {
-                    break;
-                }
-            }
-        }
-        let copied = self.emulated_relation_fields(model, &self.view_names);
-        if !copied.is_empty() {
-            self.warnings
-                .copied_relations_models
-                .push(model.name.prisma.clone());
-        }
-        fields.lines.extend(copied);
-
-        let mut block = Vec::new();
-        if let Some(pk) = primary.filter(|p| p.parts.len() > 1) {
-            let columns: Vec<String> = pk
-                .parts
-                .iter()
-                .map(|p| index_field(&column_name(index, p.0.as_deref().unwrap_or("")), p.1))
-                .collect();
-            let default = format!("{table}_pkey");
-            let map = if pk.name == default {
-                String::new()
-            } else {
-                format!(", map: {}", quote(&pk.name))
-            };
-            block.push(format!("@@id([{}]{map})", columns.join(", ")));
-        }
-        let mut partial = false;
-        let mut model_indexes: Vec<&&IndexInfo> = indexes
-            .iter()
-            .filter(|i| !(i.primary || is_expression(i) || (i.unique && i.parts.len() == 1)))
-            .collect();
-        model_indexes.sort_by(|a, b| {
-            b.unique
-                .cmp(&a.unique)
-                .then(a.name.as_bytes().cmp(b.name.as_bytes()))
-        });
-        for i in model_indexes {
-            let columns: Vec<&str> = i.parts.iter().filter_map(|p| p.0.as_deref()).collect();
-            let fields_text: Vec<String> = i
-                .parts
-                .iter()
-                .map(|p| index_field(&column_name(index, p.0.as_deref().unwrap_or("")), p.1))
-                .collect();
-            let suffix = if i.unique { "key" } else { "idx" };
-            let default = format!("{table}_{}_{suffix}", columns.join("_"));
-            let mut arguments = vec![format!("[{}]", fields_text.join(", "))];
-            if i.name != default {
-                arguments.push(format!("map: {}", quote(&i.name)));
-            }
-            let method = match i.method.as_str() {
-                "hash" => Some("Hash"),
-                "gin" => Some("Gin"),
-                "gist" => Some("Gist"),
-                "brin" => Some("Brin"),
-                "spgist" => Some("SpGist"),
-                _ => None,
-            };
-            if let Some(method) = method {
-                arguments.push(format!("type: {method}"));
-            }
-            if let Some(predicate) = &i.predicate {
-                arguments.push(format!("where: raw({})", quote(predicate)));
-                partial = true;
-            }
-            let attribute = if i.unique { "@@unique" } else { "@@index" };
-            block.push(format!("{attribute}({})", arguments.join(", ")));
-        }
-        if indexes
-            .iter()
-            .any(|i| i.unique && i.parts.len() == 1 && i.predicate.is_some() && !is_expression(i))
-        {
-            partial = true;
-        }
-        if let Some(mapped) = &model.name.mapped {
-            block.push(format!("@@map({})", quote(mapped)));
-        }
-        if ignored {
-            block.push("@@ignore".to_string());
-        }
-
-        let mut out = String::new();
-        render_docs(&mut out, &docs);
-        let _ = writeln!(out, "model {} {{", model.name.prisma);
-        fields.render(&mut out);
-        if !block.is_empty() {
-            out.push('\n');
-            for line in block {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        out.push_str("}\n");
-        (out, partial)
     }
 
     fn forward_field(
@@ -1221,16 +1128,7 @@ impl<'a> Context<'a> {
                                     .constraint
                                     .columns
                                     .iter()
-                                    .map(|c| {
-                                        referencing
-                                            .columns
-                                            .iter()
-                                            .find(|col| &col.info.name == c)
-                                            .map_or_else(
-                                                || c.clone(),
-                                                |col| col.name.prisma.clone(),
-                                            )
-                                    })
+                                    .map(|c| field_name(models, fk.table, c))
                                     .collect::<Vec<_>>()
                         })
                 })
@@ -1303,12 +1201,7 @@ impl<'a> Context<'a> {
     }
 
     fn render_view(&mut self, view: &Model) -> String {
-        let mut out = String::new();
-        render_docs(
-            &mut out,
-            &view.previous.map(|p| p.docs.clone()).unwrap_or_default(),
-        );
-        let _ = writeln!(out, "view {} {{", view.name.prisma);
+        let docs = view.previous.map(|p| p.docs.clone()).unwrap_or_default();
         if view.previous.is_some_and(|p| p.mapped.is_some()) {
             self.warnings.mapped_views.push(view.name.prisma.clone());
         }
@@ -1330,7 +1223,6 @@ impl<'a> Context<'a> {
                 .push(view.name.prisma.clone());
         }
         fields.lines.extend(copied);
-        fields.render(&mut out);
         let mut block: Vec<String> = view.previous.map(|p| p.indexes.clone()).unwrap_or_default();
         if let Some(mapped) = &view.name.mapped {
             block.push(format!("@@map({})", quote(mapped)));
@@ -1338,17 +1230,10 @@ impl<'a> Context<'a> {
         if view.previous.is_some_and(|p| p.ignored) {
             block.push("@@ignore".to_string());
         }
-        if !block.is_empty() {
-            out.push('\n');
-            for line in block {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        out.push_str("}\n");
-        out
+        write_block("view", &docs, view, &fields, block)
     }
 
-    fn render_enum(&self, enum_type: &super::introspect::EnumType, name: &Name) -> String {
+    fn render_enum(&self, enum_type: &EnumType, name: &Name) -> String {
         let mut out = String::new();
         let previous = self.previous.enum_type(&enum_type.name);
         render_docs(
@@ -1384,131 +1269,216 @@ impl<'a> Context<'a> {
     }
 }
 
+/// `@unique` of a column with its own unique index: the name, sort and predicate Prisma shows.
+fn unique_attribute(table: &str, column: &Column, unique: &IndexInfo) -> String {
+    let default = format!("{table}_{}_key", column.info.name);
+    let mut arguments = Vec::new();
+    if unique.name != default {
+        arguments.push(format!("map: {}", quote(&unique.name)));
+    }
+    if unique
+        .parts
+        .first()
+        .is_some_and(|(_, descending, _)| *descending)
+    {
+        arguments.push("sort: Desc".to_string());
+    }
+    if let Some(predicate) = &unique.predicate {
+        arguments.push(format!("where: raw({})", quote(predicate)));
+    }
+    if arguments.is_empty() {
+        "@unique".to_string()
+    } else {
+        format!("@unique({})", arguments.join(", "))
+    }
+}
+
+/// An index with an expression for a key part.
+fn is_expression(index: &IndexInfo) -> bool {
+    index.parts.iter().any(|p| p.0.is_none())
+}
+
+/// The PSL name of column `column` of model `table` (the database name if it has none).
+fn field_name(models: &[Model], table: usize, column: &str) -> String {
+    models[table]
+        .columns
+        .iter()
+        .find(|c| c.info.name == column)
+        .map_or_else(|| column.to_string(), |c| c.name.prisma.clone())
+}
+
+/// The list fields of the implicit many-to-many relations of model `index` (one for a
+/// relation of a model with itself).
+fn many_to_many_fields(index: usize, model: &Model, relations: &Relations, fields: &mut Fields) {
+    let models = relations.models;
+    for relation in relations.many_to_many {
+        for (side, other) in [(0, 1), (1, 0)] {
+            if relation.models[side] != index {
+                continue;
+            }
+            let other_model = &models[relation.models[other]];
+            let name = kept_many_to_many_name(model, other_model, relation, models)
+                .unwrap_or_else(|| relation.name.clone());
+            let attributes = if name.is_empty() {
+                Vec::new()
+            } else {
+                vec![format!("@relation({})", quote(&name))]
+            };
+            fields.lines.push(FieldLine::Field {
+                docs: Vec::new(),
+                name: other_model.name.prisma.clone(),
+                field_type: format!("{}[]", other_model.name.prisma),
+                attributes,
+            });
+            if relation.models[0] == relation.models[1] {
+                break;
+            }
+        }
+    }
+}
+
+/// The relation name of a many-to-many field the file keeps: Prisma then names the relation
+/// explicitly (`AToB` by default).
+fn kept_many_to_many_name(
+    model: &Model,
+    other_model: &Model,
+    relation: &ManyToMany,
+    models: &[Model],
+) -> Option<String> {
+    let field = model.previous?.fields.iter().find(|f| {
+        f.type_name == other_model.name.prisma
+            && f.relation.as_ref().is_none_or(|r| r.fields.is_empty())
+    })?;
+    Some(
+        field
+            .relation
+            .as_ref()
+            .and_then(|r| r.name.clone())
+            .unwrap_or_else(|| {
+                format!(
+                    "{}To{}",
+                    models[relation.models[0]].name.prisma, models[relation.models[1]].name.prisma
+                )
+            }),
+    )
+}
+
+/// A model's block attributes (`@@id`, `@@unique`, `@@index`, `@@map`, `@@ignore`), and
+/// whether a partial index is shown.
+fn block_attributes(
+    index: usize,
+    model: &Model,
+    models: &[Model],
+    ignored: bool,
+) -> (Vec<String>, bool) {
+    let relation = model.relation;
+    let indexes = &relation.index_details;
+    let column_name =
+        |column: &Option<String>| field_name(models, index, column.as_deref().unwrap_or(""));
+    let mut block = Vec::new();
+    if let Some(pk) = indexes
+        .iter()
+        .find(|i| i.primary)
+        .filter(|p| p.parts.len() > 1)
+    {
+        let columns: Vec<String> = pk
+            .parts
+            .iter()
+            .map(|p| index_field(&column_name(&p.0), p.1))
+            .collect();
+        let default = format!("{}_pkey", relation.name);
+        let map = if pk.name == default {
+            String::new()
+        } else {
+            format!(", map: {}", quote(&pk.name))
+        };
+        block.push(format!("@@id([{}]{map})", columns.join(", ")));
+    }
+    let mut model_indexes: Vec<&IndexInfo> = indexes
+        .iter()
+        .filter(|i| !(i.primary || is_expression(i) || (i.unique && i.parts.len() == 1)))
+        .collect();
+    model_indexes.sort_by(|a, b| {
+        b.unique
+            .cmp(&a.unique)
+            .then(a.name.as_bytes().cmp(b.name.as_bytes()))
+    });
+    let mut partial = false;
+    for i in model_indexes {
+        let fields: Vec<String> = i
+            .parts
+            .iter()
+            .map(|p| index_field(&column_name(&p.0), p.1))
+            .collect();
+        block.push(index_attribute(&relation.name, i, &fields));
+        partial |= i.predicate.is_some();
+    }
+    partial |= indexes
+        .iter()
+        .any(|i| i.unique && i.parts.len() == 1 && i.predicate.is_some() && !is_expression(i));
+    if let Some(mapped) = &model.name.mapped {
+        block.push(format!("@@map({})", quote(mapped)));
+    }
+    if ignored {
+        block.push("@@ignore".to_string());
+    }
+    (block, partial)
+}
+
+/// `@@unique(...)` or `@@index(...)` for index `i` of `table` over the PSL `fields`.
+fn index_attribute(table: &str, i: &IndexInfo, fields: &[String]) -> String {
+    let columns: Vec<&str> = i.parts.iter().filter_map(|p| p.0.as_deref()).collect();
+    let suffix = if i.unique { "key" } else { "idx" };
+    let default = format!("{table}_{}_{suffix}", columns.join("_"));
+    let mut arguments = vec![format!("[{}]", fields.join(", "))];
+    if i.name != default {
+        arguments.push(format!("map: {}", quote(&i.name)));
+    }
+    let method = match i.method.as_str() {
+        "hash" => Some("Hash"),
+        "gin" => Some("Gin"),
+        "gist" => Some("Gist"),
+        "brin" => Some("Brin"),
+        "spgist" => Some("SpGist"),
+        _ => None,
+    };
+    if let Some(method) = method {
+        arguments.push(format!("type: {method}"));
+    }
+    if let Some(predicate) = &i.predicate {
+        arguments.push(format!("where: raw({})", quote(predicate)));
+    }
+    let attribute = if i.unique { "@@unique" } else { "@@index" };
+    format!("{attribute}({})", arguments.join(", "))
+}
+
+/// A `model` or `view` block: docs, the aligned fields, then the block attributes.
+fn write_block(
+    keyword: &str,
+    docs: &[String],
+    model: &Model,
+    fields: &Fields,
+    block: Vec<String>,
+) -> String {
+    let mut out = String::new();
+    render_docs(&mut out, docs);
+    let _ = writeln!(out, "{keyword} {} {{", model.name.prisma);
+    fields.render(&mut out);
+    if !block.is_empty() {
+        out.push('\n');
+        for line in block {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
 fn index_field(name: &str, descending: bool) -> String {
     if descending {
         format!("{name}(sort: Desc)")
     } else {
         name.to_string()
-    }
-}
-
-impl Warnings {
-    /// Prisma's warning text, section by section, as `prisma db pull` prints it.
-    fn lines(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut section = |title: &str, items: Vec<String>| {
-            if !items.is_empty() {
-                out.push(format!("{title}\n{}", items.join("\n")));
-            }
-        };
-        let mut commented: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (model, field) in &self.commented_fields {
-            commented.entry(model).or_default().push(field);
-        }
-        section(
-            "These fields were commented out because their names are currently not supported by Prisma. Please provide valid ones that match [a-zA-Z][a-zA-Z0-9_]* using the `@map` attribute:",
-            commented
-                .iter()
-                .map(|(model, fields)| {
-                    let quoted: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
-                    format!("  - Model: \"{model}\", field(s): [{}]", quoted.join(", "))
-                })
-                .collect(),
-        );
-        section(
-            "The following models were ignored as they do not have a valid unique identifier or id. This is currently not supported by Prisma Client:",
-            self.ignored_models.iter().map(|m| format!("  - \"{m}\"")).collect(),
-        );
-        section(
-            "These fields are not supported by Prisma Client, because Prisma currently does not support their types:",
-            self.unsupported
-                .iter()
-                .map(|(m, f, t)| format!("  - Model: \"{m}\", field: \"{f}\", original data type: \"{t}\""))
-                .collect(),
-        );
-        section(
-            "These tables are partition tables, which are not yet fully supported:",
-            self.partitions
-                .iter()
-                .map(|t| format!("  - \"{t}\""))
-                .collect(),
-        );
-        section(
-            "These tables are inherited tables, which are not yet fully supported:",
-            self.inherited
-                .iter()
-                .map(|t| format!("  - \"{t}\""))
-                .collect(),
-        );
-        section(
-            "These index columns are having a non-default null sort order, which is not yet fully supported. Read more: https://pris.ly/d/non-default-index-null-ordering",
-            self.null_orders
-                .iter()
-                .map(|(i, c)| format!("  - Index: \"{i}\", column: \"{c}\""))
-                .collect(),
-        );
-        section(
-            "These tables contain row level security, which is not yet fully supported. Read more: https://pris.ly/d/row-level-security",
-            self.row_security.iter().map(|t| format!("  - \"{t}\"")).collect(),
-        );
-        section(
-            "These constraints are not supported by Prisma Client, because Prisma currently does not fully support check constraints. Read more: https://pris.ly/d/check-constraints",
-            self.checks
-                .iter()
-                .map(|(m, c)| format!("  - Model: \"{m}\", constraint: \"{c}\""))
-                .collect(),
-        );
-        section(
-            "These constraints are not supported by Prisma Client, because Prisma currently does not fully support exclusion constraints. Read more: https://pris.ly/d/exclusion-constraints",
-            self.exclusions
-                .iter()
-                .map(|(m, c)| format!("  - Model: \"{m}\", constraint: \"{c}\""))
-                .collect(),
-        );
-        section(
-            "These objects have comments defined in the database, which is not yet fully supported. Read more: https://pris.ly/d/database-comments",
-            self.comments
-                .iter()
-                .map(|(kind, name)| format!("  - Type: \"{kind}\", name: \"{name}\""))
-                .collect(),
-        );
-        section(
-            "These indexes are not supported by Prisma Client, because Prisma currently does not fully support expression indexes. Read more: https://pris.ly/d/expression-indexes",
-            self.expression_indexes
-                .iter()
-                .map(|(m, i)| format!("  - Model: \"{m}\", constraint: \"{i}\""))
-                .collect(),
-        );
-        const ENRICHED_FIELDS: &str = "These fields were enriched with `@map` information taken from the previous Prisma schema:";
-        for (kind, fields) in [
-            ("Model", &self.mapped_model_fields),
-            ("View", &self.mapped_view_fields),
-        ] {
-            section(
-                ENRICHED_FIELDS,
-                fields
-                    .iter()
-                    .map(|(m, f)| format!("  - {kind}: \"{m}\", field: \"{f}\""))
-                    .collect(),
-            );
-        }
-        section(
-            "These models were enriched with `@@map` information taken from the previous Prisma schema:",
-            self.mapped_models.iter().map(|m| format!("  - \"{m}\"")).collect(),
-        );
-        section(
-            "These views were enriched with `@@map` information taken from the previous Prisma schema:",
-            self.mapped_views.iter().map(|m| format!("  - \"{m}\"")).collect(),
-        );
-        section(
-            "Relations were copied from the previous data model due to not using foreign keys in the database. If any of the relation columns changed in the database, the relations might not be correct anymore:",
-            self.copied_relations_views
-                .iter()
-                .chain(&self.copied_relations_models)
-                .map(|m| format!("  - \"{m}\""))
-                .collect(),
-        );
-        out
     }
 }
 
