@@ -2,7 +2,7 @@
 //! writes from. Everything is sorted by name, so the same schema gives the same model whatever
 //! order the migrations created it in. Objects owned by extensions are left out.
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
 use super::GenerateError;
 
@@ -139,35 +139,54 @@ fn not_from_extension(oid: &str, catalog: &str) -> String {
 }
 
 pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
-    let mut schema = Schema::default();
-    for row in client
+    let extensions = read_extensions(client).await?;
+    let enums = read_enums(client).await?;
+    let relations = read_relations(client).await?;
+    let oids: Vec<u32> = relations.iter().map(|r| r.get(0)).collect();
+    let parts = RelationParts::read(client, &oids).await?;
+    Ok(Schema {
+        extensions,
+        enums,
+        relations: relations.iter().map(|row| parts.relation(row)).collect(),
+        functions: read_functions(client).await?,
+    })
+}
+
+async fn read_extensions(client: &Client) -> Result<Vec<(String, String)>, GenerateError> {
+    let rows = client
         .query(
             "SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql' ORDER BY 1",
             &[],
         )
         .await
-        .map_err(db_error("reading extensions"))?
-    {
-        schema.extensions.push((row.get(0), row.get(1)));
-    }
+        .map_err(db_error("reading extensions"))?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+async fn read_enums(client: &Client) -> Result<Vec<EnumType>, GenerateError> {
     let enum_sql = format!(
         "SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid \
          WHERE {USER_OBJECTS} AND {} GROUP BY 1, 2 ORDER BY 1, 2",
         not_from_extension("t.oid", "pg_type")
     );
-    for row in client
+    let rows = client
         .query(&enum_sql, &[])
         .await
-        .map_err(db_error("reading enums"))?
-    {
-        schema.enums.push(EnumType {
+        .map_err(db_error("reading enums"))?;
+    Ok(rows
+        .iter()
+        .map(|row| EnumType {
             schema: row.get(0),
             name: row.get(1),
             labels: row.get(2),
-        });
-    }
+        })
+        .collect())
+}
 
+/// One row per relation: oid, schema, name, kind, definition, parent partitioned table,
+/// comment, row security, subclasses, view query.
+async fn read_relations(client: &Client) -> Result<Vec<Row>, GenerateError> {
     let relation_sql = format!(
         "SELECT c.oid, n.nspname, c.relname, c.relkind::text, \
                 CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) END, \
@@ -182,83 +201,84 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
          ORDER BY 2, 3",
         not_from_extension("c.oid", "pg_class")
     );
-    let relations = client
+    client
         .query(&relation_sql, &[])
         .await
-        .map_err(db_error("reading relations"))?;
-    let oids: Vec<u32> = relations.iter().map(|r| r.get(0)).collect();
-    let columns = client
-        .query(
-            "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, tn.nspname, t.typtype::text, \
-                    et.typname, et.typtype::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-                    a.attidentity::text, a.attgenerated <> '', col_description(a.attrelid, a.attnum), \
-                    bt.typname, format_type(t.typbasetype, t.typtypmod) \
-             FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
-             LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
-             LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' \
-             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-             WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum",
-            &[&oids],
-        )
-        .await
-        .map_err(db_error("reading columns"))?;
-    let constraints = client
-        .query(
-            "SELECT c.conrelid, c.conname, c.contype::text, pg_get_constraintdef(c.oid, true), \
-                    ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
-                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
-                    fn.nspname, fc.relname, \
-                    ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
-                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i), \
-                    c.confdeltype::text, c.confupdtype::text \
-             FROM pg_constraint c LEFT JOIN pg_class fc ON fc.oid = c.confrelid \
-             LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
-             WHERE c.conrelid = ANY($1) AND c.conparentid = 0 ORDER BY c.conrelid, c.conname",
-            &[&oids],
-        )
-        .await
-        .map_err(db_error("reading constraints"))?;
-    let indexes = client
-        .query(
-            "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i \
-             JOIN pg_class ic ON ic.oid = i.indexrelid \
-             WHERE i.indrelid = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
-               AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) \
-             ORDER BY 1, 2",
-            &[&oids],
-        )
-        .await
-        .map_err(db_error("reading indexes"))?;
-    let index_details = client
-        .query(
-            "SELECT i.indrelid, ic.relname, i.indisunique, i.indisprimary, am.amname, \
-                    ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_subscripts(i.indkey, 1) k \
-                          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k] AND i.indkey[k] <> 0 \
-                          WHERE k < i.indnkeyatts ORDER BY k), \
-                    ARRAY(SELECT (i.indoption[k] & 1) = 1 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
-                    ARRAY(SELECT (i.indoption[k] & 2) = 2 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
-                    pg_get_expr(i.indpred, i.indrelid), \
-                    EXISTS (SELECT 1 FROM generate_subscripts(i.indclass, 1) k JOIN pg_opclass oc ON oc.oid = i.indclass[k] \
-                            WHERE NOT oc.opcdefault), \
-                    EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u')) \
-             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
-             WHERE i.indrelid = ANY($1) \
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype = 'x') \
-             ORDER BY 1, 2",
-            &[&oids],
-        )
-        .await
-        .map_err(db_error("reading index details"))?;
-    let triggers = client
-        .query(
-            "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FROM pg_trigger \
-             WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY 1, 2",
-            &[&oids],
-        )
-        .await
-        .map_err(db_error("reading triggers"))?;
+        .map_err(db_error("reading relations"))
+}
 
-    for row in &relations {
+const COLUMNS: &str = "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, tn.nspname, t.typtype::text, \
+        et.typname, et.typtype::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
+        a.attidentity::text, a.attgenerated <> '', col_description(a.attrelid, a.attnum), \
+        bt.typname, format_type(t.typbasetype, t.typtypmod) \
+ FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
+ LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
+ LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' \
+ LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+ WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum";
+
+const CONSTRAINTS: &str =
+    "SELECT c.conrelid, c.conname, c.contype::text, pg_get_constraintdef(c.oid, true), \
+        ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
+              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
+        fn.nspname, fc.relname, \
+        ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
+              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i), \
+        c.confdeltype::text, c.confupdtype::text \
+ FROM pg_constraint c LEFT JOIN pg_class fc ON fc.oid = c.confrelid \
+ LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
+ WHERE c.conrelid = ANY($1) AND c.conparentid = 0 ORDER BY c.conrelid, c.conname";
+
+/// Indexes that back no constraint and are not a partition's copy of its parent's.
+const INDEXES: &str = "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i \
+ JOIN pg_class ic ON ic.oid = i.indexrelid \
+ WHERE i.indrelid = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
+   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) \
+ ORDER BY 1, 2";
+
+const INDEX_DETAILS: &str = "SELECT i.indrelid, ic.relname, i.indisunique, i.indisprimary, am.amname, \
+        ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_subscripts(i.indkey, 1) k \
+              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k] AND i.indkey[k] <> 0 \
+              WHERE k < i.indnkeyatts ORDER BY k), \
+        ARRAY(SELECT (i.indoption[k] & 1) = 1 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
+        ARRAY(SELECT (i.indoption[k] & 2) = 2 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
+        pg_get_expr(i.indpred, i.indrelid), \
+        EXISTS (SELECT 1 FROM generate_subscripts(i.indclass, 1) k JOIN pg_opclass oc ON oc.oid = i.indclass[k] \
+                WHERE NOT oc.opcdefault), \
+        EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u')) \
+ FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
+ WHERE i.indrelid = ANY($1) \
+   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype = 'x') \
+ ORDER BY 1, 2";
+
+const TRIGGERS: &str = "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FROM pg_trigger \
+ WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY 1, 2";
+
+/// The parts of every relation read (each row's first column is the relation's oid).
+struct RelationParts {
+    columns: Vec<Row>,
+    constraints: Vec<Row>,
+    indexes: Vec<Row>,
+    index_details: Vec<Row>,
+    triggers: Vec<Row>,
+}
+
+impl RelationParts {
+    async fn read(client: &Client, oids: &[u32]) -> Result<RelationParts, GenerateError> {
+        let query = |sql: &'static str, action: &'static str| async move {
+            client.query(sql, &[&oids]).await.map_err(db_error(action))
+        };
+        Ok(RelationParts {
+            columns: query(COLUMNS, "reading columns").await?,
+            constraints: query(CONSTRAINTS, "reading constraints").await?,
+            indexes: query(INDEXES, "reading indexes").await?,
+            index_details: query(INDEX_DETAILS, "reading index details").await?,
+            triggers: query(TRIGGERS, "reading triggers").await?,
+        })
+    }
+
+    /// The relation of a [`read_relations`] row, with its parts.
+    fn relation(&self, row: &Row) -> Relation {
         let oid: u32 = row.get(0);
         let kind = match row.get::<_, String>(3).as_str() {
             "r" => RelationKind::Table,
@@ -266,7 +286,7 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
             "v" => RelationKind::View,
             _ => RelationKind::MaterializedView,
         };
-        schema.relations.push(Relation {
+        Relation {
             schema: row.get(1),
             name: row.get(2),
             kind,
@@ -277,103 +297,100 @@ pub async fn read(client: &Client) -> Result<Schema, GenerateError> {
             row_security: row.get(7),
             has_subclass: row.get(8),
             oid,
-            index_details: index_details
-                .iter()
-                .filter(|i| i.get::<_, u32>(0) == oid)
-                .map(|i| {
-                    let columns: Vec<String> = i.get(5);
-                    let descending: Vec<bool> = i.get(6);
-                    let nulls_first: Vec<bool> = i.get(7);
-                    IndexInfo {
-                        name: i.get(1),
-                        unique: i.get(2),
-                        primary: i.get(3),
-                        method: i.get(4),
-                        parts: columns
-                            .into_iter()
-                            .zip(descending)
-                            .zip(nulls_first)
-                            .map(|((column, desc), nulls)| {
-                                ((!column.is_empty()).then_some(column), desc, nulls)
-                            })
-                            .collect(),
-                        predicate: i.get(8),
-                        custom_opclass: i.get(9),
-                        constraint: i.get(10),
-                    }
-                })
-                .collect(),
-            columns: columns
-                .iter()
-                .filter(|c| c.get::<_, u32>(0) == oid)
-                .map(|c| ColumnInfo {
-                    name: c.get(1),
-                    type_name: c.get(2),
-                    udt_name: c.get(3),
-                    type_schema: c.get(4),
-                    type_kind: c.get(5),
-                    element_name: c.get(6),
-                    element_kind: c.get(7),
-                    not_null: c.get(8),
-                    default: c.get(9),
-                    identity: c.get(10),
-                    generated: c.get(11),
-                    comment: c.get(12),
-                    domain_base: c
-                        .get::<_, Option<String>>(13)
-                        .map(|name| (name, c.get::<_, String>(14))),
-                })
-                .collect(),
-            constraints: constraints
-                .iter()
-                .filter(|c| c.get::<_, u32>(0) == oid)
-                .map(|c| {
-                    let kind: String = c.get(2);
-                    let on_delete: Option<String> = c.get(8);
-                    let on_update: Option<String> = c.get(9);
-                    Constraint {
-                        name: c.get(1),
-                        kind: kind.chars().next().unwrap_or('?'),
-                        definition: c.get(3),
-                        columns: c.get(4),
-                        references: c.get::<_, Option<String>>(5).map(|schema| {
-                            (schema, c.get::<_, String>(6), c.get::<_, Vec<String>>(7))
-                        }),
-                        on_delete: on_delete.and_then(|s| s.chars().next()).unwrap_or(' '),
-                        on_update: on_update.and_then(|s| s.chars().next()).unwrap_or(' '),
-                    }
-                })
-                .collect(),
-            indexes: indexes
-                .iter()
-                .filter(|i| i.get::<_, u32>(0) == oid)
+            index_details: rows_of(&self.index_details, oid).map(index_info).collect(),
+            columns: rows_of(&self.columns, oid).map(column_info).collect(),
+            constraints: rows_of(&self.constraints, oid).map(constraint).collect(),
+            indexes: rows_of(&self.indexes, oid)
                 .map(|i| (i.get(1), i.get(2)))
                 .collect(),
-            triggers: triggers
-                .iter()
-                .filter(|t| t.get::<_, u32>(0) == oid)
+            triggers: rows_of(&self.triggers, oid)
                 .map(|t| (t.get(1), t.get(2)))
                 .collect(),
-        });
+        }
     }
+}
 
+/// The rows of relation `oid`.
+fn rows_of(rows: &[Row], oid: u32) -> impl Iterator<Item = &Row> {
+    rows.iter().filter(move |r| r.get::<_, u32>(0) == oid)
+}
+
+fn index_info(i: &Row) -> IndexInfo {
+    let columns: Vec<String> = i.get(5);
+    let descending: Vec<bool> = i.get(6);
+    let nulls_first: Vec<bool> = i.get(7);
+    IndexInfo {
+        name: i.get(1),
+        unique: i.get(2),
+        primary: i.get(3),
+        method: i.get(4),
+        parts: columns
+            .into_iter()
+            .zip(descending)
+            .zip(nulls_first)
+            .map(|((column, desc), nulls)| ((!column.is_empty()).then_some(column), desc, nulls))
+            .collect(),
+        predicate: i.get(8),
+        custom_opclass: i.get(9),
+        constraint: i.get(10),
+    }
+}
+
+fn column_info(c: &Row) -> ColumnInfo {
+    ColumnInfo {
+        name: c.get(1),
+        type_name: c.get(2),
+        udt_name: c.get(3),
+        type_schema: c.get(4),
+        type_kind: c.get(5),
+        element_name: c.get(6),
+        element_kind: c.get(7),
+        not_null: c.get(8),
+        default: c.get(9),
+        identity: c.get(10),
+        generated: c.get(11),
+        comment: c.get(12),
+        domain_base: c
+            .get::<_, Option<String>>(13)
+            .map(|name| (name, c.get::<_, String>(14))),
+    }
+}
+
+fn constraint(c: &Row) -> Constraint {
+    let kind: String = c.get(2);
+    let on_delete: Option<String> = c.get(8);
+    let on_update: Option<String> = c.get(9);
+    Constraint {
+        name: c.get(1),
+        kind: kind.chars().next().unwrap_or('?'),
+        definition: c.get(3),
+        columns: c.get(4),
+        references: c
+            .get::<_, Option<String>>(5)
+            .map(|schema| (schema, c.get::<_, String>(6), c.get::<_, Vec<String>>(7))),
+        on_delete: on_delete.and_then(|s| s.chars().next()).unwrap_or(' '),
+        on_update: on_update.and_then(|s| s.chars().next()).unwrap_or(' '),
+    }
+}
+
+async fn read_functions(client: &Client) -> Result<Vec<Function>, GenerateError> {
     let function_sql = format!(
         "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          WHERE p.prokind IN ('f', 'p') AND {USER_OBJECTS} AND {} ORDER BY 1, 2, 3",
         not_from_extension("p.oid", "pg_proc")
     );
-    for row in client
+    let rows = client
         .query(&function_sql, &[])
         .await
-        .map_err(db_error("reading functions"))?
-    {
-        schema.functions.push(Function {
+        .map_err(db_error("reading functions"))?;
+    Ok(rows
+        .iter()
+        .map(|row| Function {
             schema: row.get(0),
             name: row.get(1),
             arguments: row.get(2),
             definition: row.get(3),
-        });
-    }
-    Ok(schema)
+        })
+        .collect())
 }
