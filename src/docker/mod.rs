@@ -10,6 +10,7 @@ pub mod names;
 mod oneshot;
 mod project;
 mod ssh;
+mod transport;
 mod tunnel;
 
 use bollard::Docker;
