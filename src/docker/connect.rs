@@ -4,7 +4,7 @@
 //! `DOCKER_TLS_VERIFY` (or a context's TLS files) asks for it; plain HTTP only when nothing does.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use bollard::Docker;
 
@@ -13,14 +13,6 @@ use super::{transport, DockerError};
 use crate::shell::Shell;
 
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-
-/// `--host`, set once by the command layer before the first connection.
-static HOST_OVERRIDE: OnceLock<String> = OnceLock::new();
-
-/// Makes `host` win over every other source, as the docker CLI's `-H/--host`.
-pub fn set_host_override(host: &str) {
-    let _ = HOST_OVERRIDE.set(host.to_string());
-}
 
 /// Where the engine is expected, why devdb looked there, and how to secure the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,9 +68,11 @@ impl Endpoint {
     }
 }
 
-pub fn resolve_endpoint() -> Result<Endpoint, DockerError> {
+/// The engine this process talks to; `host_flag` is `--host`, which wins over every other
+/// source, as the docker CLI's `-H`.
+pub fn resolve_endpoint(host_flag: Option<&str>) -> Result<Endpoint, DockerError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    resolve_with(&env, HOST_OVERRIDE.get().map(String::as_str))
+    resolve_with(&env, host_flag)
 }
 
 /// The resolution itself over any environment (the unit tests give their own).
@@ -193,10 +187,11 @@ const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Connects, negotiates the API version (older engines speak older APIs) and pings.
 pub async fn connect(
     shell: &Shell,
+    host_flag: Option<&str>,
 ) -> Result<(Docker, Endpoint, Option<Arc<SshTransport>>), DockerError> {
-    let endpoint = resolve_endpoint()?;
+    let endpoint = resolve_endpoint(host_flag)?;
     let (docker, transport) = if endpoint.host.starts_with("ssh://") {
-        let transport = super::ssh::open(&endpoint.host, shell).await?;
+        let transport = Arc::new(super::ssh::open(&endpoint.host, shell).await?);
         let docker = transport::unix(&transport.socket())
             .map_err(|e| unreachable_error(&endpoint, root_cause(&e)))?;
         (docker, Some(transport))

@@ -10,7 +10,7 @@
 //! closes when the command ends; `devdb tunnel` holds one open for long-lived clients.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
@@ -49,8 +49,8 @@ while (1) {
 const LAUNCHER: &str = "if command -v perl >/dev/null 2>&1; then exec perl -e \"$1\" \"$2\"; fi; \
                         exec nc 127.0.0.1 \"$2\"";
 
-/// Open tunnels of this process: (engine, container, container port) → local port.
-static TUNNELS: LazyLock<Mutex<HashMap<String, u16>>> = LazyLock::new(Mutex::default);
+/// An engine's open tunnels: (container, container port) → local port.
+pub(super) type Open = HashMap<(String, u16), u16>;
 
 impl Engine {
     /// Where the client reaches `container_port` of `container`; None when the container does
@@ -85,7 +85,7 @@ impl Engine {
 
     /// True when `local_port` is a tunnel of this process (it closes when devdb ends).
     pub fn is_tunnel(&self, local_port: u16) -> bool {
-        lock_tunnels().values().any(|port| *port == local_port)
+        self.open_tunnels().values().any(|port| *port == local_port)
     }
 
     /// A listener on the client's 127.0.0.1 (`local_port`, or any free one for 0) forwarding
@@ -96,9 +96,9 @@ impl Engine {
         container_port: u16,
         local_port: u16,
     ) -> Result<u16, DockerError> {
-        let key = format!("{}|{container}|{container_port}", self.endpoint.host);
+        let key = (container.to_string(), container_port);
         if local_port == 0 {
-            if let Some(port) = lock_tunnels().get(&key) {
+            if let Some(port) = self.open_tunnels().get(&key) {
                 return Ok(*port);
             }
         }
@@ -109,7 +109,7 @@ impl Engine {
                 reason: format!("cannot listen on 127.0.0.1:{local_port}: {e}"),
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-        lock_tunnels().insert(key, port);
+        self.open_tunnels().insert(key, port);
         // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
         let engine = self.clone();
         let container = container.to_string();
@@ -130,8 +130,10 @@ impl Engine {
     }
 }
 
-fn lock_tunnels() -> MutexGuard<'static, HashMap<String, u16>> {
-    TUNNELS.lock().unwrap_or_else(|e| e.into_inner())
+impl Engine {
+    fn open_tunnels(&self) -> MutexGuard<'_, Open> {
+        self.tunnels.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// True for an address only the engine's own machine can reach.
