@@ -6,17 +6,22 @@
 //! The tunnel is a listener on the client's 127.0.0.1; each connection to it runs a small
 //! stdio forwarder (`perl`, which every Debian-based Postgres image has through
 //! postgresql-common; busybox `nc` otherwise) as an exec in the container, to the port on the
-//! container's own loopback. It lives as long as the devdb process (the tokio runtime), so it
-//! closes when the command ends; `devdb tunnel` holds one open for long-lived clients.
+//! container's own loopback. Starting an exec costs the engine tens of milliseconds, so one
+//! forwarder is always started ahead, waiting for its client's first bytes before it dials
+//! Postgres: a command's second and later connections find theirs ready. It lives as long as
+//! the devdb process (the tokio runtime), so it closes when the command ends; `devdb tunnel`
+//! holds one open for long-lived clients.
 
 use std::collections::HashMap;
 use std::sync::MutexGuard;
 
+use std::pin::Pin;
+
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
-use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{DockerError, Engine};
@@ -30,14 +35,18 @@ pub struct Reach {
     pub tunneled: bool,
 }
 
-/// Copies between stdin/stdout and 127.0.0.1:$ARGV[0], half-closing towards the server when
-/// stdin ends and exiting when the server closes.
+/// Waits for the client's first bytes (a spare that is never used exits without dialling),
+/// then copies between stdin/stdout and 127.0.0.1:$ARGV[0], half-closing towards the server
+/// when stdin ends and exiting when the server closes.
 const FORWARDER: &str = r#"use IO::Socket::INET; use IO::Select;
+binmode STDIN; binmode STDOUT;
+sysread(STDIN, my $first, 65536) or exit 0;
 my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Proto => "tcp")
   or die "cannot connect to 127.0.0.1:$ARGV[0] in the container: $!\n";
-binmode STDIN; binmode STDOUT; binmode $s;
+binmode $s;
 my $sel = IO::Select->new(\*STDIN, $s);
 sub put { my ($h, $b) = @_; while (length $b) { my $n = syswrite($h, $b); exit 0 unless defined $n; substr($b, 0, $n) = ""; } }
+put($s, $first);
 while (1) {
   for my $h ($sel->can_read) {
     my $n = sysread($h, my $b, 65536);
@@ -111,22 +120,40 @@ impl Engine {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         self.open_tunnels().insert(key, port);
         // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
-        let engine = self.clone();
-        let container = container.to_string();
+        tokio::spawn(serve(
+            self.clone(),
+            listener,
+            container.to_string(),
+            container_port,
+        ));
+        Ok(port)
+    }
+}
+
+/// Hands each client the forwarder started ahead and starts the next one.
+async fn serve(engine: Engine, listener: TcpListener, container: String, container_port: u16) {
+    let start = || {
+        let (docker, container) = (engine.docker.clone(), container.clone());
+        tokio::spawn(async move { start_forwarder(&docker, &container, container_port).await })
+    };
+    let mut spare = start();
+    while let Ok((client, _)) = listener.accept().await {
+        let ready = std::mem::replace(&mut spare, start());
+        let shell = engine.shell.clone();
+        let container = container.clone();
         tokio::spawn(async move {
-            let engine = engine; // all of it (its ssh connection too), not just its client
-            while let Ok((client, _)) = listener.accept().await {
-                let docker = engine.docker.clone();
-                let shell = engine.shell.clone();
-                let container = container.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = forward(&docker, &container, container_port, client).await {
-                        shell.note(format!("devdb tunnel: {e}"));
-                    }
-                });
+            let carried = match ready.await {
+                Ok(Ok(forwarder)) => carry(&container, forwarder, client).await,
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(DockerError::Tunnel {
+                    container,
+                    reason: e.to_string(),
+                }),
+            };
+            if let Err(e) = carried {
+                shell.note(format!("devdb tunnel: {e}"));
             }
         });
-        Ok(port)
     }
 }
 
@@ -144,13 +171,17 @@ fn is_loopback(address: &str) -> bool {
         || address == "localhost"
 }
 
-/// One client connection carried through one exec'd forwarder.
-async fn forward(
+/// A forwarder exec'd in the container, attached, not yet dialling Postgres.
+struct Forwarder {
+    output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+async fn start_forwarder(
     docker: &Docker,
     container: &str,
     container_port: u16,
-    client: TcpStream,
-) -> Result<(), DockerError> {
+) -> Result<Forwarder, DockerError> {
     let port = container_port.to_string();
     let options = CreateExecOptions {
         attach_stdin: Some(true),
@@ -169,16 +200,29 @@ async fn forward(
         tty: false,
         output_capacity: None,
     };
-    let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = docker
+    match docker
         .start_exec(&exec.id, Some(start))
         .await
         .map_err(|e| tunnel_error(container, &e))?
-    else {
-        return Ok(());
-    };
+    {
+        StartExecResults::Attached { output, input } => Ok(Forwarder { output, input }),
+        StartExecResults::Detached => Err(DockerError::Tunnel {
+            container: container.to_string(),
+            reason: "the engine did not attach to the forwarder".to_string(),
+        }),
+    }
+}
+
+/// One client connection carried through one forwarder.
+async fn carry(
+    container: &str,
+    forwarder: Forwarder,
+    client: TcpStream,
+) -> Result<(), DockerError> {
+    let Forwarder {
+        mut output,
+        mut input,
+    } = forwarder;
     let (mut from_client, mut to_client) = client.into_split();
     let upstream = async {
         let mut buffer = vec![0u8; 64 * 1024];
