@@ -34,10 +34,7 @@ pub async fn run(cli: Cli, shell: Shell) -> Result<Outcome> {
         }
         _ => {}
     }
-    if let Some(host) = &cli.docker_host {
-        crate::docker::set_host_override(host);
-    }
-    let ctx = Ctx::new(load_config(&cli, &shell)?, shell);
+    let ctx = Ctx::new(load_config(&cli, &shell)?, shell, cli.docker_host.clone());
     let ctx = &ctx;
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match cli.command {
@@ -113,7 +110,7 @@ fn load_config(cli: &Cli, shell: &Shell) -> Result<Config> {
         project_name: cli.project_name.clone(),
         env_files: cli.env_file.iter().map(|f| cwd.join(f)).collect(),
         project_directory: cli.project_directory.as_ref().map(|d| cwd.join(d)),
-        owner: crate::docker::names::shared_engine_owner(),
+        owner: crate::docker::names::shared_engine_owner(cli.docker_host.as_deref()),
     };
     let config = Config::load_with(&path, &options)?;
     for warning in &config.warnings {

@@ -137,14 +137,21 @@ pub fn maintenance_database(target: &str) -> &'static str {
 
 /// Creates `database` when it does not exist.
 pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, DbError> {
+    // One round trip (a parameter would prepare first: two), which a remote engine's link
+    // or tunnel makes worth saving on every `up`.
+    let lookup = format!(
+        "SELECT 1 FROM pg_database WHERE datname = {}",
+        quote_literal(database)
+    );
     let exists = client
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&database])
+        .simple_query(&lookup)
         .await
         .map_err(|error| DbError::Query {
             action: format!("looking up database {database}"),
             error,
         })?
-        .is_some();
+        .iter()
+        .any(|message| matches!(message, tokio_postgres::SimpleQueryMessage::Row(_)));
     if exists {
         return Ok(false);
     }

@@ -4,26 +4,15 @@
 //! `DOCKER_TLS_VERIFY` (or a context's TLS files) asks for it; plain HTTP only when nothing does.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bollard::{Docker, API_DEFAULT_VERSION};
+use bollard::Docker;
 
 use super::ssh::SshTransport;
-use super::DockerError;
+use super::{transport, DockerError};
 use crate::shell::Shell;
 
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
-
-/// Seconds bollard waits for one response (its default; long pulls stream within it).
-const REQUEST_TIMEOUT_SECS: u64 = 120;
-
-/// `--host`, set once by the command layer before the first connection.
-static HOST_OVERRIDE: OnceLock<String> = OnceLock::new();
-
-/// Makes `host` win over every other source, as the docker CLI's `-H/--host`.
-pub fn set_host_override(host: &str) {
-    let _ = HOST_OVERRIDE.set(host.to_string());
-}
 
 /// Where the engine is expected, why devdb looked there, and how to secure the connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,9 +68,11 @@ impl Endpoint {
     }
 }
 
-pub fn resolve_endpoint() -> Result<Endpoint, DockerError> {
+/// The engine this process talks to; `host_flag` is `--host`, which wins over every other
+/// source, as the docker CLI's `-H`.
+pub fn resolve_endpoint(host_flag: Option<&str>) -> Result<Endpoint, DockerError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    resolve_with(&env, HOST_OVERRIDE.get().map(String::as_str))
+    resolve_with(&env, host_flag)
 }
 
 /// The resolution itself over any environment (the unit tests give their own).
@@ -196,17 +187,13 @@ const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Connects, negotiates the API version (older engines speak older APIs) and pings.
 pub async fn connect(
     shell: &Shell,
+    host_flag: Option<&str>,
 ) -> Result<(Docker, Endpoint, Option<Arc<SshTransport>>), DockerError> {
-    let endpoint = resolve_endpoint()?;
+    let endpoint = resolve_endpoint(host_flag)?;
     let (docker, transport) = if endpoint.host.starts_with("ssh://") {
-        let transport = super::ssh::open(&endpoint.host, shell).await?;
-        let socket = transport.socket();
-        let docker = Docker::connect_with_unix(
-            &socket.to_string_lossy(),
-            REQUEST_TIMEOUT_SECS,
-            API_DEFAULT_VERSION,
-        )
-        .map_err(|e| unreachable_error(&endpoint, root_cause(&e)))?;
+        let transport = Arc::new(super::ssh::open(&endpoint.host, shell).await?);
+        let docker = transport::unix(&transport.socket())
+            .map_err(|e| unreachable_error(&endpoint, root_cause(&e)))?;
         (docker, Some(transport))
     } else {
         (client_for(&endpoint, shell)?, None)
@@ -225,65 +212,77 @@ pub async fn connect(
     Ok((docker, endpoint, transport))
 }
 
-/// The bollard client for `endpoint`: TLS when asked for, else what its scheme says.
+/// The client for `endpoint`: TLS when asked for, else what its scheme says.
 fn client_for(endpoint: &Endpoint, shell: &Shell) -> Result<Docker, DockerError> {
-    match &endpoint.tls {
-        Some(tls) => tls_client(endpoint, tls),
-        None => {
-            if endpoint.host.starts_with("tcp://") || endpoint.host.starts_with("http://") {
-                shell.note(format!(
-                    "warning: {} (from {}) is plain HTTP: anyone on the path can drive this engine; \
-                     set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS",
-                    endpoint.host, endpoint.source
-                ));
-            }
-            Docker::connect_with_host(&endpoint.host)
-                .map_err(|e| unreachable_error(endpoint, root_cause(&e)))
-        }
+    let host = endpoint.host.as_str();
+    let failed = |e: bollard::errors::Error| unreachable_error(endpoint, root_cause(&e));
+    if let Some(tls) = &endpoint.tls {
+        return tls_client(endpoint, tls, shell);
     }
+    if let Some(path) = host.strip_prefix("unix://") {
+        return transport::unix(Path::new(path)).map_err(failed);
+    }
+    if let Some(authority) = tcp_authority(host) {
+        shell.note(format!(
+            "warning: {host} (from {}) is plain HTTP: anyone on the path can drive this engine; \
+             set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH for TLS",
+            endpoint.source
+        ));
+        return transport::plain(authority).map_err(failed);
+    }
+    // Anything else (a named pipe, a bare path) as bollard reads it.
+    Docker::connect_with_host(host).map_err(failed)
 }
 
-fn tls_client(endpoint: &Endpoint, tls: &TlsFiles) -> Result<Docker, DockerError> {
-    if !tls.verify {
-        return Err(DockerError::TlsFiles {
-            host: endpoint.host.clone(),
-            reason: format!(
-                "{} asks for TLS without checking the engine's certificate, which devdb does not do",
-                tls.from
-            ),
-            fix: "give the engine's CA as ca.pem and set DOCKER_TLS_VERIFY=1 (or drop \
-                  SkipTLSVerify from the context)"
-                .to_string(),
-        });
-    }
-    for file in [tls.ca(), tls.cert(), tls.key()] {
+/// `host:port` of a `tcp://`, `http://` or `https://` endpoint.
+fn tcp_authority(host: &str) -> Option<&str> {
+    ["tcp://", "http://", "https://"]
+        .iter()
+        .find_map(|scheme| host.strip_prefix(scheme))
+        .map(|rest| rest.trim_end_matches('/'))
+}
+
+fn tls_client(endpoint: &Endpoint, tls: &TlsFiles, shell: &Shell) -> Result<Docker, DockerError> {
+    let files_error = |reason: String, fix: &str| DockerError::TlsFiles {
+        host: endpoint.host.clone(),
+        reason,
+        fix: fix.to_string(),
+    };
+    let required = if tls.verify {
+        vec![tls.ca(), tls.cert(), tls.key()]
+    } else {
+        shell.note(format!(
+            "warning: {} asks for TLS without checking the engine's certificate \
+             (SkipTLSVerify, or DOCKER_TLS without DOCKER_TLS_VERIFY): the connection is \
+             encrypted, but anyone on the path to {} can pose as the engine",
+            tls.from, endpoint.host
+        ));
+        Vec::new()
+    };
+    for file in required {
         if !file.is_file() {
-            return Err(DockerError::TlsFiles {
-                host: endpoint.host.clone(),
-                reason: format!(
+            return Err(files_error(
+                format!(
                     "{} is missing (TLS files from {})",
                     file.display(),
                     tls.from
                 ),
-                fix: "point DOCKER_CERT_PATH at the folder holding ca.pem, cert.pem and key.pem"
-                    .to_string(),
-            });
+                "point DOCKER_CERT_PATH at the folder holding ca.pem, cert.pem and key.pem",
+            ));
         }
     }
-    // bollard's rustls needs a process-wide provider; devdb builds rustls with ring only.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    Docker::connect_with_ssl(
-        &endpoint.host,
-        &tls.key(),
-        &tls.cert(),
-        &tls.ca(),
-        REQUEST_TIMEOUT_SECS,
-        API_DEFAULT_VERSION,
-    )
-    .map_err(|e| DockerError::TlsFiles {
-        host: endpoint.host.clone(),
-        reason: format!("{} (TLS files from {})", root_cause(&e), tls.from),
-        fix: "check that ca.pem, cert.pem and key.pem are PEM files".to_string(),
+    let (cert, key) = (tls.cert(), tls.key());
+    let identity = (cert.is_file() && key.is_file()).then(|| transport::ClientIdentity {
+        cert: &cert,
+        key: &key,
+    });
+    let ca = tls.verify.then(|| tls.ca());
+    let authority = tcp_authority(&endpoint.host).unwrap_or(&endpoint.host);
+    transport::tls(authority, ca.as_deref(), identity).map_err(|reason| {
+        files_error(
+            format!("{reason} (TLS files from {})", tls.from),
+            "check that ca.pem, cert.pem and key.pem are PEM files",
+        )
     })
 }
 

@@ -282,81 +282,16 @@ impl Engine {
     }
 }
 
+/// The container devdb creates for `service`: Compose's labels (so `docker compose` sees it
+/// as its own), the published ports, mounts and healthcheck, on the project network.
 fn container_body(
     config: &Config,
     service: &Service,
     hash: &str,
     remote: bool,
 ) -> ContainerCreateBody {
-    let project = &config.project;
-    let labels = HashMap::from([
-        (PROJECT_LABEL.to_string(), project.clone()),
-        (SERVICE_LABEL.to_string(), service.name.clone()),
-        (ONEOFF_LABEL.to_string(), "False".to_string()),
-        (NUMBER_LABEL.to_string(), "1".to_string()),
-        (
-            CONFIG_FILES_LABEL.to_string(),
-            config.file.display().to_string(),
-        ),
-        (
-            WORKING_DIR_LABEL.to_string(),
-            config.dir().display().to_string(),
-        ),
-        (CONFIG_HASH_LABEL.to_string(), hash.to_string()),
-    ]);
-    let mut port_bindings = HashMap::new();
-    let mut exposed_ports = Vec::new();
-    for port in &service.ports {
-        let key = format!("{}/tcp", port.container_port);
-        exposed_ports.push(key.clone());
-        let binding = PortBinding {
-            host_ip: Some(publish_address(port, remote)),
-            host_port: Some(port.host_port.map(|p| p.to_string()).unwrap_or_default()),
-        };
-        port_bindings.insert(key, Some(vec![binding]));
-    }
-    let binds = service
-        .volumes
-        .iter()
-        .map(|mount| match mount {
-            VolumeMount::Named {
-                name,
-                target,
-                read_only,
-            } => {
-                format!(
-                    "{}:{target}{}",
-                    volume_name(project, name),
-                    if *read_only { ":ro" } else { "" }
-                )
-            }
-            VolumeMount::Bind {
-                source,
-                target,
-                read_only,
-            } => {
-                format!(
-                    "{}:{target}{}",
-                    source.display(),
-                    if *read_only { ":ro" } else { "" }
-                )
-            }
-        })
-        .collect();
-    let nanos = |d: Option<std::time::Duration>| d.map(|d| d.as_nanos() as i64);
-    let healthcheck = service.healthcheck.as_ref().map(|h| HealthConfig {
-        test: Some(if h.disable {
-            vec!["NONE".to_string()]
-        } else {
-            h.test.clone()
-        }),
-        interval: nanos(h.interval),
-        timeout: nanos(h.timeout),
-        retries: h.retries.map(i64::from),
-        start_period: nanos(h.start_period),
-        start_interval: None,
-    });
-    let network = network_name(project);
+    let network = network_name(&config.project);
+    let (exposed_ports, port_bindings) = published_ports(service, remote);
     ContainerCreateBody {
         image: service.image.clone(),
         env: Some(
@@ -367,12 +302,12 @@ fn container_body(
                 .collect(),
         ),
         cmd: service.command.clone(),
-        labels: Some(labels),
+        labels: Some(compose_labels(config, service, hash)),
         exposed_ports: Some(exposed_ports),
-        healthcheck,
+        healthcheck: healthcheck(service),
         host_config: Some(HostConfig {
             port_bindings: Some(port_bindings),
-            binds: Some(binds),
+            binds: Some(binds(&config.project, service)),
             network_mode: Some(network.clone()),
             ..Default::default()
         }),
@@ -387,4 +322,79 @@ fn container_body(
         }),
         ..Default::default()
     }
+}
+
+fn compose_labels(config: &Config, service: &Service, hash: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (PROJECT_LABEL.to_string(), config.project.clone()),
+        (SERVICE_LABEL.to_string(), service.name.clone()),
+        (ONEOFF_LABEL.to_string(), "False".to_string()),
+        (NUMBER_LABEL.to_string(), "1".to_string()),
+        (
+            CONFIG_FILES_LABEL.to_string(),
+            config.file.display().to_string(),
+        ),
+        (
+            WORKING_DIR_LABEL.to_string(),
+            config.dir().display().to_string(),
+        ),
+        (CONFIG_HASH_LABEL.to_string(), hash.to_string()),
+    ])
+}
+
+type PortBindings = HashMap<String, Option<Vec<PortBinding>>>;
+
+/// The exposed ports and their bindings on the engine's machine (see `publish_address`).
+fn published_ports(service: &Service, remote: bool) -> (Vec<String>, PortBindings) {
+    let mut port_bindings = HashMap::new();
+    let mut exposed_ports = Vec::new();
+    for port in &service.ports {
+        let key = format!("{}/tcp", port.container_port);
+        exposed_ports.push(key.clone());
+        let binding = PortBinding {
+            host_ip: Some(publish_address(port, remote)),
+            host_port: Some(port.host_port.map(|p| p.to_string()).unwrap_or_default()),
+        };
+        port_bindings.insert(key, Some(vec![binding]));
+    }
+    (exposed_ports, port_bindings)
+}
+
+/// `volume:target[:ro]` per mount, named volumes under the project's name.
+fn binds(project: &str, service: &Service) -> Vec<String> {
+    service
+        .volumes
+        .iter()
+        .map(|mount| {
+            let (source, target, read_only) = match mount {
+                VolumeMount::Named {
+                    name,
+                    target,
+                    read_only,
+                } => (volume_name(project, name), target, *read_only),
+                VolumeMount::Bind {
+                    source,
+                    target,
+                    read_only,
+                } => (source.display().to_string(), target, *read_only),
+            };
+            format!("{source}:{target}{}", if read_only { ":ro" } else { "" })
+        })
+        .collect()
+}
+
+fn healthcheck(service: &Service) -> Option<HealthConfig> {
+    let nanos = |d: Option<std::time::Duration>| d.map(|d| d.as_nanos() as i64);
+    service.healthcheck.as_ref().map(|h| HealthConfig {
+        test: Some(if h.disable {
+            vec!["NONE".to_string()]
+        } else {
+            h.test.clone()
+        }),
+        interval: nanos(h.interval),
+        timeout: nanos(h.timeout),
+        retries: h.retries.map(i64::from),
+        start_period: nanos(h.start_period),
+        start_interval: None,
+    })
 }

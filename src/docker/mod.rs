@@ -10,13 +10,16 @@ pub mod names;
 mod oneshot;
 mod project;
 mod ssh;
+mod transport;
 mod tunnel;
+
+use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
 
 use crate::shell::Shell;
 
-pub use connect::{resolve_endpoint, set_host_override, Endpoint, TlsFiles};
+pub use connect::{resolve_endpoint, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
 pub use project::{ContainerLayout, Published, RunState, ServiceStatus, UpOutcome};
@@ -160,17 +163,22 @@ pub struct Engine {
     /// The ssh connection an `ssh://` engine is reached through, kept while this engine (or a
     /// tunnel of it) lives. Held, never read.
     #[allow(dead_code)]
-    transport: Option<std::sync::Arc<ssh::SshTransport>>,
+    transport: Option<Arc<ssh::SshTransport>>,
+    /// The tunnels this engine opened (docker/tunnel.rs), shared by its clones.
+    tunnels: Arc<Mutex<tunnel::Open>>,
 }
 
 impl Engine {
-    pub async fn connect(shell: &Shell) -> Result<Engine, DockerError> {
-        let (docker, endpoint, transport) = connect::connect(shell).await?;
+    /// Connects to the engine `host_flag` (`--host`) names, else the one the environment or the
+    /// Docker context does (docker/connect.rs).
+    pub async fn connect(shell: &Shell, host_flag: Option<&str>) -> Result<Engine, DockerError> {
+        let (docker, endpoint, transport) = connect::connect(shell, host_flag).await?;
         Ok(Engine {
             docker,
             endpoint,
             shell: shell.clone(),
             transport,
+            tunnels: Arc::default(),
         })
     }
 }

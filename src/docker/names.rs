@@ -34,9 +34,9 @@ pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
 
 /// The user whose projects these are when the engine is shared (remote), for the project
 /// name (see config::LoadOptions::owner); None on the local engine. USER, else LOGNAME, else
-/// the uid.
-pub fn shared_engine_owner() -> Option<String> {
-    let endpoint = super::resolve_endpoint().ok()?;
+/// the uid. `host_flag` is `--host`, as for the connection.
+pub fn shared_engine_owner(host_flag: Option<&str>) -> Option<String> {
+    let endpoint = super::resolve_endpoint(host_flag).ok()?;
     if !endpoint.is_remote() {
         return None;
     }

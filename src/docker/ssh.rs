@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
@@ -43,10 +42,6 @@ impl SshTransport {
         self.dir.path().join("docker.sock")
     }
 }
-
-/// Open transports of this process by endpoint, so each `Engine::connect` reuses one.
-type OpenTransports = Vec<(String, Weak<SshTransport>)>;
-static OPEN: LazyLock<Mutex<OpenTransports>> = LazyLock::new(Mutex::default);
 
 /// The parts of `ssh://[user@]host[:port]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,29 +119,14 @@ fn ssh_program() -> Vec<String> {
         .unwrap_or_else(|| vec!["ssh".to_string()])
 }
 
-/// The transport for `url`, reused while one of this process is open.
-pub async fn open(url: &str, shell: &Shell) -> Result<Arc<SshTransport>, DockerError> {
-    {
-        let mut open = OPEN.lock().unwrap_or_else(|e| e.into_inner());
-        open.retain(|(_, weak)| weak.strong_count() > 0);
-        if let Some(live) = open
-            .iter()
-            .find(|(u, _)| u == url)
-            .and_then(|(_, w)| w.upgrade())
-        {
-            return Ok(live);
-        }
-    }
+/// A new ssh connection to the engine's machine of `url` (the engine handle owns it).
+pub async fn open(url: &str, shell: &Shell) -> Result<SshTransport, DockerError> {
     let target = SshTarget::parse(url).map_err(|reason| DockerError::Ssh {
         host: url.to_string(),
         command: String::new(),
         reason,
     })?;
-    let transport = Arc::new(start(url, &target, shell).await?);
-    OPEN.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push((url.to_string(), Arc::downgrade(&transport)));
-    Ok(transport)
+    start(url, &target, shell).await
 }
 
 async fn start(url: &str, target: &SshTarget, shell: &Shell) -> Result<SshTransport, DockerError> {

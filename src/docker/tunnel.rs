@@ -6,17 +6,22 @@
 //! The tunnel is a listener on the client's 127.0.0.1; each connection to it runs a small
 //! stdio forwarder (`perl`, which every Debian-based Postgres image has through
 //! postgresql-common; busybox `nc` otherwise) as an exec in the container, to the port on the
-//! container's own loopback. It lives as long as the devdb process (the tokio runtime), so it
-//! closes when the command ends; `devdb tunnel` holds one open for long-lived clients.
+//! container's own loopback. Starting an exec costs the engine tens of milliseconds, so one
+//! forwarder is always started ahead, waiting for its client's first bytes before it dials
+//! Postgres: a command's second and later connections find theirs ready. It lives as long as
+//! the devdb process (the tokio runtime), so it closes when the command ends; `devdb tunnel`
+//! holds one open for long-lived clients.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::MutexGuard;
+
+use std::pin::Pin;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
-use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{DockerError, Engine};
@@ -30,14 +35,18 @@ pub struct Reach {
     pub tunneled: bool,
 }
 
-/// Copies between stdin/stdout and 127.0.0.1:$ARGV[0], half-closing towards the server when
-/// stdin ends and exiting when the server closes.
+/// Waits for the client's first bytes (a spare that is never used exits without dialling),
+/// then copies between stdin/stdout and 127.0.0.1:$ARGV[0], half-closing towards the server
+/// when stdin ends and exiting when the server closes.
 const FORWARDER: &str = r#"use IO::Socket::INET; use IO::Select;
+binmode STDIN; binmode STDOUT;
+sysread(STDIN, my $first, 65536) or exit 0;
 my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $ARGV[0], Proto => "tcp")
   or die "cannot connect to 127.0.0.1:$ARGV[0] in the container: $!\n";
-binmode STDIN; binmode STDOUT; binmode $s;
+binmode $s;
 my $sel = IO::Select->new(\*STDIN, $s);
 sub put { my ($h, $b) = @_; while (length $b) { my $n = syswrite($h, $b); exit 0 unless defined $n; substr($b, 0, $n) = ""; } }
+put($s, $first);
 while (1) {
   for my $h ($sel->can_read) {
     my $n = sysread($h, my $b, 65536);
@@ -49,8 +58,8 @@ while (1) {
 const LAUNCHER: &str = "if command -v perl >/dev/null 2>&1; then exec perl -e \"$1\" \"$2\"; fi; \
                         exec nc 127.0.0.1 \"$2\"";
 
-/// Open tunnels of this process: (engine, container, container port) → local port.
-static TUNNELS: LazyLock<Mutex<HashMap<String, u16>>> = LazyLock::new(Mutex::default);
+/// An engine's open tunnels: (container, container port) → local port.
+pub(super) type Open = HashMap<(String, u16), u16>;
 
 impl Engine {
     /// Where the client reaches `container_port` of `container`; None when the container does
@@ -85,7 +94,7 @@ impl Engine {
 
     /// True when `local_port` is a tunnel of this process (it closes when devdb ends).
     pub fn is_tunnel(&self, local_port: u16) -> bool {
-        lock_tunnels().values().any(|port| *port == local_port)
+        self.open_tunnels().values().any(|port| *port == local_port)
     }
 
     /// A listener on the client's 127.0.0.1 (`local_port`, or any free one for 0) forwarding
@@ -96,9 +105,9 @@ impl Engine {
         container_port: u16,
         local_port: u16,
     ) -> Result<u16, DockerError> {
-        let key = format!("{}|{container}|{container_port}", self.endpoint.host);
+        let key = (container.to_string(), container_port);
         if local_port == 0 {
-            if let Some(port) = lock_tunnels().get(&key) {
+            if let Some(port) = self.open_tunnels().get(&key) {
                 return Ok(*port);
             }
         }
@@ -109,29 +118,49 @@ impl Engine {
                 reason: format!("cannot listen on 127.0.0.1:{local_port}: {e}"),
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-        lock_tunnels().insert(key, port);
+        self.open_tunnels().insert(key, port);
         // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
-        let engine = self.clone();
-        let container = container.to_string();
-        tokio::spawn(async move {
-            let engine = engine; // all of it (its ssh connection too), not just its client
-            while let Ok((client, _)) = listener.accept().await {
-                let docker = engine.docker.clone();
-                let shell = engine.shell.clone();
-                let container = container.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = forward(&docker, &container, container_port, client).await {
-                        shell.note(format!("devdb tunnel: {e}"));
-                    }
-                });
-            }
-        });
+        tokio::spawn(serve(
+            self.clone(),
+            listener,
+            container.to_string(),
+            container_port,
+        ));
         Ok(port)
     }
 }
 
-fn lock_tunnels() -> MutexGuard<'static, HashMap<String, u16>> {
-    TUNNELS.lock().unwrap_or_else(|e| e.into_inner())
+/// Hands each client the forwarder started ahead and starts the next one.
+async fn serve(engine: Engine, listener: TcpListener, container: String, container_port: u16) {
+    let start = || {
+        let (docker, container) = (engine.docker.clone(), container.clone());
+        tokio::spawn(async move { start_forwarder(&docker, &container, container_port).await })
+    };
+    let mut spare = start();
+    while let Ok((client, _)) = listener.accept().await {
+        let ready = std::mem::replace(&mut spare, start());
+        let shell = engine.shell.clone();
+        let container = container.clone();
+        tokio::spawn(async move {
+            let carried = match ready.await {
+                Ok(Ok(forwarder)) => carry(&container, forwarder, client).await,
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(DockerError::Tunnel {
+                    container,
+                    reason: e.to_string(),
+                }),
+            };
+            if let Err(e) = carried {
+                shell.note(format!("devdb tunnel: {e}"));
+            }
+        });
+    }
+}
+
+impl Engine {
+    fn open_tunnels(&self) -> MutexGuard<'_, Open> {
+        self.tunnels.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// True for an address only the engine's own machine can reach.
@@ -142,13 +171,17 @@ fn is_loopback(address: &str) -> bool {
         || address == "localhost"
 }
 
-/// One client connection carried through one exec'd forwarder.
-async fn forward(
+/// A forwarder exec'd in the container, attached, not yet dialling Postgres.
+struct Forwarder {
+    output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+async fn start_forwarder(
     docker: &Docker,
     container: &str,
     container_port: u16,
-    client: TcpStream,
-) -> Result<(), DockerError> {
+) -> Result<Forwarder, DockerError> {
     let port = container_port.to_string();
     let options = CreateExecOptions {
         attach_stdin: Some(true),
@@ -167,16 +200,29 @@ async fn forward(
         tty: false,
         output_capacity: None,
     };
-    let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = docker
+    match docker
         .start_exec(&exec.id, Some(start))
         .await
         .map_err(|e| tunnel_error(container, &e))?
-    else {
-        return Ok(());
-    };
+    {
+        StartExecResults::Attached { output, input } => Ok(Forwarder { output, input }),
+        StartExecResults::Detached => Err(DockerError::Tunnel {
+            container: container.to_string(),
+            reason: "the engine did not attach to the forwarder".to_string(),
+        }),
+    }
+}
+
+/// One client connection carried through one forwarder.
+async fn carry(
+    container: &str,
+    forwarder: Forwarder,
+    client: TcpStream,
+) -> Result<(), DockerError> {
+    let Forwarder {
+        mut output,
+        mut input,
+    } = forwarder;
     let (mut from_client, mut to_client) = client.into_split();
     let upstream = async {
         let mut buffer = vec![0u8; 64 * 1024];

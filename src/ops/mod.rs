@@ -26,15 +26,18 @@ use crate::shell::Shell;
 pub struct Ctx {
     pub config: Config,
     pub shell: Shell,
+    /// `--host`: the engine to use instead of DOCKER_HOST or the Docker context.
+    docker_host: Option<String>,
     engine: OnceCell<Engine>,
     local: OnceCell<ConnectionInfo>,
 }
 
 impl Ctx {
-    pub fn new(config: Config, shell: Shell) -> Ctx {
+    pub fn new(config: Config, shell: Shell, docker_host: Option<String>) -> Ctx {
         Ctx {
             config,
             shell,
+            docker_host,
             engine: OnceCell::new(),
             local: OnceCell::new(),
         }
@@ -42,7 +45,7 @@ impl Ctx {
 
     pub async fn engine(&self) -> Result<&Engine, DockerError> {
         self.engine
-            .get_or_try_init(|| Engine::connect(&self.shell))
+            .get_or_try_init(|| Engine::connect(&self.shell, self.docker_host.as_deref()))
             .await
     }
 

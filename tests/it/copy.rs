@@ -386,7 +386,7 @@ async fn fix_missing_repairs_a_migration_that_needs_a_remote_only_relation() {
 async fn db_copy_image_is_built_and_a_failing_run_reports_its_exit_code() {
     let pair = StagePair::new("dbcopy", "SELECT 1;", "", "").await;
     let config = devdb::config::Config::load(&pair.local.compose_path(), None).unwrap();
-    let engine = devdb::docker::Engine::connect(&devdb::shell::Shell::silent())
+    let engine = devdb::docker::Engine::connect(&devdb::shell::Shell::silent(), None)
         .await
         .unwrap();
     let output = engine

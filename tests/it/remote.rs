@@ -286,20 +286,15 @@ fn a_context_with_tls_files_reaches_the_engine() {
     };
     let project = common::TestProject::with_database("remote-ctx", "");
     let config = engine.dir.path().join("docker-config");
-    let id = sha256_hex("far");
-    let meta = config.join("contexts/meta").join(&id);
-    std::fs::create_dir_all(&meta).unwrap();
-    let meta_json = serde_json::json!({
-        "Name": "far",
-        "Metadata": {},
-        "Endpoints": {"docker": {"Host": engine.host(), "SkipTLSVerify": false}},
-    });
-    std::fs::write(meta.join("meta.json"), meta_json.to_string()).unwrap();
-    let tls = config.join("contexts/tls").join(&id).join("docker");
-    std::fs::create_dir_all(&tls).unwrap();
-    for file in ["ca.pem", "cert.pem", "key.pem"] {
-        std::fs::copy(engine.client_dir().join(file), tls.join(file)).unwrap();
-    }
+    let files = ["ca.pem", "cert.pem", "key.pem"];
+    let tls = write_context(
+        &config,
+        "far",
+        &engine.host(),
+        false,
+        &engine.client_dir(),
+        &files,
+    );
     std::fs::write(config.join("config.json"), r#"{"currentContext":"far"}"#).unwrap();
     let env = no_docker_env(&[
         ("DOCKER_CONFIG", config.to_str().unwrap()),
@@ -313,6 +308,58 @@ fn a_context_with_tls_files_reaches_the_engine() {
     std::fs::remove_dir_all(&tls).unwrap();
     let failed = devdb(&project, &["status"], &env).fails();
     assert!(failed.stderr.contains(&engine.host()), "{}", failed.stderr);
+
+    // SkipTLSVerify, as the docker CLI honours it: no CA, the engine's certificate unchecked
+    // (with one line saying so), the client certificate still sent (the engine demands it).
+    write_context(
+        &config,
+        "loose",
+        &engine.host(),
+        true,
+        &engine.client_dir(),
+        &files[1..],
+    );
+    let mut loose = env.clone();
+    loose[2].1 = "loose".to_string();
+    let status = devdb(&project, &["status", "--json"], &loose).ok();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "missing", "{}", status.stdout);
+    let warnings: Vec<&str> = status
+        .stderr
+        .lines()
+        .filter(|l| l.contains("SkipTLSVerify"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", status.stderr);
+    assert!(warnings[0].contains(&engine.host()), "{}", status.stderr);
+}
+
+/// A Docker context `name` in `config` whose endpoint is `host`, with `files` of `from` as its
+/// TLS material; returns its TLS folder.
+fn write_context(
+    config: &Path,
+    name: &str,
+    host: &str,
+    skip_verify: bool,
+    from: &Path,
+    files: &[&str],
+) -> PathBuf {
+    let id = sha256_hex(name);
+    let meta = config.join("contexts/meta").join(&id);
+    std::fs::create_dir_all(&meta).unwrap();
+    let meta_json = serde_json::json!({
+        "Name": name,
+        "Metadata": {},
+        "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": skip_verify}},
+    });
+    std::fs::write(meta.join("meta.json"), meta_json.to_string()).unwrap();
+    let tls = config.join("contexts/tls").join(&id).join("docker");
+    if !files.is_empty() {
+        std::fs::create_dir_all(&tls).unwrap();
+    }
+    for file in files {
+        std::fs::copy(from.join(file), tls.join(file)).unwrap();
+    }
+    tls
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -439,9 +486,13 @@ async fn query_one(url: &str, sql: &str) -> Result<String, String> {
 /// the engine's machine; "127.0.0.1::5432": its loopback only).
 fn remote_project(label: &str, port: &str) -> common::TestProject {
     let project = common::TestProject::new(label);
-    let yaml = project.database_yaml(&common::postgres_image(), port, "", "");
-    project.write_compose(&yaml);
+    project.write_compose(&remote_yaml(&project, port, ""));
     project
+}
+
+/// The project's Compose file with `x_devdb` added under x-devdb.
+fn remote_yaml(project: &common::TestProject, port: &str, x_devdb: &str) -> String {
+    project.database_yaml(&common::postgres_image(), port, "", x_devdb)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -502,50 +553,54 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
         "create table notes (id int primary key, body text);",
     );
     devdb(&private, &["migrate", "deploy"], &env).ok();
-    // reset (twice: the second from its snapshot) runs over the remote engine and the tunnel.
+
+    // `devdb tunnel` holds a port for a long-lived client; the checks below read through it.
+    let held = HeldTunnel::open(&private, &env);
+    let through = held.url(&url);
+    let tables = "select string_agg(tablename, ',' order by tablename)::text from pg_tables \
+                  where schemaname = 'public'";
+    assert_eq!(
+        query_one(&through, tables).await.as_deref(),
+        Ok("_prisma_migrations,notes")
+    );
+
+    // Copies from a stage: the rows through the client, a structure through the db-copy job,
+    // which runs on the remote engine next to the database (pg_dump reaches the stage from there).
+    let stage = engine.start_stage(STAGE_SQL).await;
+    private.write_compose(&remote_yaml(
+        &private,
+        "\"127.0.0.1::5432\"",
+        &stage_yaml(&stage),
+    ));
+    devdb(
+        &private,
+        &["copy", "tags", "--from", "STAGE", "--schema"],
+        &env,
+    )
+    .ok();
+    let count = "select count(*)::text from tags";
+    assert_eq!(query_one(&through, count).await.as_deref(), Ok("2"));
+    devdb(
+        &private,
+        &["copy", "notes", "--from", "STAGE", "--save"],
+        &env,
+    )
+    .ok();
+    let notes = "select count(*)::text || ' ' || max(body) from notes";
+    assert_eq!(query_one(&through, notes).await.as_deref(), Ok("25 note 9"));
+
+    // reset (twice: the second from its snapshot) runs over the remote engine and the tunnel:
+    // the database is rebuilt from the migrations (the copied structure is gone) and the saved
+    // rows are back.
     for _ in 0..2 {
         devdb(&private, &["reset"], &env).ok();
+        assert_eq!(
+            query_one(&through, tables).await.as_deref(),
+            Ok("_prisma_migrations,notes")
+        );
+        assert_eq!(query_one(&through, notes).await.as_deref(), Ok("25 note 9"));
     }
-
-    // `devdb tunnel` holds a port for a long-lived client.
-    let mut held = Command::new(env!("CARGO_BIN_EXE_devdb"))
-        .arg("tunnel")
-        .current_dir(private.path())
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(held.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let port: u16 = line.trim().parse().expect("devdb tunnel prints its port");
-    let old_port = url
-        .split("@127.0.0.1:")
-        .nth(1)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap();
-    let through = url.replacen(
-        &format!("@127.0.0.1:{old_port}/"),
-        &format!("@127.0.0.1:{port}/"),
-        1,
-    );
-    for _ in 0..2 {
-        let tables = query_one(
-            &through,
-            "select string_agg(tablename, ',' order by tablename)::text from pg_tables \
-             where schemaname = 'public'",
-        )
-        .await;
-        assert_eq!(tables.as_deref(), Ok("_prisma_migrations,notes"));
-    }
-    let _ = held.kill();
-    let _ = held.wait();
+    drop(held);
 
     for project in [&open, &private] {
         devdb(project, &["destroy", "--yes"], &env).ok();
@@ -553,6 +608,137 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
             engine.resources_of(&owned(project, "dev")).await,
             Vec::<String>::new()
         );
+    }
+}
+
+/// The stage's tables: `notes` (as the project's migration makes it) and `tags`, which only
+/// the stage has.
+const STAGE_SQL: &str = "create table notes (id int primary key, body text); \
+    insert into notes select g, 'note ' || g from generate_series(1, 25) g; \
+    create table tags (id int primary key, name text not null); \
+    insert into tags values (1, 'a'), (2, 'b');";
+
+/// x-devdb naming `url` as stage STAGE.
+fn stage_yaml(url: &str) -> String {
+    format!("  stages:\n    STAGE: {{ url_command: \"echo '{url}'\", sslmode: disable }}\n")
+}
+
+/// `devdb tunnel` running for a project, stopped on drop.
+struct HeldTunnel {
+    child: Child,
+    port: u16,
+}
+
+impl HeldTunnel {
+    fn open(project: &common::TestProject, env: &[(String, String)]) -> HeldTunnel {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_devdb"))
+            .arg("tunnel")
+            .current_dir(project.path())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let port = line.trim().parse().expect("devdb tunnel prints its port");
+        HeldTunnel { child, port }
+    }
+
+    /// `url` (a tunnel URL of a command that ended) pointed at this tunnel's port instead.
+    fn url(&self, url: &str) -> String {
+        let (head, tail) = url.split_once("@127.0.0.1:").expect("a tunnel URL");
+        let database = tail.split_once('/').map_or("", |(_, db)| db);
+        format!("{head}@127.0.0.1:{}/{database}", self.port)
+    }
+}
+
+impl Drop for HeldTunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RemoteEngine {
+    /// A stage: a Postgres container of its own on this engine, published on all of its
+    /// interfaces, with `sql` applied; its URL, which the client and the engine's containers
+    /// reach alike. It goes with the engine.
+    async fn start_stage(&self, sql: &str) -> String {
+        use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
+        let remote = self.client().await;
+        // The engine runs with --bridge=none: the stage gets a network of its own.
+        let network = NetworkCreateRequest {
+            name: "stage".to_string(),
+            driver: Some("bridge".to_string()),
+            ..Default::default()
+        };
+        remote.create_network(network).await.unwrap();
+        let binding = PortBinding {
+            host_ip: Some(String::new()),
+            host_port: Some(String::new()),
+        };
+        let body = ContainerCreateBody {
+            image: Some(common::postgres_image()),
+            env: Some(
+                [
+                    "POSTGRES_USER=stage",
+                    "POSTGRES_PASSWORD=stage-pw",
+                    "POSTGRES_DB=shop",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            exposed_ports: Some(vec!["5432/tcp".to_string()]),
+            host_config: Some(HostConfig {
+                network_mode: Some("stage".to_string()),
+                port_bindings: Some(std::collections::HashMap::from([(
+                    "5432/tcp".to_string(),
+                    Some(vec![binding]),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
+            .name("stage")
+            .build();
+        remote.create_container(Some(options), body).await.unwrap();
+        remote.start_container("stage", None).await.unwrap();
+        let port = remote
+            .inspect_container("stage", None)
+            .await
+            .unwrap()
+            .network_settings
+            .and_then(|n| {
+                n.ports?
+                    .get("5432/tcp")?
+                    .clone()?
+                    .first()?
+                    .host_port
+                    .clone()
+            })
+            .expect("the stage publishes 5432");
+        let url = format!("postgres://stage:stage-pw@{}:{port}/shop", self.address);
+        let started = Instant::now();
+        loop {
+            match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                Ok((client, connection)) => {
+                    tokio::spawn(connection);
+                    client.batch_execute(sql).await.expect("the stage's tables");
+                    return url;
+                }
+                Err(e) if started.elapsed() < Duration::from_secs(60) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("the stage did not accept connections within 60 s: {e}"),
+            }
+        }
     }
 }
 
@@ -695,6 +881,26 @@ async fn an_ssh_engine_runs_the_database_and_a_changed_host_key_is_one_line() {
     assert!(
         message.contains(&host) && message.contains("ssh-keygen -R"),
         "{message}"
+    );
+
+    // A Docker context whose endpoint is the ssh engine reaches the same database (the local
+    // engine has no such project: it is the remote one that runs).
+    let config = engine.dir.path().join("ssh-docker-config");
+    write_context(&config, "box", &host, false, Path::new("/"), &[]);
+    std::fs::write(config.join("config.json"), r#"{"currentContext":"box"}"#).unwrap();
+    let via_context = no_docker_env(&[
+        ("DOCKER_CONFIG", config.to_str().unwrap()),
+        ("DOCKER_HOST", ""),
+        ("DOCKER_CONTEXT", ""),
+        ("DEVDB_SSH_COMMAND", &ssh),
+        ("USER", "dev"),
+    ]);
+    let status = devdb(&project, &["status", "--json"], &via_context).ok();
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(rows[0]["state"], "running", "{}", status.stdout);
+    assert_eq!(
+        rows[0]["container"],
+        format!("{}-postgres-1", owned(&project, "dev"))
     );
 
     devdb(&project, &["destroy", "--yes"], &env).ok();
