@@ -15,5 +15,6 @@ pub mod local;
 pub mod migrate;
 pub mod ops;
 pub mod pg;
+pub mod render;
 pub mod shell;
 pub mod workflow;

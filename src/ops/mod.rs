@@ -5,6 +5,7 @@
 
 pub mod copy;
 pub mod devloop;
+pub mod init;
 pub mod lint;
 pub mod migrate;
 pub mod services;
