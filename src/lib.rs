@@ -10,6 +10,7 @@ pub mod devloop;
 pub mod digest;
 pub mod docker;
 pub mod generate;
+pub mod hint;
 pub mod lint;
 pub mod local;
 pub mod migrate;

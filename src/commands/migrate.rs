@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 
 use super::{confirm, Outcome};
 use crate::cli::{MigrateCommand, ResolveArgs, StageArgs};
-use crate::ops::migrate::{Deploy, Mark};
+use crate::ops::migrate::{Deploy, LintBlocked, Mark};
 use crate::ops::{self, Ctx};
 use crate::render::{self, Json};
 
@@ -37,11 +37,13 @@ async fn deploy(ctx: &Ctx, args: StageArgs) -> Result<()> {
             errors,
             first,
             rule,
-        } => bail!(
-            "lint found {errors} errors in the migrations pending on {} (first: {first}); nothing was changed\n  \
-             next: fix them, or pass --allow-lint {rule} to deploy anyway",
-            prepared.target.stage
-        ),
+        } => Err(LintBlocked {
+            stage: prepared.target.stage.clone(),
+            errors,
+            first,
+            rule,
+        }
+        .into()),
         Deploy::Applied(deployed) => render::migrate::applied(&ctx.shell, &deployed, json),
     }
 }

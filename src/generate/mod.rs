@@ -14,14 +14,12 @@ use tokio_postgres::Client;
 
 use crate::config::Config;
 use crate::db::ConnectionInfo;
+use crate::hint::Hint;
 use crate::shell::Shell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error(
-        "generator #{index} (`{entry}`): `{program}` is not installed or not on PATH\n  \
-         hint: install it, or remove the entry from x-devdb.generate"
-    )]
+    #[error("generator #{index} (`{entry}`): `{program}` is not installed or not on PATH")]
     NotInstalled {
         index: usize,
         entry: String,
@@ -47,6 +45,19 @@ pub enum GenerateError {
     },
     #[error(transparent)]
     Config(Box<crate::config::ConfigError>),
+}
+
+impl GenerateError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            GenerateError::NotInstalled { .. } => Some(Hint::suggest(
+                "install it, or remove the entry from x-devdb.generate",
+            )),
+            GenerateError::Config(e) => e.hint().map(Hint::suggest),
+            _ => None,
+        }
+    }
 }
 
 impl From<crate::config::ConfigError> for GenerateError {

@@ -3,6 +3,7 @@
 //! the wording lives here, one file per family of commands, so neither floor mixes the two.
 
 pub mod devloop;
+pub mod error;
 pub mod init;
 pub mod lint;
 pub mod migrate;

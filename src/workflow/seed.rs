@@ -14,6 +14,7 @@ use tokio_postgres::Client;
 use super::{db_error, snapshot, WorkflowError};
 use crate::config::{Config, SeedKind};
 use crate::db::{quote_ident, ConnectionInfo};
+use crate::hint::Hint;
 use crate::migrate::script::{line_of, Script};
 use crate::shell::Shell;
 
@@ -25,8 +26,7 @@ const STDERR_TAIL: usize = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error(
-        "x-devdb.seed[{step}]: `{glob}` matches no file under {}\n  \
-         hint: seed paths are relative to the project root",
+        "x-devdb.seed[{step}]: `{glob}` matches no file under {}",
         root.display()
     )]
     NoMatch {
@@ -56,10 +56,7 @@ pub enum SeedError {
         message: String,
         statement: String,
     },
-    #[error(
-        "x-devdb.seed[{step}]: `{program}` is not installed or not on PATH\n  \
-         hint: install it, or change the step's `run:`"
-    )]
+    #[error("x-devdb.seed[{step}]: `{program}` is not installed or not on PATH")]
     NotInstalled { step: usize, program: String },
     #[error(
         "seed step {step} (`{command}`) {outcome}{}\n  \
@@ -72,6 +69,21 @@ pub enum SeedError {
         outcome: String,
         stderr: Vec<String>,
     },
+}
+
+impl SeedError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            SeedError::NoMatch { .. } => {
+                Some(Hint::suggest("seed paths are relative to the project root"))
+            }
+            SeedError::NotInstalled { .. } => {
+                Some(Hint::suggest("install it, or change the step's `run:`"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A seed ready to run: each step's files found, and the hash of everything it reads.
