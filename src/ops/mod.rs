@@ -56,8 +56,8 @@ impl Ctx {
     }
 
     /// Resolves a stage (its `url_command` runs here) and prints its warnings, once.
-    pub fn stage(&self, name: &str) -> Result<Stage, DbError> {
-        let stage = Stage::resolve(&self.config, name)?;
+    pub async fn stage(&self, name: &str) -> Result<Stage, DbError> {
+        let stage = Stage::resolve(&self.config, name).await?;
         for warning in &stage.warnings {
             self.shell.note(warning);
         }
