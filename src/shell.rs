@@ -10,6 +10,8 @@ use std::time::Duration;
 pub use indicatif::{MultiProgress, ProgressBar};
 use indicatif::{ProgressDrawTarget, ProgressStyle};
 
+use crate::hint::Hint;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
     Quiet,
@@ -263,36 +265,6 @@ impl Shell {
     }
 }
 
-/// An error's next step: `hint` (a suggestion) or `next` (what to run).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hint {
-    pub label: &'static str,
-    pub text: String,
-}
-
-/// Splits an error's text at its last line that starts `  hint: ` or `  next: `: devdb's error
-/// types write their next step that way (many in files of their own concept), and `main.rs`
-/// shows it apart from the message, in text and in `--json`.
-pub fn split_hint(text: &str) -> (String, Option<Hint>) {
-    let found = ["hint", "next"]
-        .into_iter()
-        .filter_map(|label| {
-            let at = text.rfind(&format!("\n  {label}: "))?;
-            Some((at, label))
-        })
-        .max();
-    match found {
-        Some((at, label)) => (
-            text[..at].trim_end().to_string(),
-            Some(Hint {
-                label,
-                text: text[at + label.len() + 5..].trim().to_string(),
-            }),
-        ),
-        None => (text.to_string(), None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,27 +288,9 @@ mod tests {
         quiet.note("started");
         quiet.passthrough("job output");
         quiet.result("url");
-        let hint = Hint {
-            label: "hint",
-            text: "fix it".into(),
-        };
-        quiet.error("broken", Some(&hint));
+        quiet.error("broken", Some(&Hint::suggest("fix it")));
         assert_eq!(captured.stdout(), "url\n");
         assert_eq!(captured.stderr(), "error: broken\n  hint: fix it\n");
-    }
-
-    #[test]
-    fn hints_and_next_steps_are_split_from_messages() {
-        let (message, hint) = split_hint("no file\n  hint: pass --file");
-        assert_eq!(message, "no file");
-        assert_eq!(
-            hint.map(|h| (h.label, h.text)),
-            Some(("hint", "pass --file".into()))
-        );
-        let (message, hint) = split_hint("failed at a.sql:3\n  statement: x\n  next: fix a.sql");
-        assert_eq!(message, "failed at a.sql:3\n  statement: x");
-        assert_eq!(hint.map(|h| h.label), Some("next"));
-        assert_eq!(split_hint("plain"), ("plain".to_string(), None));
     }
 
     #[test]

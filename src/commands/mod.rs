@@ -15,6 +15,7 @@ mod workflow;
 use crate::cli::{Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs};
 use crate::config::{Config, LoadOptions};
 use crate::ops::{self, Ctx};
+use crate::render::{self, Json};
 use crate::shell::Shell;
 
 /// What a command that succeeded found; `main` turns it into the exit code (0 or 1).
@@ -30,7 +31,8 @@ pub async fn run(cli: Cli, shell: Shell) -> Result<Outcome> {
     match &cli.command {
         Command::Init(args) => return init::init(&shell, args).map(|()| Outcome::Done),
         Command::Completions { shell: kind } => {
-            return init::completions(&shell, *kind).map(|()| Outcome::Done)
+            init::completions(&shell, *kind);
+            return Ok(Outcome::Done);
         }
         _ => {}
     }
@@ -121,42 +123,13 @@ fn load_config(cli: &Cli, shell: &Shell) -> Result<Config> {
 
 async fn up(ctx: &Ctx, args: UpArgs) -> Result<()> {
     let report = ops::services::up(ctx, args.build).await?;
-    let shell = &ctx.shell;
-    if args.json {
-        shell.result(serde_json::to_string(&report)?);
-        return Ok(());
-    }
-    for outcome in &report.services {
-        let state = format!("{:?}", outcome.state).to_lowercase();
-        shell.note(format!(
-            "{state:<10} {} ({})",
-            outcome.container, outcome.image
-        ));
-    }
-    if report.database_created {
-        shell.note(format!("created database {}", report.database));
-    }
-    shell.result(&report.url);
-    if shell.out_is_terminal() {
-        shell.note("(`devdb url` prints it with the password)");
-    }
-    Ok(())
-}
-
-/// One note per item, or `empty` when there are none.
-fn notes(shell: &Shell, verb: &str, items: Vec<String>, empty: String) {
-    if items.is_empty() {
-        shell.note(empty);
-    }
-    for item in items {
-        shell.note(format!("{verb} {item}"));
-    }
+    render::services::up(&ctx.shell, &report, Json::line(args.json))
 }
 
 async fn down(ctx: &Ctx) -> Result<()> {
     let stopped = ops::services::down(ctx).await?;
     let empty = format!("nothing running in project {}", ctx.config.project);
-    notes(&ctx.shell, "stopped", stopped, empty);
+    render::notes(&ctx.shell, "stopped", &stopped, &empty);
     Ok(())
 }
 
@@ -173,40 +146,17 @@ async fn destroy(ctx: &Ctx, args: DestroyArgs) -> Result<()> {
     }
     let removed = ops::services::destroy(ctx).await?;
     let empty = format!("nothing to remove in project {project}");
-    notes(&ctx.shell, "removed", removed, empty);
+    render::notes(&ctx.shell, "removed", &removed, &empty);
     Ok(())
 }
 
 async fn status(ctx: &Ctx, args: JsonArg) -> Result<()> {
     let rows = ops::services::status(ctx).await?;
-    let shell = &ctx.shell;
-    if args.json {
-        shell.result(serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    shell.result(format!(
-        "{:<12} {:<10} {:<10} {:<6} IMAGE",
-        "SERVICE", "STATE", "HEALTH", "PORT"
-    ));
-    for row in rows {
-        let port = row.port.map_or_else(|| "-".to_string(), |p| p.to_string());
-        shell.result(format!(
-            "{:<12} {:<10} {:<10} {:<6} {}",
-            row.service,
-            row.state,
-            row.health.as_deref().unwrap_or("-"),
-            port,
-            row.image.as_deref().unwrap_or("-")
-        ));
-    }
-    Ok(())
+    render::services::status(&ctx.shell, &rows, Json::pretty(args.json))
 }
 
 async fn url(ctx: &Ctx) -> Result<()> {
     let (info, note) = ops::services::url(ctx).await?;
-    if let Some(note) = note {
-        ctx.shell.note(note);
-    }
-    ctx.shell.result(info.url());
+    render::services::url(&ctx.shell, &info, note.as_deref());
     Ok(())
 }

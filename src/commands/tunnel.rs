@@ -6,24 +6,14 @@ use anyhow::Result;
 use crate::cli::TunnelArgs;
 use crate::ops::services::Tunnel;
 use crate::ops::{self, Ctx};
+use crate::render;
 
 pub async fn tunnel(ctx: &Ctx, args: TunnelArgs) -> Result<()> {
     match ops::services::tunnel(ctx, args.port).await? {
-        Tunnel::NotNeeded(info) => {
-            ctx.shell.note(format!(
-                "the engine is local: no tunnel needed, the database is at {}",
-                info.redacted_url()
-            ));
-            ctx.shell.result(info.port);
-        }
+        Tunnel::NotNeeded(info) => render::services::tunnel(&ctx.shell, &info, None),
         Tunnel::Held(info) => {
             let engine = ctx.engine().await?;
-            ctx.shell.note(format!(
-                "{} reaches the database of {} until Ctrl-C",
-                info.redacted_url(),
-                engine.endpoint.host
-            ));
-            ctx.shell.result(info.port);
+            render::services::tunnel(&ctx.shell, &info, Some(&engine.endpoint.host));
             tokio::signal::ctrl_c().await?;
         }
     }

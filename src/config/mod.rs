@@ -37,9 +37,7 @@ pub use settings::{
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "no Compose file found in {} or any folder above it (looked for {}, and {DEVDB_FILE})\n  \
-         hint: run `devdb init` to add devdb to this repository, run devdb inside your project, \
-         or pass --file PATH (or set COMPOSE_FILE or DEVDB_FILE)",
+        "no Compose file found in {} or any folder above it (looked for {}, and {DEVDB_FILE})",
         start.display(), COMPOSE_FILE_NAMES.join(", ")
     )]
     NotFound { start: PathBuf },
@@ -57,6 +55,21 @@ pub enum ConfigError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+}
+
+impl ConfigError {
+    /// What to do about it, shown apart from the message. (The checks of a loaded file build
+    /// their messages at run time; those still say their next step inside the message.)
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::NotFound { .. } => Some(
+                "run `devdb init` to add devdb to this repository, run devdb inside your project, \
+                 or pass --file PATH (or set COMPOSE_FILE or DEVDB_FILE)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// How the command line chose the configuration (Compose's `-f`, `-p`, `--env-file`,

@@ -24,6 +24,7 @@ use serde::Serialize;
 use crate::config::{Config, CopySettings};
 use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
+use crate::hint::Hint;
 use crate::pg::QualifiedName;
 use crate::shell::Shell;
 pub use fix_missing::write_structure;
@@ -39,10 +40,7 @@ pub enum CopyError {
         stage: String,
         unknown: Vec<(String, Vec<String>)>,
     },
-    #[error(
-        "{table} exists on stage {stage} but not in the local database\n  \
-         hint: deploy the migration that creates it, or copy its structure with `devdb copy {table} --from {stage} --schema`"
-    )]
+    #[error("{table} exists on stage {stage} but not in the local database")]
     MissingLocally { table: String, stage: String },
     #[error("--where `{0}` is not TABLE:CONDITION")]
     BadWhere(String),
@@ -78,6 +76,22 @@ pub enum CopyError {
     /// A subset, virtual FK or follow rule that cannot be applied; nothing was copied.
     #[error("{0}")]
     Subset(String),
+}
+
+impl CopyError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            CopyError::MissingLocally { table, stage } => Some(Hint::suggest(format!(
+                "deploy the migration that creates it, or copy its structure with \
+                 `devdb copy {table} --from {stage} --schema`"
+            ))),
+            CopyError::Plan(e) => e.hint(),
+            CopyError::TableFailed { error, .. } => error.hint(),
+            CopyError::Docker(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 fn describe_unknown(unknown: &[(String, Vec<String>)], stage: &str) -> String {

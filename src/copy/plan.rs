@@ -3,6 +3,7 @@
 
 use crate::config::CopySettings;
 use crate::db::{quote_ident, quote_literal};
+use crate::hint::Hint;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -53,16 +54,12 @@ pub struct TablePlan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "{table}: local column `{column}` is NOT NULL without a default, and the remote table has no such column\n  \
-         hint: add a default to it in a migration, or deploy the migration that adds it on the stage"
+        "{table}: local column `{column}` is NOT NULL without a default, and the remote table has no such column"
     )]
     MissingRequired { table: String, column: String },
     #[error("{table}: no column in common between the remote and the local table")]
     NoCommonColumns { table: String },
-    #[error(
-        "{entry} names {name}, which is not {scope}; nothing was copied{}",
-        if close.is_empty() { String::new() } else { format!("\n  hint: did you mean {}?", close.join(", ")) }
-    )]
+    #[error("{entry} names {name}, which is not {scope}; nothing was copied")]
     UnknownEntry {
         entry: String,
         name: String,
@@ -81,6 +78,21 @@ pub enum PlanError {
         column: String,
         message: String,
     },
+}
+
+impl PlanError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            PlanError::MissingRequired { .. } => Some(Hint::suggest(
+                "add a default to it in a migration, or deploy the migration that adds it on the stage",
+            )),
+            PlanError::UnknownEntry { close, .. } if !close.is_empty() => {
+                Some(Hint::suggest(format!("did you mean {}?", close.join(", "))))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The project's key for `hmac` masks (32 random bytes).
@@ -755,10 +767,11 @@ mod tests {
         // orders is on the stage but not copied: a --where for it is a mistake.
         assert!(check(&copy, &["orders:true"]).is_err());
         copy.mask.insert("usres.email".into(), MaskRule::Hmac);
-        let error = check(&copy, &[]).unwrap_err().to_string();
+        let error = check(&copy, &[]).unwrap_err();
+        let hint = error.hint().map(|h| h.text).unwrap_or_default();
         assert!(
-            error.contains("`usres.email`") && error.contains("did you mean public.users"),
-            "{error}"
+            error.to_string().contains("`usres.email`") && hint == "did you mean public.users?",
+            "{error} / {hint}"
         );
         copy.mask.clear();
         copy.mask.insert("orders.email".into(), MaskRule::Hmac);

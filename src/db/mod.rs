@@ -1,6 +1,7 @@
 //! Connecting to Postgres: the local database, remote stages, and descriptions of both built
 //! from typed fields (a password is never part of a printed string).
 
+pub mod command;
 pub mod conninfo;
 pub mod stage;
 

@@ -2,16 +2,16 @@
 //! URL or the stage config asks, the way libpq users write it (`sslmode=verify-full`,
 //! `sslrootcert=...`, which tokio-postgres does not accept as is).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_postgres::Client;
 
 use super::{conninfo, DbError};
@@ -62,7 +62,7 @@ impl std::fmt::Debug for Stage {
 
 impl Stage {
     /// Reads the stage's URL from its environment variable or command and parses it.
-    pub fn resolve(config: &Config, name: &str) -> Result<Stage, DbError> {
+    pub async fn resolve(config: &Config, name: &str) -> Result<Stage, DbError> {
         let settings = lookup(config, name)?;
         let error = |message: String| DbError::Stage {
             stage: name.to_string(),
@@ -78,7 +78,7 @@ impl Stage {
                 format!("the environment variable {variable}"),
             ),
             (None, Some(command)) => (
-                run_url_command(name, command, config.root())?,
+                run_url_command(name, command, config.root()).await?,
                 format!("url_command `{command}`"),
             ),
             (None, None) => unreachable!("config validation requires url_env or url_command"),
@@ -407,13 +407,12 @@ fn lookup<'a>(config: &'a Config, name: &str) -> Result<&'a StageSettings, DbErr
 
 /// Runs `url_command` with `sh -c` in the project root, bounded by [`URL_COMMAND_TIMEOUT`]; on
 /// a timeout the whole process group is killed and what it wrote to stderr is shown.
-fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, DbError> {
-    use std::os::unix::process::CommandExt;
+async fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, DbError> {
     let error = |message: String| DbError::Stage {
         stage: stage.to_string(),
         message,
     };
-    let mut child = std::process::Command::new("sh")
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(command)
         .current_dir(root)
@@ -421,37 +420,33 @@ fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, Db
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0)
+        .kill_on_drop(true)
         .spawn()
         .map_err(|e| error(format!("cannot run url_command `{command}`: {e}")))?;
-    let stdout = collect(child.stdout.take());
-    let stderr = collect(child.stderr.take());
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < URL_COMMAND_TIMEOUT => {
-                std::thread::sleep(Duration::from_millis(20))
+    let stdout = Pipe::collect(child.stdout.take());
+    let stderr = Pipe::collect(child.stderr.take());
+    let status = match tokio::time::timeout(URL_COMMAND_TIMEOUT, child.wait()).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => return Err(error(format!("waiting for url_command `{command}`: {e}"))),
+        Err(_) => {
+            // The group devdb created for it: `sh` and whatever it started.
+            if let Some(group) = child
+                .id()
+                .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+            {
+                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             }
-            Ok(None) => {
-                // The group devdb created for it: `sh` and whatever it started.
-                if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
-                    let _ =
-                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-                }
-                let _ = child.wait();
-                return Err(error(format!(
-                    "url_command `{command}` (run in {}) did not finish within {} s and was stopped; \
-                     its stderr: {}",
-                    root.display(),
-                    URL_COMMAND_TIMEOUT.as_secs(),
-                    shown(&stderr)
-                )));
-            }
-            Err(e) => return Err(error(format!("waiting for url_command `{command}`: {e}"))),
+            let _ = child.wait().await;
+            return Err(error(format!(
+                "url_command `{command}` (run in {}) did not finish within {} s and was stopped; \
+                 its stderr: {}",
+                root.display(),
+                URL_COMMAND_TIMEOUT.as_secs(),
+                shown(&stderr.drained().await)
+            )));
         }
     };
-    // The command has exited; give its pipes a moment to drain.
-    std::thread::sleep(Duration::from_millis(10));
+    let (stdout, stderr) = (stdout.drained().await, stderr.drained().await);
     if !status.success() {
         return Err(error(format!(
             "url_command `{command}` (run in {}) failed ({status}): {}",
@@ -459,37 +454,50 @@ fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, Db
             shown(&stderr)
         )));
     }
-    let url = String::from_utf8_lossy(&stdout.lock().unwrap())
-        .trim()
-        .to_string();
+    let url = String::from_utf8_lossy(&stdout).trim().to_string();
     if url.is_empty() {
         return Err(error(format!("url_command `{command}` printed nothing")));
     }
     Ok(url)
 }
 
-/// Reads a pipe to its end on a thread, so a timeout can still show what arrived.
-fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<Vec<u8>>> {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    if let Some(mut pipe) = pipe {
-        let sink = buffer.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        });
-    }
-    buffer
+/// A pipe read to its end by a task, so a timeout can still show what arrived.
+struct Pipe {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    reader: Option<tokio::task::JoinHandle<()>>,
 }
 
-fn shown(stderr: &Mutex<Vec<u8>>) -> String {
-    let text = String::from_utf8_lossy(&stderr.lock().unwrap())
-        .trim()
-        .to_string();
+impl Pipe {
+    fn collect(pipe: Option<impl AsyncRead + Unpin + Send + 'static>) -> Pipe {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let reader = pipe.map(|mut pipe| {
+            let sink = buffer.clone();
+            tokio::spawn(async move {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = pipe.read(&mut chunk).await {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap().extend_from_slice(&chunk[..n]);
+                }
+            })
+        });
+        Pipe { buffer, reader }
+    }
+
+    /// What arrived once the pipe closed; a process the command left running in the
+    /// background may keep it open, so that wait is bounded.
+    async fn drained(self) -> Vec<u8> {
+        if let Some(reader) = self.reader {
+            let _ = tokio::time::timeout(Duration::from_millis(200), reader).await;
+        }
+        let bytes = self.buffer.lock().unwrap().clone();
+        bytes
+    }
+}
+
+fn shown(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr).trim().to_string();
     if text.is_empty() {
         "(nothing)".to_string()
     } else {

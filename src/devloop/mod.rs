@@ -10,31 +10,30 @@ pub mod report;
 
 use std::path::PathBuf;
 
+use crate::hint::Hint;
+
 pub use from_prisma::{diff_from_prisma, new_from_prisma, NewOptions};
 pub use report::{Diff, New};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevloopError {
     #[error(
-        "no schema.prisma found (looked at {})\n  \
-         hint: pass --schema PATH, or set `schema` in prisma.config.ts or a `prisma` generator in x-devdb.generate",
+        "no schema.prisma found (looked at {})",
         looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     NoSchema { looked: Vec<PathBuf> },
     #[error(
-        "the Prisma CLI was not found: no DEVDB_PRISMA, no node_modules/.bin/prisma in {} or above, and no `npx` on PATH\n  \
-         hint: `npm install --save-dev prisma` in the project, or set DEVDB_PRISMA to the prisma executable",
+        "the Prisma CLI was not found: no DEVDB_PRISMA, no node_modules/.bin/prisma in {} or above, and no `npx` on PATH",
         start.display()
     )]
     NoPrisma { start: PathBuf },
-    #[error("running {program}: {source}\n  hint: check that it is executable (DEVDB_PRISMA, node_modules/.bin/prisma or npx)")]
+    #[error("running {program}: {source}")]
     Spawn {
         program: String,
         source: std::io::Error,
     },
     #[error(
-        "`prisma migrate diff` failed ({status}) computing the SQL from the migration history to {}:\n{stderr}\n  \
-         hint: fix what Prisma names above (`prisma validate` checks the schema), then run it again",
+        "`prisma migrate diff` failed ({status}) computing the SQL from the migration history to {}:\n{stderr}",
         schema.display()
     )]
     PrismaFailed {
@@ -63,6 +62,32 @@ pub enum DevloopError {
     Workflow(Box<crate::workflow::WorkflowError>),
     #[error(transparent)]
     Config(Box<crate::config::ConfigError>),
+}
+
+impl DevloopError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        let text = match self {
+            DevloopError::NoSchema { .. } => "pass --schema PATH, or set `schema` in prisma.config.ts \
+                 or a `prisma` generator in x-devdb.generate",
+            DevloopError::NoPrisma { .. } => "`npm install --save-dev prisma` in the project, or set \
+                 DEVDB_PRISMA to the prisma executable",
+            DevloopError::Spawn { .. } => {
+                "check that it is executable (DEVDB_PRISMA, node_modules/.bin/prisma or npx)"
+            }
+            DevloopError::PrismaFailed { .. } => {
+                "fix what Prisma names above (`prisma validate` checks the schema), then run it again"
+            }
+            DevloopError::Local(e) => return e.hint(),
+            DevloopError::Migrate(e) => return e.hint(),
+            DevloopError::Workflow(e) => return e.hint(),
+            DevloopError::Config(e) => return e.hint().map(Hint::suggest),
+            DevloopError::Io { .. } | DevloopError::Database { .. } | DevloopError::Db(_) => {
+                return None
+            }
+        };
+        Some(Hint::suggest(text))
+    }
 }
 
 impl From<crate::local::LocalError> for DevloopError {

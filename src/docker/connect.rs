@@ -445,10 +445,11 @@ mod tests {
             "DOCKER_CONTEXT" => Some("ghost".to_string()),
             _ => None,
         };
-        let error = resolve_with(&env, None).unwrap_err().to_string();
+        let error = resolve_with(&env, None).unwrap_err();
+        let hint = error.hint().map(|h| h.text).unwrap_or_default();
         assert!(
-            error.contains("ghost") && error.contains("docker context ls"),
-            "{error}"
+            error.to_string().contains("ghost") && hint.contains("docker context ls"),
+            "{error} / {hint}"
         );
     }
 

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
 
+use crate::hint::Hint;
 use crate::shell::Shell;
 
 pub use connect::{resolve_endpoint, Endpoint, TlsFiles};
@@ -27,29 +28,20 @@ pub use tunnel::Reach;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error(
-        "cannot reach a Docker engine at {host} (from {source_desc}): {reason}\n  hint: {hint}"
-    )]
+    #[error("cannot reach a Docker engine at {host} (from {source_desc}): {reason}")]
     NoEngine {
         host: String,
         source_desc: String,
         reason: String,
         hint: String,
     },
-    #[error(
-        "Docker context `{context}` (from {why}): {reason}\n  \
-         hint: see `docker context ls`, or `docker context use default` for the local engine"
-    )]
+    #[error("Docker context `{context}` (from {why}): {reason}")]
     BadContext {
         context: String,
         why: String,
         reason: String,
     },
-    #[error(
-        "cannot reach the Docker engine at {host} over ssh: {reason}\n  command: {command}\n  \
-         hint: check that this ssh command works without a prompt (a key in ssh-agent, \
-         ~/.ssh/config) and that `docker` runs on that machine"
-    )]
+    #[error("cannot reach the Docker engine at {host} over ssh: {reason}\n  command: {command}")]
     Ssh {
         host: String,
         command: String,
@@ -61,17 +53,13 @@ pub enum DockerError {
          {name}` once to accept the new key"
     )]
     SshHostKey { host: String, name: String },
-    #[error("cannot use TLS for the Docker engine at {host}: {reason}\n  hint: {fix}")]
+    #[error("cannot use TLS for the Docker engine at {host}: {reason}")]
     TlsFiles {
         host: String,
         reason: String,
         fix: String,
     },
-    #[error(
-        "cannot pull image `{image}` for service `{service}`: {reason}\n  \
-         hint: check the image name and your registry access (`docker login`), or set `image:` \
-         of service `{service}` to an image that exists locally (see `docker images`)"
-    )]
+    #[error("cannot pull image `{image}` for service `{service}`: {reason}")]
     Pull {
         image: String,
         service: String,
@@ -79,9 +67,7 @@ pub enum DockerError {
     },
     #[error(
         "image `{image}` of service `{service}` is not on the engine at {host}, which cannot pull \
-         it: {reason}\n  hint: an image built or pulled on this machine exists only here; copy it \
-         to the engine with `docker save {image} | docker -H {host} load` (DOCKER_HOST/TLS or the \
-         context as for devdb), or push it to a registry the engine reaches"
+         it: {reason}"
     )]
     NotOnEngine {
         image: String,
@@ -97,9 +83,7 @@ pub enum DockerError {
         reason: String,
     },
     #[error(
-        "port {port} on 127.0.0.1 is already in use, so service `{service}` cannot publish it\n  \
-         hint: stop what listens there, or change the host port in `ports:` of service `{service}` \
-         in {file} (e.g. \"${{DEVDB_PORT:-{suggested}}}:5432\", then DEVDB_PORT={suggested} devdb up)"
+        "port {port} on 127.0.0.1 is already in use, so service `{service}` cannot publish it"
     )]
     PortInUse {
         port: u16,
@@ -122,20 +106,14 @@ pub enum DockerError {
     #[error("db-copy job: {0}")]
     Job(String),
     #[error(
-        "no image with PostgreSQL {major}'s pg_dump for the built-in db-copy job: `{base}` {reason}\n  \
-         hint: set DEVDB_POSTGRES_IMAGE_{major} (or x-devdb.copy_image, `{{major}}` standing for the \
-         version) to a local image that has PostgreSQL {major}'s client tools, or add a `db_copy` \
-         service to the Compose file"
+        "no image with PostgreSQL {major}'s pg_dump for the built-in db-copy job: `{base}` {reason}"
     )]
     NoCopyImage {
         major: u32,
         base: String,
         reason: String,
     },
-    #[error(
-        "the tunnel to the database in `{container}` failed: {reason}\n  \
-         hint: the container must run and have perl or nc; `devdb logs` shows its log"
-    )]
+    #[error("the tunnel to the database in `{container}` failed: {reason}")]
     Tunnel { container: String, reason: String },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
@@ -147,6 +125,49 @@ pub enum DockerError {
 }
 
 impl DockerError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        let text = match self {
+            DockerError::NoEngine { hint, .. } => hint.clone(),
+            DockerError::BadContext { .. } => {
+                "see `docker context ls`, or `docker context use default` for the local engine".into()
+            }
+            DockerError::Ssh { .. } => "check that this ssh command works without a prompt (a key \
+                 in ssh-agent, ~/.ssh/config) and that `docker` runs on that machine"
+                .into(),
+            DockerError::TlsFiles { fix, .. } => fix.clone(),
+            DockerError::Pull { service, .. } => format!(
+                "check the image name and your registry access (`docker login`), or set `image:` \
+                 of service `{service}` to an image that exists locally (see `docker images`)"
+            ),
+            DockerError::NotOnEngine { image, host, .. } => format!(
+                "an image built or pulled on this machine exists only here; copy it to the engine \
+                 with `docker save {image} | docker -H {host} load` (DOCKER_HOST/TLS or the context \
+                 as for devdb), or push it to a registry the engine reaches"
+            ),
+            DockerError::PortInUse {
+                service,
+                file,
+                suggested,
+                ..
+            } => format!(
+                "stop what listens there, or change the host port in `ports:` of service \
+                 `{service}` in {file} (e.g. \"${{DEVDB_PORT:-{suggested}}}:5432\", then \
+                 DEVDB_PORT={suggested} devdb up)"
+            ),
+            DockerError::NoCopyImage { major, .. } => format!(
+                "set DEVDB_POSTGRES_IMAGE_{major} (or x-devdb.copy_image, `{{major}}` standing for \
+                 the version) to a local image that has PostgreSQL {major}'s client tools, or add \
+                 a `db_copy` service to the Compose file"
+            ),
+            DockerError::Tunnel { .. } => {
+                "the container must run and have perl or nc; `devdb logs` shows its log".into()
+            }
+            _ => return None,
+        };
+        Some(Hint::suggest(text))
+    }
+
     fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
         let action = action.into();
         move |source| DockerError::Api { action, source }

@@ -7,21 +7,18 @@ mod schema_sql;
 mod typescript;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::config::Config;
-use crate::db::ConnectionInfo;
+use crate::db::{command, ConnectionInfo};
+use crate::hint::Hint;
 use crate::shell::Shell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
-    #[error(
-        "generator #{index} (`{entry}`): `{program}` is not installed or not on PATH\n  \
-         hint: install it, or remove the entry from x-devdb.generate"
-    )]
+    #[error("generator #{index} (`{entry}`): `{program}` is not installed or not on PATH")]
     NotInstalled {
         index: usize,
         entry: String,
@@ -47,6 +44,19 @@ pub enum GenerateError {
     },
     #[error(transparent)]
     Config(Box<crate::config::ConfigError>),
+}
+
+impl GenerateError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            GenerateError::NotInstalled { .. } => Some(Hint::suggest(
+                "install it, or remove the entry from x-devdb.generate",
+            )),
+            GenerateError::Config(e) => e.hint().map(Hint::suggest),
+            _ => None,
+        }
+    }
 }
 
 impl From<crate::config::ConfigError> for GenerateError {
@@ -158,7 +168,7 @@ pub async fn run(
                 }
             }
             (GeneratorSettings::Command { run }, _) => {
-                run_command(config, index, generator, run, local).await?;
+                run_command(shell, config, index, generator, run, local).await?;
                 Outcome {
                     generator: generator.describe(),
                     output: None,
@@ -196,7 +206,10 @@ fn write_if_changed(path: &Path, content: &str) -> Result<bool, GenerateError> {
     Ok(true)
 }
 
+/// A command generator, run through `db::command` (DATABASE_URL set, its output relayed to
+/// stderr with the password masked).
 async fn run_command(
+    shell: &Shell,
     config: &Config,
     index: usize,
     generator: &GeneratorSettings,
@@ -214,22 +227,13 @@ async fn run_command(
                 program: program.clone(),
             }
         })?;
-    // The generator's own output goes to stderr: devdb's stdout stays for devdb's results.
-    let stderr = std::io::stderr()
-        .as_fd_owned()
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::inherit());
-    let status = tokio::process::Command::new(&resolved)
-        .args(arguments)
-        .current_dir(config.root())
-        .env("DATABASE_URL", local.url())
-        .stdout(stderr)
-        .status()
+    let status = command::run_with_url(shell, config.root(), &resolved, arguments, local)
         .await
         .map_err(|source| GenerateError::Io {
             path: resolved.clone(),
             source,
-        })?;
+        })?
+        .status;
     if !status.success() {
         return Err(GenerateError::CommandFailed {
             index,
@@ -238,15 +242,4 @@ async fn run_command(
         });
     }
     Ok(())
-}
-
-trait AsFdOwned {
-    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd>;
-}
-
-impl AsFdOwned for std::io::Stderr {
-    fn as_fd_owned(&self) -> std::io::Result<std::os::fd::OwnedFd> {
-        use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned()
-    }
 }

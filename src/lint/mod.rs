@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::Serialize;
 use tokio_postgres::Client;
 
+use crate::hint::Hint;
 use crate::migrate::{self, MigrationFile};
 use crate::pg::QualifiedName;
 use refs::Kind;
@@ -135,6 +136,16 @@ pub enum LintError {
     },
     #[error("unknown lint rule `{rule}`; the rules are: {}", rule::ALL.join(", "))]
     UnknownRule { rule: String },
+}
+
+impl LintError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            LintError::Migrate(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 /// Where the pending migrations go: a stage (by name, with a read-only session) or local.

@@ -10,6 +10,7 @@ use crate::config::{Config, VolumeMount};
 use crate::db::{self, ConnectionInfo, DbError};
 use crate::docker::names::container_name;
 use crate::docker::{DockerError, Engine, ServiceState, UpOutcome};
+use crate::hint::Hint;
 
 /// The port Postgres listens on inside its container.
 
@@ -17,7 +18,7 @@ use crate::docker::{DockerError, Engine, ServiceState, UpOutcome};
 pub enum LocalError {
     #[error(
         "Postgres in `{container}` did not accept connections within {seconds}s; last error: {last_error}\n  \
-         last log lines:\n{logs}\n  hint: raise x-devdb.ready_timeout, or see `devdb logs`"
+         last log lines:\n{logs}"
     )]
     NotReady {
         container: String,
@@ -62,6 +63,20 @@ pub enum LocalError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+impl LocalError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            LocalError::NotReady { .. } => Some(Hint::suggest(
+                "raise x-devdb.ready_timeout, or see `devdb logs`",
+            )),
+            LocalError::Config(e) => e.hint().map(Hint::suggest),
+            LocalError::Docker(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

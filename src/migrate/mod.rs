@@ -9,6 +9,8 @@ pub mod script;
 
 use std::path::PathBuf;
 
+use crate::hint::Hint;
+
 pub use apply::{deploy, resolve_applied, resolve_rolled_back, status, Applied};
 pub use files::MigrationFile;
 pub use plan::{Entry, State, Status};
@@ -23,8 +25,7 @@ pub enum MigrateError {
     #[error("{} has no migration.sql; every migration folder needs one (or remove the folder)", folder.display())]
     MissingScript { folder: PathBuf },
     #[error(
-        "{} names provider \"{provider}\", but devdb migrates PostgreSQL databases\n  \
-         hint: this folder belongs to another database; point x-devdb.migrations at the PostgreSQL migrations",
+        "{} names provider \"{provider}\", but devdb migrates PostgreSQL databases",
         path.display()
     )]
     WrongProvider { path: PathBuf, provider: String },
@@ -50,15 +51,12 @@ pub enum MigrateError {
     Failed(Box<MigrationFailure>),
     #[error(
         "migration `{name}` failed earlier and is not resolved, so nothing more is applied (Prisma's P3009)\n  \
-         its log: {}\n  next: repair the database, then `devdb migrate resolve --rolled-back {name}` to re-run it, \
-         or `devdb migrate resolve --applied {name}` if you completed it by hand",
+         its log: {}",
         first_lines(logs, 2)
     )]
     FailedInDatabase { name: String, logs: String },
     #[error(
-        "the database is not empty ({}) but has no migration history (_prisma_migrations) (Prisma's P3005)\n  \
-         hint: baseline it: make a migration holding the current schema, then mark it applied with \
-         `devdb migrate resolve --applied {first}`",
+        "the database is not empty ({}) but has no migration history (_prisma_migrations) (Prisma's P3005)",
         relations.join(", ")
     )]
     NotBaselined {
@@ -66,8 +64,7 @@ pub enum MigrateError {
         first: String,
     },
     #[error(
-        "another migration run holds the migration lock (pg_advisory_lock(72707369)); waited {seconds}s\n  \
-         hint: wait for the other `devdb migrate` or `prisma migrate` to finish and try again"
+        "another migration run holds the migration lock (pg_advisory_lock(72707369)); waited {seconds}s"
     )]
     LockTimeout { seconds: u64 },
     #[error("no migration `{name}` in the migrations folder; the latest are: {}", known.join(", "))]
@@ -86,11 +83,10 @@ pub enum MigrateError {
 /// A migration that failed while it ran: where, why, and what it left in the database.
 #[derive(Debug, thiserror::Error, serde::Serialize)]
 #[error(
-    "migration `{name}` failed at {}:{line}: {}{message}\n  statement: {}\n  next: {}",
+    "migration `{name}` failed at {}:{line}: {}{message}\n  statement: {}",
     path.display(),
     if sqlstate.is_empty() { String::new() } else { format!("{sqlstate}: ") },
-    first_lines(statement, 3),
-    next_step(self)
+    first_lines(statement, 3)
 )]
 pub struct MigrationFailure {
     pub name: String,
@@ -117,7 +113,37 @@ pub enum Outcome {
     Unknown,
 }
 
+impl MigrateError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            MigrateError::WrongProvider { .. } => Hint::suggest(
+                "this folder belongs to another database; point x-devdb.migrations at the \
+                 PostgreSQL migrations",
+            ),
+            MigrateError::Failed(failure) => return failure.hint(),
+            MigrateError::FailedInDatabase { name, .. } => Hint::next(format!(
+                "repair the database, then `devdb migrate resolve --rolled-back {name}` to re-run \
+                 it, or `devdb migrate resolve --applied {name}` if you completed it by hand"
+            )),
+            MigrateError::NotBaselined { first, .. } => Hint::suggest(format!(
+                "baseline it: make a migration holding the current schema, then mark it applied \
+                 with `devdb migrate resolve --applied {first}`"
+            )),
+            MigrateError::LockTimeout { .. } => Hint::suggest(
+                "wait for the other `devdb migrate` or `prisma migrate` to finish and try again",
+            ),
+            _ => return None,
+        })
+    }
+}
+
 impl MigrationFailure {
+    /// What it left in the database and what to run next.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(Hint::next(next_step(self)))
+    }
+
     /// What goes into the ledger's `logs` column, in Prisma's spirit: the database's code and
     /// message, and where in the file.
     pub fn ledger_logs(&self) -> String {

@@ -38,7 +38,7 @@ pub async fn copy(
             bail!("--schema and --schema-only take exactly one relation");
         };
         let relation = QualifiedName::parse(relation);
-        let stage = ctx.stage(stage)?;
+        let stage = ctx.stage(stage).await?;
         let local_client = local.connect().await?;
         let tables = create_structure(ctx, &stage, &local_client, &relation).await?;
         drop(local_client);
@@ -48,7 +48,7 @@ pub async fn copy(
         options.tables = tables.iter().map(ToString::to_string).collect();
         return Ok(Some(copy_rows(ctx, &stage, &options).await?));
     }
-    let stage = ctx.stage(stage)?;
+    let stage = ctx.stage(stage).await?;
     Ok(Some(copy_rows(ctx, &stage, &options).await?))
 }
 
@@ -106,7 +106,7 @@ pub async fn fix_missing(
     let status = migrate::status(&local, &before).await?;
 
     let engine = ctx.engine().await?;
-    let stage = ctx.stage(stage)?;
+    let stage = ctx.stage(stage).await?;
     let remote = stage.connect(true).await?;
     let structure =
         structure::dump(engine, &ctx.config, &stage, &remote, &local, &relation).await?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::target::{self, Target};
 use super::Ctx;
+use crate::hint::Hint;
 use crate::lint::LintReport;
 use crate::migrate::{self, files, Applied, MigrationFile, Status};
 
@@ -156,6 +157,27 @@ pub struct Deployed {
     /// Migrations on disk.
     #[serde(skip)]
     pub files: usize,
+}
+
+/// A confirmed deploy to a stage stopped by lint errors; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "lint found {errors} errors in the migrations pending on {stage} (first: {first}); nothing was changed"
+)]
+pub struct LintBlocked {
+    pub stage: String,
+    pub errors: usize,
+    pub first: String,
+    pub rule: String,
+}
+
+impl LintBlocked {
+    pub fn hint(&self) -> Option<Hint> {
+        Some(Hint::next(format!(
+            "fix them, or pass --allow-lint {} to deploy anyway",
+            self.rule
+        )))
+    }
 }
 
 #[derive(Debug)]

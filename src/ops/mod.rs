@@ -5,6 +5,7 @@
 
 pub mod copy;
 pub mod devloop;
+pub mod init;
 pub mod lint;
 pub mod migrate;
 pub mod services;
@@ -58,8 +59,8 @@ impl Ctx {
     }
 
     /// Resolves a stage (its `url_command` runs here) and prints its warnings, once.
-    pub fn stage(&self, name: &str) -> Result<Stage, DbError> {
-        let stage = Stage::resolve(&self.config, name)?;
+    pub async fn stage(&self, name: &str) -> Result<Stage, DbError> {
+        let stage = Stage::resolve(&self.config, name).await?;
         for warning in &stage.warnings {
             self.shell.note(warning);
         }

@@ -23,7 +23,7 @@ pub fn is_remote(stage: Option<&str>) -> bool {
 pub async fn open(ctx: &Ctx, stage: Option<&str>) -> Result<Target> {
     match stage {
         Some(name) if is_remote(Some(name)) => {
-            let stage = ctx.stage(name)?;
+            let stage = ctx.stage(name).await?;
             let client = stage.connect(false).await?;
             Ok(Target {
                 client,

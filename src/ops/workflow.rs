@@ -35,7 +35,9 @@ pub async fn reset(
         return Err(WorkflowError::RemoteStage(stage).into());
     }
     let mut options = options(steps);
-    options.recopy_from = recopy.map(|name| ctx.stage(name)).transpose()?;
+    if let Some(name) = recopy {
+        options.recopy_from = Some(ctx.stage(name).await?);
+    }
     let engine = ctx.engine().await?;
     Ok(workflow::reset(engine, &ctx.config, &options).await?)
 }

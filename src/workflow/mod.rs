@@ -16,6 +16,7 @@ use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
 use crate::docker::Engine;
 use crate::generate;
+use crate::hint::Hint;
 use crate::migrate::{self, files};
 use crate::shell::Shell;
 
@@ -44,6 +45,20 @@ pub enum WorkflowError {
     Generate(#[from] generate::GenerateError),
     #[error(transparent)]
     Seed(#[from] seed::SeedError),
+}
+
+impl WorkflowError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            WorkflowError::Local(e) => e.hint(),
+            WorkflowError::Migrate(e) => e.hint(),
+            WorkflowError::Copy(e) => e.hint(),
+            WorkflowError::Generate(e) => e.hint(),
+            WorkflowError::Seed(e) => e.hint(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Default)]

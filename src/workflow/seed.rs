@@ -4,29 +4,25 @@
 //! only on success. `reset` keeps the seeded database as a snapshot keyed by the migration hash
 //! chain plus the hash of everything the seed reads, so an unchanged seed never runs again.
 
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_postgres::Client;
 
 use super::{db_error, snapshot, WorkflowError};
 use crate::config::{Config, SeedKind};
-use crate::db::{quote_ident, ConnectionInfo};
+use crate::db::{command, quote_ident, ConnectionInfo};
+use crate::hint::Hint;
 use crate::migrate::script::{line_of, Script};
 use crate::shell::Shell;
 
 /// Working copies a command seed runs on; a leftover one (a killed run) is dropped next time.
 const WORK_PREFIX: &str = "devdb_seedtmp_";
 /// How many of a failed command's last stderr lines the error shows.
-const STDERR_TAIL: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     #[error(
-        "x-devdb.seed[{step}]: `{glob}` matches no file under {}\n  \
-         hint: seed paths are relative to the project root",
+        "x-devdb.seed[{step}]: `{glob}` matches no file under {}",
         root.display()
     )]
     NoMatch {
@@ -56,10 +52,7 @@ pub enum SeedError {
         message: String,
         statement: String,
     },
-    #[error(
-        "x-devdb.seed[{step}]: `{program}` is not installed or not on PATH\n  \
-         hint: install it, or change the step's `run:`"
-    )]
+    #[error("x-devdb.seed[{step}]: `{program}` is not installed or not on PATH")]
     NotInstalled { step: usize, program: String },
     #[error(
         "seed step {step} (`{command}`) {outcome}{}\n  \
@@ -72,6 +65,21 @@ pub enum SeedError {
         outcome: String,
         stderr: Vec<String>,
     },
+}
+
+impl SeedError {
+    /// What to do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            SeedError::NoMatch { .. } => {
+                Some(Hint::suggest("seed paths are relative to the project root"))
+            }
+            SeedError::NotInstalled { .. } => {
+                Some(Hint::suggest("install it, or change the step's `run:`"))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A seed ready to run: each step's files found, and the hash of everything it reads.
@@ -349,8 +357,7 @@ fn sql_failure(
     .into()
 }
 
-/// Runs a command step in the project root with DATABASE_URL; its stdout and stderr go to
-/// devdb's stderr (the password masked), the last stderr lines are kept for the error.
+/// Runs a command step through `db::command` (DATABASE_URL set, its output relayed masked).
 async fn run_command(
     shell: &Shell,
     config: &Config,
@@ -368,60 +375,13 @@ async fn run_command(
                 program: program.clone(),
             }
         })?;
-    let mut child = tokio::process::Command::new(&resolved)
-        .args(arguments)
-        .current_dir(config.root())
-        .env("DATABASE_URL", target.url())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let done = command::run_with_url(shell, config.root(), &resolved, arguments, target)
+        .await
         .map_err(|source| SeedError::Read {
             path: resolved.clone(),
             source,
         })?;
-    // The command may print its URL (password percent-encoded there) or the password itself.
-    let (url, redacted) = (target.url(), target.redacted_url());
-    let mask = |line: String| {
-        let line = line.replace(&url, &redacted);
-        let password = target.password.expose();
-        if password.is_empty() {
-            line
-        } else {
-            line.replace(password, "***")
-        }
-    };
-    let stdout = child.stdout.take().map(BufReader::new);
-    let stderr = child.stderr.take().map(BufReader::new);
-    let echo_stdout = async {
-        if let Some(out) = stdout {
-            let mut lines = out.lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                shell.passthrough(&format!("{}\n", mask(line)));
-            }
-        }
-    };
-    let keep_stderr = async {
-        let mut tail = VecDeque::new();
-        if let Some(err) = stderr {
-            let mut lines = err.lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let line = mask(line);
-                shell.passthrough(&format!("{line}\n"));
-                if tail.len() == STDERR_TAIL {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
-        }
-        tail
-    };
-    let ((), tail) = tokio::join!(echo_stdout, keep_stderr);
-    let status = child.wait().await.map_err(|source| SeedError::Read {
-        path: resolved.clone(),
-        source,
-    })?;
+    let status = done.status;
     if status.success() {
         return Ok(());
     }
@@ -433,7 +393,7 @@ async fn run_command(
         step: index,
         command: run.join(" "),
         outcome,
-        stderr: tail.into_iter().collect(),
+        stderr: done.stderr_tail,
     }
     .into())
 }

@@ -207,7 +207,9 @@ async fn masks_and_where_subset_and_a_read_only_remote() {
 
     // The remote session devdb opens for copying refuses writes.
     let config = devdb::config::Config::load(&pair.local.compose_path(), None).unwrap();
-    let stage = devdb::db::stage::Stage::resolve(&config, "CODE").unwrap();
+    let stage = devdb::db::stage::Stage::resolve(&config, "CODE")
+        .await
+        .unwrap();
     let remote = stage.connect(true).await.unwrap();
     let error = remote
         .batch_execute("CREATE TABLE written_by_devdb (id int)")

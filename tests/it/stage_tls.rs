@@ -33,7 +33,7 @@ async fn require_encrypts_and_verify_full_refuses_an_unknown_certificate() {
     local.write_compose(&local.database_yaml(&common::postgres_image(), "\"5432\"", "", &stages));
     let config = Config::load(&local.compose_path(), None).unwrap();
 
-    let code = Stage::resolve(&config, "CODE").unwrap();
+    let code = Stage::resolve(&config, "CODE").await.unwrap();
     let client = code
         .connect(true)
         .await
@@ -48,7 +48,7 @@ async fn require_encrypts_and_verify_full_refuses_an_unknown_certificate() {
         .get(0);
     assert!(encrypted, "the session must be encrypted");
 
-    let plain = Stage::resolve(&config, "PLAIN").unwrap();
+    let plain = Stage::resolve(&config, "PLAIN").await.unwrap();
     let client = plain.connect(true).await.unwrap();
     let encrypted: bool = client
         .query_one(
@@ -60,7 +60,7 @@ async fn require_encrypts_and_verify_full_refuses_an_unknown_certificate() {
         .get(0);
     assert!(!encrypted, "sslmode=disable in the URL must be honoured");
 
-    let strict = Stage::resolve(&config, "STRICT").unwrap();
+    let strict = Stage::resolve(&config, "STRICT").await.unwrap();
     let error = match strict.connect(true).await {
         Ok(_) => panic!("an unknown issuer must be refused"),
         Err(error) => error.to_string(),
@@ -71,7 +71,7 @@ async fn require_encrypts_and_verify_full_refuses_an_unknown_certificate() {
     );
     assert!(!error.contains("test-secret-pw"), "{error}");
 
-    let libpq = Stage::resolve(&config, "LIBPQ").unwrap();
+    let libpq = Stage::resolve(&config, "LIBPQ").await.unwrap();
     let error = match libpq.connect(true).await {
         Ok(_) => panic!("a missing CA bundle must be an error"),
         Err(error) => error.to_string(),
@@ -157,6 +157,7 @@ async fn verify_ca_checks_the_chain_and_verify_full_also_the_host_name() {
     let config = Config::load(&local.compose_path(), None).unwrap();
 
     let client = Stage::resolve(&config, "VCA")
+        .await
         .unwrap()
         .connect(true)
         .await
@@ -176,7 +177,7 @@ async fn verify_ca_checks_the_chain_and_verify_full_also_the_host_name() {
         ("REQCA", "UnknownIssuer"),
         ("VCAOTHER", "UnknownIssuer"),
     ] {
-        let stage = Stage::resolve(&config, name).unwrap();
+        let stage = Stage::resolve(&config, name).await.unwrap();
         let error = match stage.connect(true).await {
             Ok(_) => panic!("stage {name} must be refused"),
             Err(error) => error.to_string(),

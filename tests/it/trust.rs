@@ -193,7 +193,7 @@ async fn stage_passwords_never_reach_output_in_any_form_or_failure() {
     let debug = format!("{config:?} {:?}", config.credentials());
     assert!(!debug.contains("test-secret-pw"), "{debug}");
     for stage in ["URL", "KV"] {
-        let resolved = Stage::resolve(&config, stage).unwrap();
+        let resolved = Stage::resolve(&config, stage).await.unwrap();
         assert_no_secret(&format!("{resolved:?} {}", resolved.describe()));
     }
 }
@@ -222,7 +222,7 @@ async fn a_stage_that_never_answers_is_given_up_on_in_time() {
         ],
     );
     let config = Config::load(&local.compose_path(), None).unwrap();
-    let stage = Stage::resolve(&config, "TIMEOUT").unwrap();
+    let stage = Stage::resolve(&config, "TIMEOUT").await.unwrap();
     let started = Instant::now();
     let error = stage.connect(true).await.expect_err("nothing answers");
     let waited = started.elapsed();
@@ -231,7 +231,7 @@ async fn a_stage_that_never_answers_is_given_up_on_in_time() {
         "{waited:?}"
     );
     assert!(error.to_string().contains("within 2 s"), "{error}");
-    let default = Stage::resolve(&config, "DEFAULT").unwrap();
+    let default = Stage::resolve(&config, "DEFAULT").await.unwrap();
     assert_eq!(default.connect_timeout(), Duration::from_secs(10));
 
     let run = local
@@ -253,11 +253,15 @@ async fn url_command_runs_in_the_project_root_and_is_bounded() {
            HANG: { url_command: \"echo waiting for the token >&2; sleep 600\" }\n",
     ));
     let config = Config::load(&local.compose_path(), None).unwrap();
-    let root = Stage::resolve(&config, "ROOT").expect("url_command runs in the project root");
+    let root = Stage::resolve(&config, "ROOT")
+        .await
+        .expect("url_command runs in the project root");
     assert_eq!(root.describe(), "u@127.0.0.1:1/app, sslmode prefer");
 
     let started = Instant::now();
-    let error = Stage::resolve(&config, "HANG").expect_err("a hung command is stopped");
+    let error = Stage::resolve(&config, "HANG")
+        .await
+        .expect_err("a hung command is stopped");
     assert!(started.elapsed() < Duration::from_secs(40));
     let error = error.to_string();
     assert!(
