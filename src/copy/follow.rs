@@ -45,7 +45,7 @@ pub struct Cut {
 
 /// Follows every FK of the tables in the transaction until nothing is missing (FKs whose rule
 /// is `set-null` are cut instead, once nothing else follows); `source` plans a parent table
-/// (named or not). Returns the rows added per FK and the keys cut.
+/// (named or not) from its local columns. Returns the rows added per FK and the keys cut.
 pub async fn follow_parents<F, Fut>(
     remote: &Client,
     load: &mut LocalLoad<'_>,
@@ -54,7 +54,7 @@ pub async fn follow_parents<F, Fut>(
     mut source: F,
 ) -> Result<(Vec<Followed>, Vec<Cut>), CopyError>
 where
-    F: FnMut(QualifiedName) -> Fut,
+    F: FnMut(QualifiedName, Vec<Column>) -> Fut,
     Fut: std::future::Future<Output = Result<Source, CopyError>>,
 {
     let mut followed: Vec<Followed> = Vec::new();
@@ -73,7 +73,13 @@ where
             if missing.is_empty() {
                 continue;
             }
-            let parent = source(key.parent.clone()).await?;
+            let local_columns =
+                super::catalog::describe(load.transaction(), std::slice::from_ref(&key.parent))
+                    .await?
+                    .remove(&key.parent)
+                    .unwrap_or_default()
+                    .columns;
+            let parent = source(key.parent.clone(), local_columns).await?;
             let mut rows = 0;
             for batch in missing.chunks(BATCH_KEYS) {
                 rows += fetch(remote, load, key, &parent, batch).await?;

@@ -5,8 +5,6 @@
 //! does), and rows are written frozen where Postgres allows it.
 
 use crate::db::quote_ident;
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::shell::ProgressBar;
@@ -33,11 +31,6 @@ pub struct TableResult {
     pub skipped_columns: Vec<String>,
 }
 
-/// Where the copied rows are kept for later restores (`--save`).
-pub struct SaveTo {
-    pub path: PathBuf,
-}
-
 /// Memory for each index build after the COPY (the server's default is 64 MB): a sort that
 /// fits in memory writes no temporary files.
 const INDEX_BUILD_MEMORY: &str = "256MB";
@@ -51,7 +44,6 @@ pub async fn copy_table(
     remote_partitioned: bool,
     local_info: &TableInfo,
     bar: &ProgressBar,
-    save: Option<&SaveTo>,
 ) -> Result<TableResult, CopyError> {
     let started = Instant::now();
     let copy_out = format!(
@@ -73,10 +65,6 @@ pub async fn copy_table(
             error,
         })
     });
-    let mut file = match save {
-        Some(save) => Some(save.create()?),
-        None => None,
-    };
     let mut bytes = 0u64;
     let rows = load
         .replace(
@@ -88,19 +76,10 @@ pub async fn copy_table(
             |chunk| {
                 bytes += chunk.len() as u64;
                 bar.set_position(bytes);
-                if let (Some(file), Some(save)) = (file.as_mut(), save) {
-                    file.write_all(chunk).map_err(|source| CopyError::Io {
-                        path: save.path.clone(),
-                        source,
-                    })?;
-                }
                 Ok(())
             },
         )
         .await?;
-    if let (Some(file), Some(save)) = (file, save) {
-        save.commit(file)?;
-    }
     Ok(TableResult {
         table: plan.table.to_string(),
         rows,
@@ -161,21 +140,35 @@ impl<'a> LocalLoad<'a> {
         }
     }
 
-    /// Checks every FK touching the loaded tables (pruning dangling rows when asked), then
-    /// commits; on a broken FK nothing is committed.
-    pub async fn finish(
-        self,
+    /// Checks every FK touching the loaded tables, pruning dangling rows when asked; on a
+    /// broken FK the copy ends here and nothing is committed.
+    pub async fn check(
+        &self,
         keys: &integrity::Keys,
         prune: bool,
     ) -> Result<Vec<Pruned>, CopyError> {
-        let pruned = integrity::enforce(&self.transaction, keys, &self.loaded, prune).await?;
+        integrity::enforce(&self.transaction, keys, &self.loaded, prune).await
+    }
+
+    /// Commits what `check` found whole.
+    pub async fn commit(self) -> Result<(), CopyError> {
         self.transaction
             .commit()
             .await
             .map_err(|error| CopyError::Database {
                 action: "committing the local transaction".into(),
                 error,
-            })?;
+            })
+    }
+
+    /// [`check`](Self::check), then [`commit`](Self::commit).
+    pub async fn finish(
+        self,
+        keys: &integrity::Keys,
+        prune: bool,
+    ) -> Result<Vec<Pruned>, CopyError> {
+        let pruned = self.check(keys, prune).await?;
+        self.commit().await?;
         Ok(pruned)
     }
 

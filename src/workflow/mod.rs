@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::copy::{self, CopyOptions};
+use crate::copy;
 use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
 use crate::docker::Engine;
@@ -277,21 +277,7 @@ async fn restore_data(
 ) -> Result<String, WorkflowError> {
     let manifest = copy::saved::read_manifest(&copy::saved::data_dir(config))?;
     if let Some(stage) = &options.recopy_from {
-        if manifest.tables.is_empty() {
-            return Err(WorkflowError::NothingToRecopy);
-        }
-        let copy_options = CopyOptions {
-            tables: manifest.tables.keys().cloned().collect(),
-            save: true,
-            ..CopyOptions::default()
-        };
-        let report = copy::copy_data(shell, config, local, stage, &copy_options).await?;
-        let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
-        return Ok(format!(
-            "copied {} tables ({rows} rows) again from {}",
-            report.tables.len(),
-            stage.name
-        ));
+        return recopy(shell, config, local, stage, &manifest).await;
     }
     if manifest.tables.is_empty() {
         return Ok("no saved data (devdb copy --save keeps some)".to_string());
@@ -301,5 +287,35 @@ async fn restore_data(
     Ok(format!(
         "restored {} saved tables ({rows} rows)",
         restored.len()
+    ))
+}
+
+/// Runs every saved copy again from `stage`, as it was made (its subset, conditions and
+/// children), in the order they were made, so the new rows are the same closure read afresh
+/// and every FK holds as after the first copies.
+async fn recopy(
+    shell: &Shell,
+    config: &Config,
+    local: &ConnectionInfo,
+    stage: &Stage,
+    manifest: &copy::saved::Manifest,
+) -> Result<String, WorkflowError> {
+    let recipes = manifest.recipes();
+    if recipes.is_empty() {
+        return Err(WorkflowError::NothingToRecopy);
+    }
+    let (mut tables, mut rows) = (0, 0u64);
+    let mut made = Vec::new();
+    for recipe in &recipes {
+        let report = copy::copy_data(shell, config, local, stage, &recipe.options()).await?;
+        tables += report.tables.len();
+        rows += report.tables.iter().map(|t| t.rows).sum::<u64>();
+        rows += report.followed.iter().map(|f| f.rows).sum::<u64>();
+        made.push(recipe.describe());
+    }
+    Ok(format!(
+        "copied {tables} tables ({rows} rows) again from {} ({})",
+        stage.name,
+        made.join("; ")
     ))
 }
