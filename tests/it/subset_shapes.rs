@@ -49,6 +49,10 @@ const RELATIONS: &str = "  relations:
     broken_cycle:
       start: { cyc_a: \"true\" }
       follow: { cyc_a_b_id_fkey: set-null }
+    first_users:
+      start: { users: \"true\" }
+      limit: { users: 5 }
+      with_children: 1
 ";
 
 /// What a start chooses, as conditions on the stage (`false` for nothing).
@@ -315,6 +319,98 @@ async fn a_bad_virtual_fk_or_an_uncuttable_cycle_is_one_error_that_changes_nothi
         );
         assert_eq!(column(&local, snapshot).await, before, "{bad} changed rows");
     }
+}
+
+#[tokio::test]
+async fn set_null_in_x_devdb_copy_cuts_plain_copies_and_a_limit_cannot_carry_children() {
+    let follow = "  copy:\n    follow: { users_manager_id_fkey: set-null }\n";
+    let pair = StagePair::new(
+        "shapecut",
+        &format!("{} {ROWS}", graph()),
+        &graph(),
+        &format!("{follow}{RELATIONS}"),
+    )
+    .await;
+    let remote = connect(&pair.remote).await;
+    let local = connect(&pair.local).await;
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "users",
+            "--where",
+            "users:id = 14",
+            "--from",
+            "CODE",
+            "--json",
+        ])
+        .ok();
+    let start = Start {
+        items: "false",
+        orders: "false",
+        users: "id = 14",
+        teams: "false",
+        events: "false",
+    };
+    assert_eq!(
+        column(&local, &local_digest(false)).await,
+        column(&remote, &closure_digest(&start, false)).await,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(column(&local, DANGLING).await, ["0"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["cut"][0]["foreign_key"], "users_manager_id_fkey",
+        "{report}"
+    );
+    assert!(
+        run.stderr.contains("users_manager_id_fkey: set-null"),
+        "{}",
+        run.stderr
+    );
+    // User 14's manager (7) did not come: the key was cut, the other users keep theirs.
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM users WHERE id = 7").await,
+        ["0"]
+    );
+    assert_eq!(
+        column(&local, "SELECT manager_id IS NULL FROM users WHERE id = 14").await,
+        ["t"]
+    );
+
+    // A rule naming no FK is refused where it was written.
+    let compose = std::fs::read_to_string(pair.local.compose_path()).unwrap();
+    pair.local.write_compose(&compose.replace(
+        "users_manager_id_fkey: set-null",
+        "users_boss_fkey: set-null",
+    ));
+    let run = pair
+        .local
+        .devdb(&["copy", "users", "--from", "CODE"])
+        .fails();
+    assert!(
+        run.stderr
+            .contains("x-devdb.copy.follow names `users_boss_fkey`, which is no foreign key"),
+        "{}",
+        run.stderr
+    );
+    pair.local.write_compose(&compose);
+
+    // "The first 5 users" is no condition children could be chosen by: one error, no change.
+    let before = column(&local, &local_digest(true)).await;
+    let run = pair
+        .local
+        .devdb(&["copy", "--subset", "first_users", "--from", "CODE"])
+        .fails();
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("public.users has a limit")
+            && run.stderr.contains("choose its rows with a condition"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(column(&local, &local_digest(true)).await, before);
 }
 
 /// The `data` step of a `reset --json` report: its detail.
