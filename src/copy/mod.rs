@@ -255,7 +255,8 @@ async fn plan_copy(
         declared: relations::resolve(&config.settings.relations, local).await?,
     };
     let graph = keys_of.touching(local, &available).await?;
-    graph::check_rules(&selection.rules, &graph, &selection.name).map_err(CopyError::Subset)?;
+    graph::check_rules(&selection.rules, &graph, &|rule| selection.rule_place(rule))
+        .map_err(CopyError::Subset)?;
     let reached = reach_children(shell, &selection, &tables, &graph, &available)?;
     tables.extend(reached.iter().map(|r| r.table.clone()));
     let keys = keys_of.touching(local, &tables).await?;
@@ -465,11 +466,12 @@ async fn plan_source(
              copy with --no-follow and --prune-dangling to drop those rows instead"
         )));
     };
+    let masks = plan::masks_for(copy, table);
     let plan = plan::plan_table(&plan::TableSpec {
         table,
         remote: &remote_table.columns,
         local: local_columns,
-        masks: &plan::masks_for(copy, table),
+        masks: &masks,
         filter: None,
         limit: None,
         key,
@@ -477,6 +479,7 @@ async fn plan_source(
     Ok(follow::Source {
         plan,
         remote_columns: remote_table.columns,
+        masked: masks.into_keys().collect(),
     })
 }
 
