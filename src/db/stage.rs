@@ -450,8 +450,13 @@ fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, Db
             Err(e) => return Err(error(format!("waiting for url_command `{command}`: {e}"))),
         }
     };
-    // The command has exited; give its pipes a moment to drain.
-    std::thread::sleep(Duration::from_millis(10));
+    // The command has exited; its output may still be in the pipe. Wait for the reader to see
+    // the end of it (bounded: a background process it left may hold the pipe open). A fixed
+    // 10 ms sleep here lost `echo`'s output on a loaded machine.
+    let drained = Instant::now();
+    while !stdout.reader_done() && drained.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     if !status.success() {
         return Err(error(format!(
             "url_command `{command}` (run in {}) failed ({status}): {}",
@@ -459,9 +464,7 @@ fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, Db
             shown(&stderr)
         )));
     }
-    let url = String::from_utf8_lossy(&stdout.lock().unwrap())
-        .trim()
-        .to_string();
+    let url = String::from_utf8_lossy(&stdout.lock()).trim().to_string();
     if url.is_empty() {
         return Err(error(format!("url_command `{command}` printed nothing")));
     }
@@ -469,9 +472,26 @@ fn run_url_command(stage: &str, command: &str, root: &Path) -> Result<String, Db
 }
 
 /// Reads a pipe to its end on a thread, so a timeout can still show what arrived.
-fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<Vec<u8>>> {
+/// What a child wrote to one pipe, read by a thread of its own until the pipe closes.
+struct Collected {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Collected {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.buffer.lock().unwrap()
+    }
+
+    /// The pipe has closed and everything in it is in the buffer.
+    fn reader_done(&self) -> bool {
+        self.reader.as_ref().is_none_or(|r| r.is_finished())
+    }
+}
+
+fn collect(pipe: Option<impl Read + Send + 'static>) -> Collected {
     let buffer = Arc::new(Mutex::new(Vec::new()));
-    if let Some(mut pipe) = pipe {
+    let reader = pipe.map(|mut pipe| {
         let sink = buffer.clone();
         std::thread::spawn(move || {
             let mut chunk = [0u8; 4096];
@@ -481,15 +501,13 @@ fn collect(pipe: Option<impl Read + Send + 'static>) -> Arc<Mutex<Vec<u8>>> {
                 }
                 sink.lock().unwrap().extend_from_slice(&chunk[..n]);
             }
-        });
-    }
-    buffer
+        })
+    });
+    Collected { buffer, reader }
 }
 
-fn shown(stderr: &Mutex<Vec<u8>>) -> String {
-    let text = String::from_utf8_lossy(&stderr.lock().unwrap())
-        .trim()
-        .to_string();
+fn shown(stderr: &Collected) -> String {
+    let text = String::from_utf8_lossy(&stderr.lock()).trim().to_string();
     if text.is_empty() {
         "(nothing)".to_string()
     } else {
