@@ -16,6 +16,7 @@ use super::transfer::{format_name, LocalLoad};
 use super::CopyError;
 use crate::config::FollowRule;
 use crate::db::{quote_ident, quote_literal};
+use crate::shell::{MultiProgress, ProgressBar, Shell};
 
 /// Keys fetched from the stage per query: bounds the memory of one round and the query's size.
 const BATCH_KEYS: usize = 5_000;
@@ -52,20 +53,29 @@ pub struct Cut {
 /// a self-reference is followed to its roots in one query. Returns the rows added per FK and
 /// the keys cut.
 pub async fn follow_parents<F, Fut>(
-    remote: &Client,
+    with: &Following<'_>,
     load: &mut LocalLoad<'_>,
-    keys_of: &Keys,
-    rules: &BTreeMap<String, FollowRule>,
     mut source: F,
 ) -> Result<(Vec<Followed>, Vec<Cut>), CopyError>
 where
     F: FnMut(QualifiedName, Vec<Column>) -> Fut,
     Fut: std::future::Future<Output = Result<Source, CopyError>>,
 {
+    let Following {
+        remote,
+        keys_of,
+        rules,
+        shell,
+    } = *with;
     let mut followed: Vec<Followed> = Vec::new();
     let cut_rule = |key: &ForeignKey| rules.get(&key.name) == Some(&FollowRule::SetNull);
     load.analyze().await?;
     let mut parents = Parents::default();
+    let mut bars = Bars {
+        shell,
+        multi: shell.multi(),
+        shown: BTreeMap::new(),
+    };
     let (mut keys, mut known) = (Vec::new(), 0);
     let mut fresh: Vec<QualifiedName> = load.loaded().to_vec();
     while !fresh.is_empty() {
@@ -91,15 +101,52 @@ where
             if !added.contains(&key.parent) {
                 added.push(key.parent.clone());
             }
+            bars.add(&key.parent, rows);
             record(&mut followed, key, rows);
         }
         fresh = added;
     }
+    bars.finish();
     for table in parents.sources.keys() {
         advance_sequences(load, table).await?;
     }
     let cut = cut_keys(load, &keys, cut_rule).await?;
     Ok((followed, cut))
+}
+
+/// What following parents reads from: the stage, the copy's keys and rules, and the shell its
+/// bars draw on.
+#[derive(Clone, Copy)]
+pub struct Following<'a> {
+    pub remote: &'a Client,
+    pub keys_of: &'a Keys,
+    pub rules: &'a BTreeMap<String, FollowRule>,
+    pub shell: &'a Shell,
+}
+
+/// A bar per table the closure adds rows to, counting them (hidden off a terminal).
+struct Bars<'a> {
+    shell: &'a Shell,
+    multi: MultiProgress,
+    shown: BTreeMap<QualifiedName, (ProgressBar, u64)>,
+}
+
+impl Bars<'_> {
+    fn add(&mut self, table: &QualifiedName, rows: u64) {
+        let (shell, multi) = (self.shell, &self.multi);
+        let (bar, total) = self
+            .shown
+            .entry(table.clone())
+            .or_insert_with(|| (multi.add(shell.spinner(String::new())), 0));
+        *total += rows;
+        bar.set_message(format!("{table}: {total} rows followed"));
+    }
+
+    fn finish(self) {
+        for (bar, _) in self.shown.values() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// The parent tables followed so far: how each is read from the stage, and the temporary

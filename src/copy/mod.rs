@@ -159,7 +159,7 @@ pub async fn copy_data(
     let (followed, cut) = if options.no_follow {
         (Vec::new(), Vec::new())
     } else {
-        follow(stage, &remote, &mut load, &planned).await?
+        follow(shell, stage, &remote, &mut load, &planned).await?
     };
     announce(shell, &followed, &cut);
     let pruned = load.check(&planned.keys_of, options.prune_dangling).await?;
@@ -407,6 +407,7 @@ async fn load_tables(
 
 /// Parents follow (and `set-null` FKs are cut) inside the copy's transaction.
 async fn follow(
+    shell: &Shell,
     stage: &Stage,
     remote: &tokio_postgres::Client,
     load: &mut transfer::LocalLoad<'_>,
@@ -414,15 +415,15 @@ async fn follow(
 ) -> Result<(Vec<follow::Followed>, Vec<follow::Cut>), CopyError> {
     let (copy, key) = (&planned.selection.copy, planned.mask_key.as_ref());
     let stage_name = stage.name.as_str();
-    follow::follow_parents(
+    let with = follow::Following {
         remote,
-        load,
-        &planned.keys_of,
-        &planned.selection.rules,
-        |table, local_columns| async move {
-            plan_source(copy, remote, &table, &local_columns, key, stage_name).await
-        },
-    )
+        keys_of: &planned.keys_of,
+        rules: &planned.selection.rules,
+        shell,
+    };
+    follow::follow_parents(&with, load, |table, local_columns| async move {
+        plan_source(copy, remote, &table, &local_columns, key, stage_name).await
+    })
     .await
 }
 
