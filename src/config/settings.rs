@@ -114,6 +114,10 @@ pub struct CopySettings {
     /// A SQL condition selecting the rows of a table (like `--where TABLE:CONDITION`).
     #[serde(default, rename = "where")]
     pub filter: BTreeMap<String, String>,
+    /// Per foreign key (by name), for every copy: `follow` (default) or `set-null` (a subset's
+    /// `follow` rules go over these).
+    #[serde(default)]
+    pub follow: BTreeMap<String, FollowRule>,
 }
 
 impl Default for Settings {

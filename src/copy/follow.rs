@@ -16,6 +16,7 @@ use super::transfer::{format_name, LocalLoad};
 use super::CopyError;
 use crate::config::FollowRule;
 use crate::db::{quote_ident, quote_literal};
+use crate::shell::{MultiProgress, ProgressBar, Shell};
 
 /// Keys fetched from the stage per query: bounds the memory of one round and the query's size.
 const BATCH_KEYS: usize = 5_000;
@@ -33,6 +34,8 @@ pub struct Followed {
 pub struct Source {
     pub plan: TablePlan,
     pub remote_columns: Vec<Column>,
+    /// Columns the plan masks: their local values are not the stage's.
+    pub masked: Vec<String>,
 }
 
 /// Keys of copied rows cut to null (`set-null`) because their parent row does not come.
@@ -45,51 +48,158 @@ pub struct Cut {
 
 /// Follows every FK of the tables in the transaction until nothing is missing (FKs whose rule
 /// is `set-null` are cut instead, once nothing else follows); `source` plans a parent table
-/// (named or not). Returns the rows added per FK and the keys cut.
+/// (named or not) from its local columns, once per table. Each round looks only at the FKs of
+/// tables that received rows in the round before (other tables' keys cannot have changed), and
+/// a self-reference is followed to its roots in one query. Returns the rows added per FK and
+/// the keys cut.
 pub async fn follow_parents<F, Fut>(
-    remote: &Client,
+    with: &Following<'_>,
     load: &mut LocalLoad<'_>,
-    keys_of: &Keys,
-    rules: &BTreeMap<String, FollowRule>,
     mut source: F,
 ) -> Result<(Vec<Followed>, Vec<Cut>), CopyError>
 where
-    F: FnMut(QualifiedName) -> Fut,
+    F: FnMut(QualifiedName, Vec<Column>) -> Fut,
     Fut: std::future::Future<Output = Result<Source, CopyError>>,
 {
+    let Following {
+        remote,
+        keys_of,
+        rules,
+        shell,
+    } = *with;
     let mut followed: Vec<Followed> = Vec::new();
     let cut_rule = |key: &ForeignKey| rules.get(&key.name) == Some(&FollowRule::SetNull);
-    super::integrity::analyze(load.transaction(), load.loaded()).await?;
-    loop {
-        let keys: Vec<ForeignKey> = keys_of
-            .touching(load.transaction(), load.loaded())
-            .await?
-            .into_iter()
-            .filter(|k| load.loaded().contains(&k.child))
-            .collect();
-        let mut added_any = false;
-        for key in keys.iter().filter(|k| !cut_rule(k)) {
-            let missing = missing_keys(load, key).await?;
-            if missing.is_empty() {
-                continue;
-            }
-            let parent = source(key.parent.clone()).await?;
-            let mut rows = 0;
-            for batch in missing.chunks(BATCH_KEYS) {
-                rows += fetch(remote, load, key, &parent, batch).await?;
-            }
+    load.analyze().await?;
+    let mut parents = Parents::default();
+    let mut bars = Bars {
+        shell,
+        multi: shell.multi(),
+        shown: BTreeMap::new(),
+    };
+    let (mut keys, mut known) = (Vec::new(), 0);
+    let mut fresh: Vec<QualifiedName> = load.loaded().to_vec();
+    while !fresh.is_empty() {
+        if load.loaded().len() != known {
+            keys = keys_of
+                .touching(load.transaction(), load.loaded())
+                .await?
+                .into_iter()
+                .filter(|k| load.loaded().contains(&k.child))
+                .collect();
+            known = load.loaded().len();
+        }
+        let mut added = Vec::new();
+        for key in keys
+            .iter()
+            .filter(|k| !cut_rule(k) && fresh.contains(&k.child))
+        {
+            let rows = parents.follow(remote, load, key, &mut source).await?;
             if rows == 0 {
                 continue;
             }
-            added_any = true;
-            advance_sequences(load, &key.parent).await?;
             load.touched(&key.parent);
+            if !added.contains(&key.parent) {
+                added.push(key.parent.clone());
+            }
+            bars.add(&key.parent, rows);
             record(&mut followed, key, rows);
         }
-        if !added_any {
-            let cut = cut_keys(load, &keys, cut_rule).await?;
-            return Ok((followed, cut));
+        fresh = added;
+    }
+    bars.finish();
+    for table in parents.sources.keys() {
+        advance_sequences(load, table).await?;
+    }
+    let cut = cut_keys(load, &keys, cut_rule).await?;
+    Ok((followed, cut))
+}
+
+/// What following parents reads from: the stage, the copy's keys and rules, and the shell its
+/// bars draw on.
+#[derive(Clone, Copy)]
+pub struct Following<'a> {
+    pub remote: &'a Client,
+    pub keys_of: &'a Keys,
+    pub rules: &'a BTreeMap<String, FollowRule>,
+    pub shell: &'a Shell,
+}
+
+/// A bar per table the closure adds rows to, counting them (hidden off a terminal).
+struct Bars<'a> {
+    shell: &'a Shell,
+    multi: MultiProgress,
+    shown: BTreeMap<QualifiedName, (ProgressBar, u64)>,
+}
+
+impl Bars<'_> {
+    fn add(&mut self, table: &QualifiedName, rows: u64) {
+        let (shell, multi) = (self.shell, &self.multi);
+        let (bar, total) = self
+            .shown
+            .entry(table.clone())
+            .or_insert_with(|| (multi.add(shell.spinner(String::new())), 0));
+        *total += rows;
+        bar.set_message(format!("{table}: {total} rows followed"));
+    }
+
+    fn finish(self) {
+        for (bar, _) in self.shown.values() {
+            bar.finish_and_clear();
         }
+    }
+}
+
+/// The parent tables followed so far: how each is read from the stage, and the temporary
+/// table its rows pass through (made once per table, emptied after each batch).
+#[derive(Default)]
+struct Parents {
+    sources: BTreeMap<QualifiedName, (Source, String)>,
+}
+
+impl Parents {
+    /// Adds the stage's rows for the keys `key`'s child rows miss; returns the rows added.
+    async fn follow<F, Fut>(
+        &mut self,
+        remote: &Client,
+        load: &LocalLoad<'_>,
+        key: &ForeignKey,
+        source: &mut F,
+    ) -> Result<u64, CopyError>
+    where
+        F: FnMut(QualifiedName, Vec<Column>) -> Fut,
+        Fut: std::future::Future<Output = Result<Source, CopyError>>,
+    {
+        let missing = missing_keys(load, key).await?;
+        if missing.is_empty() {
+            return Ok(0);
+        }
+        if !self.sources.contains_key(&key.parent) {
+            let staging = format!("devdb_followed_{}", self.sources.len());
+            let local_columns =
+                super::catalog::describe(load.transaction(), std::slice::from_ref(&key.parent))
+                    .await?
+                    .remove(&key.parent)
+                    .unwrap_or_default()
+                    .columns;
+            let parent = source(key.parent.clone(), local_columns).await?;
+            load.transaction()
+                .batch_execute(&format!(
+                    "CREATE TEMP TABLE {staging} (LIKE {}) ON COMMIT DROP",
+                    key.parent.quoted()
+                ))
+                .await
+                .map_err(|error| CopyError::Database {
+                    action: format!("preparing rows for {}", key.parent),
+                    error,
+                })?;
+            self.sources.insert(key.parent.clone(), (parent, staging));
+        }
+        let (parent, staging) = &self.sources[&key.parent];
+        let mut rows = 0;
+        for batch in missing.chunks(BATCH_KEYS) {
+            rows += fetch(remote, load, key, parent, staging, batch).await?;
+        }
+        Ok(rows)
     }
 }
 
@@ -194,7 +304,9 @@ async fn missing_keys(
 }
 
 /// The stage's rows of the parent with these keys, as the parent's plan reads them (masks
-/// applied, so a masked key is matched masked).
+/// applied, so a masked key is matched masked). For a self-reference whose key is not masked,
+/// the keys grow on the stage to every ancestor of those rows first (a manager's manager, up
+/// to the root), so a chain of N levels takes one query instead of N rounds.
 pub fn fetch_sql(key: &ForeignKey, parent: &Source, batch: &[Vec<String>]) -> String {
     let arrays: Vec<String> = (0..key.parent_columns.len())
         .map(|i| {
@@ -205,19 +317,22 @@ pub fn fetch_sql(key: &ForeignKey, parent: &Source, batch: &[Vec<String>]) -> St
     let names: Vec<String> = (0..key.parent_columns.len())
         .map(|i| format!("k{i}"))
         .collect();
-    let typed: Vec<String> = key
+    let types: Vec<&str> = key
         .parent_columns
         .iter()
-        .zip(&names)
-        .map(|(column, name)| {
-            let type_name = parent
+        .map(|column| {
+            parent
                 .remote_columns
                 .iter()
                 .find(|c| &c.name == column)
                 .map(|c| c.type_name.as_str())
-                .unwrap_or("text");
-            format!("k.{name}::{type_name}")
+                .unwrap_or("text")
         })
+        .collect();
+    let typed: Vec<String> = names
+        .iter()
+        .zip(&types)
+        .map(|(name, type_name)| format!("k.{name}::{type_name}"))
         .collect();
     let matched: Vec<String> = key
         .parent_columns
@@ -230,37 +345,77 @@ pub fn fetch_sql(key: &ForeignKey, parent: &Source, batch: &[Vec<String>]) -> St
         .iter()
         .map(|c| format!("s.{}", quote_ident(c)))
         .collect();
-    format!(
-        "SELECT {} FROM ({}) s WHERE ({}) IN (SELECT {} FROM unnest({}) AS k({}))",
-        selected.join(", "),
-        parent.plan.select,
-        matched.join(", "),
+    let keys = format!(
+        "SELECT {} FROM unnest({}) AS k({})",
         typed.join(", "),
         arrays.join(", "),
         names.join(", ")
+    );
+    let select = format!(
+        "SELECT {} FROM ({}) s WHERE ({}) IN ",
+        selected.join(", "),
+        parent.plan.select,
+        matched.join(", ")
+    );
+    if !follows_to_roots(key, parent) {
+        return format!("{select}({keys})");
+    }
+    let referencing: Vec<String> = key
+        .child_columns
+        .iter()
+        .zip(&types)
+        .map(|(c, type_name)| format!("s.{}::{type_name}", quote_ident(c)))
+        .collect();
+    let set: Vec<String> = key
+        .child_columns
+        .iter()
+        .map(|c| format!("s.{} IS NOT NULL", quote_ident(c)))
+        .collect();
+    let joined: Vec<String> = key
+        .parent_columns
+        .iter()
+        .zip(&names)
+        .map(|(p, name)| format!("s.{} = k.{name}", quote_ident(p)))
+        .collect();
+    format!(
+        "WITH RECURSIVE k({names}) AS ({keys} UNION SELECT {} FROM {}{} s JOIN k ON {} WHERE {}) \
+         {select}(SELECT {names} FROM k)",
+        referencing.join(", "),
+        if key.parent_only { "ONLY " } else { "" },
+        key.parent.quoted(),
+        joined.join(" AND "),
+        set.join(" AND "),
+        names = names.join(", ")
     )
 }
 
-/// Copies one batch of parent rows from the stage into the local parent (through a temporary
-/// table, so a row the local database already has is kept); returns the rows added.
+/// A self-reference can be followed up its chain on the stage when its rows are matched as
+/// they are there: no condition, and neither side of the key masked.
+fn follows_to_roots(key: &ForeignKey, parent: &Source) -> bool {
+    key.child == key.parent
+        && key.condition.is_none()
+        && !key
+            .child_columns
+            .iter()
+            .chain(&key.parent_columns)
+            .any(|c| parent.masked.contains(c))
+}
+
+/// Copies one batch of parent rows from the stage into the local parent (through the
+/// temporary table `staging`, so a row the local database already has is kept); returns the
+/// rows added.
 async fn fetch(
     remote: &Client,
     load: &LocalLoad<'_>,
     key: &ForeignKey,
     parent: &Source,
+    staging: &str,
     batch: &[Vec<String>],
 ) -> Result<u64, CopyError> {
     let local = load.transaction();
     let fail = |action: String| move |error| CopyError::Database { action, error };
     let columns: Vec<String> = parent.plan.columns.iter().map(|c| quote_ident(c)).collect();
     let columns = columns.join(", ");
-    local
-        .batch_execute(&format!(
-            "CREATE TEMP TABLE devdb_followed (LIKE {}) ON COMMIT DROP",
-            key.parent.quoted()
-        ))
-        .await
-        .map_err(fail(format!("preparing rows for {}", key.parent)))?;
     let format = format_name(parent.plan.format);
     let stream = remote
         .copy_out(&format!(
@@ -275,7 +430,7 @@ async fn fetch(
         )))?;
     let sink = local
         .copy_in::<_, bytes::Bytes>(&format!(
-            "COPY devdb_followed ({columns}) FROM STDIN (FORMAT {format})"
+            "COPY {staging} ({columns}) FROM STDIN (FORMAT {format})"
         ))
         .await
         .map_err(fail(format!("adding rows to {}", key.parent)))?;
@@ -297,7 +452,7 @@ async fn fetch(
     let added = local
         .execute(
             &format!(
-                "INSERT INTO {} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM devdb_followed ON CONFLICT DO NOTHING",
+                "INSERT INTO {} ({columns}) OVERRIDING SYSTEM VALUE SELECT {columns} FROM {staging} ON CONFLICT DO NOTHING",
                 key.parent.quoted()
             ),
             &[],
@@ -305,7 +460,7 @@ async fn fetch(
         .await
         .map_err(fail(format!("adding rows to {}", key.parent)))?;
     local
-        .batch_execute("DROP TABLE devdb_followed")
+        .batch_execute(&format!("TRUNCATE {staging}"))
         .await
         .map_err(fail(format!("adding rows to {}", key.parent)))?;
     Ok(added)
@@ -350,6 +505,7 @@ mod tests {
                 defaulted: vec![],
             },
             remote_columns: vec![column("order_id", "bigint"), column("no", "smallint")],
+            masked: vec![],
         };
         let keys = vec![
             vec!["1".to_string(), "2".to_string()],
@@ -359,5 +515,56 @@ mod tests {
             fetch_sql(&key, &parent, &keys),
             r#"SELECT s."order_id", s."no" FROM (SELECT "order_id", "no" FROM "shop"."lines") s WHERE (s."order_id", s."no") IN (SELECT k.k0::bigint, k.k1::smallint FROM unnest(ARRAY['1', '3']::text[], ARRAY['2', 'it''s']::text[]) AS k(k0, k1))"#
         );
+    }
+
+    #[test]
+    fn a_self_reference_is_followed_to_its_roots_unless_masked_or_conditional() {
+        let key = ForeignKey {
+            name: "users_manager_fk".into(),
+            child: QualifiedName::parse("users"),
+            child_columns: vec!["manager_id".into()],
+            parent: QualifiedName::parse("users"),
+            parent_columns: vec!["id".into()],
+            match_full: false,
+            child_only: true,
+            parent_only: true,
+            deferrable: false,
+            nullable: true,
+            condition: None,
+            declared: false,
+        };
+        let mut parent = Source {
+            plan: TablePlan {
+                table: key.parent.clone(),
+                columns: vec!["id".into(), "manager_id".into()],
+                select: r#"SELECT "id", "manager_id" FROM "public"."users""#.into(),
+                plain: true,
+                format: super::super::plan::Format::Binary,
+                skipped: vec![],
+                defaulted: vec![],
+            },
+            remote_columns: vec![Column {
+                name: "id".into(),
+                type_name: "bigint".into(),
+                binary_portable: true,
+                not_null: true,
+                has_default: false,
+                generated: false,
+            }],
+            masked: vec![],
+        };
+        let keys = vec![vec!["7".to_string()]];
+        assert_eq!(
+            fetch_sql(&key, &parent, &keys),
+            r#"WITH RECURSIVE k(k0) AS (SELECT k.k0::bigint FROM unnest(ARRAY['7']::text[]) AS k(k0) UNION SELECT s."manager_id"::bigint FROM ONLY "public"."users" s JOIN k ON s."id" = k.k0 WHERE s."manager_id" IS NOT NULL) SELECT s."id", s."manager_id" FROM (SELECT "id", "manager_id" FROM "public"."users") s WHERE (s."id") IN (SELECT k0 FROM k)"#
+        );
+        parent.masked = vec!["manager_id".into()];
+        assert!(!fetch_sql(&key, &parent, &keys).starts_with("WITH RECURSIVE"));
+        parent.masked = vec![];
+        let conditional = ForeignKey {
+            condition: Some("kind = 'user'".into()),
+            ..key.clone()
+        };
+        assert!(!fetch_sql(&conditional, &parent, &keys).starts_with("WITH RECURSIVE"));
     }
 }

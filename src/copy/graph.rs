@@ -99,19 +99,21 @@ pub fn cycle_through<'a>(
 
 /// Every `follow:` rule names a foreign key of the graph, and `set-null` only one whose key
 /// columns can be null; the error for a NOT NULL key in a cycle names the cycle and its edges
-/// that could be cut instead (or that there is none).
+/// that could be cut instead (or that there is none). `place` says where a rule was written
+/// (`x-devdb.copy.follow`, `x-devdb.subsets.NAME.follow`).
 pub fn check_rules(
     rules: &BTreeMap<String, FollowRule>,
     keys: &[ForeignKey],
-    subset: &str,
+    place: &dyn Fn(&str) -> String,
 ) -> Result<(), String> {
     for (name, rule) in rules {
+        let place = place(name);
         let Some(key) = keys.iter().find(|k| &k.name == name) else {
             let mut known: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
             known.sort();
             known.dedup();
             return Err(format!(
-                "x-devdb.subsets.{subset}.follow names `{name}`, which is no foreign key of the copied \
+                "{place} names `{name}`, which is no foreign key of the copied \
                  tables; nothing was copied\n  hint: use one of: {}",
                 known.join(", ")
             ));
@@ -120,7 +122,7 @@ pub fn check_rules(
             continue;
         }
         let mut message = format!(
-            "x-devdb.subsets.{subset}.follow: `{name}: set-null` cannot cut {}: its columns are NOT NULL; \
+            "{place}: `{name}: set-null` cannot cut {}: its columns are NOT NULL; \
              nothing was copied",
             key.describe()
         );
@@ -253,31 +255,33 @@ pub mod tests {
             fk("c_a", "c", "a", true),
         ];
         let rules = |name: &str| BTreeMap::from([(name.to_string(), FollowRule::SetNull)]);
-        assert!(check_rules(&rules("c_a"), &keys, "s").is_ok());
-        let error = check_rules(&rules("a_b"), &keys, "s").unwrap_err();
+        let place = |_: &str| "x-devdb.copy.follow".to_string();
+        assert!(check_rules(&rules("c_a"), &keys, &place).is_ok());
+        let error = check_rules(&rules("a_b"), &keys, &place).unwrap_err();
         assert!(
-            error.contains("closes the cycle public.a → public.b → public.a")
+            error.starts_with("x-devdb.copy.follow: `a_b: set-null` cannot cut")
+                && error.contains("closes the cycle public.a → public.b → public.a")
                 && error.contains("no nullable or deferrable edge"),
             "{error}"
         );
         keys[1].deferrable = true;
-        let error = check_rules(&rules("a_b"), &keys, "s").unwrap_err();
+        let error = check_rules(&rules("a_b"), &keys, &place).unwrap_err();
         assert!(
             error.contains("deferrable key b_a lets the cycle load whole"),
             "{error}"
         );
         keys[1].nullable = true;
-        let error = check_rules(&rules("a_b"), &keys, "s").unwrap_err();
+        let error = check_rules(&rules("a_b"), &keys, &place).unwrap_err();
         assert!(
             error.contains("set-null a nullable key of the cycle instead: b_a"),
             "{error}"
         );
-        let error = check_rules(&rules("nope"), &keys, "s").unwrap_err();
+        let error = check_rules(&rules("nope"), &keys, &place).unwrap_err();
         assert!(error.contains("use one of: a_b, b_a, c_a"), "{error}");
         assert!(check_rules(
             &BTreeMap::from([("a_b".to_string(), FollowRule::Follow)]),
             &keys,
-            "s"
+            &place
         )
         .is_ok());
     }

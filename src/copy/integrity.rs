@@ -127,15 +127,15 @@ pub async fn analyze(
         })
 }
 
-/// Checks every FK touching `loaded`; with `prune`, deletes dangling rows instead (repeating,
-/// since a deleted row may have been another row's parent) and returns what it deleted.
+/// Checks every FK touching `loaded` (analyzed, see [`analyze`]); with `prune`, deletes
+/// dangling rows instead (repeating, since a deleted row may have been another row's parent)
+/// and returns what it deleted.
 pub async fn enforce(
     client: &impl GenericClient,
     keys_of: &Keys,
     loaded: &[QualifiedName],
     prune: bool,
 ) -> Result<Vec<Pruned>, CopyError> {
-    analyze(client, loaded).await?;
     let loaded_set: BTreeSet<&QualifiedName> = loaded.iter().collect();
     let mut touched: Vec<QualifiedName> = loaded.to_vec();
     let mut pruned: Vec<Pruned> = Vec::new();

@@ -152,7 +152,8 @@ pub struct ChildTable {
     pub depth: usize,
 }
 
-/// Copies the tables' rows from `stage` into the local database.
+/// Copies the tables' rows from `stage` into the local database, through one local session:
+/// plan every table, load them in one transaction, follow parents, check every FK, commit.
 pub async fn copy_data(
     shell: &Shell,
     config: &Config,
@@ -161,95 +162,132 @@ pub async fn copy_data(
     options: &CopyOptions,
 ) -> Result<CopyReport, CopyError> {
     let started = Instant::now();
-    // One read-only snapshot for every table (all are read through this session), so rows
-    // that reference each other match.
-    let coordinator = stage.connect(true).await?;
-    stage
-        .refuse_if_local(&coordinator, &local.connect().await?)
-        .await?;
-    coordinator
+    let mut local_client = local.connect().await?;
+    let remote = open_snapshot(stage, &local_client).await?;
+    let planned = plan_copy(shell, config, stage, options, &remote, &local_client).await?;
+    // Every table in one local transaction, read from the one stage snapshot, so the FK check
+    // before the commit sees the whole result and a failure anywhere leaves every table as it
+    // was. Tables therefore load one after another.
+    let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
+    let tables = load_tables(shell, stage, &remote, &mut load, &planned.plans).await?;
+    let (followed, cut) = if options.no_follow {
+        (Vec::new(), Vec::new())
+    } else {
+        follow(shell, stage, &remote, &mut load, &planned).await?
+    };
+    announce(shell, &followed, &cut);
+    let pruned = load.check(&planned.keys_of, options.prune_dangling).await?;
+    drop(remote);
+    for entry in &pruned {
+        shell.note(format!(
+            "--prune-dangling: deleted {} rows of {} that broke {}",
+            entry.rows, entry.table, entry.foreign_key
+        ));
+    }
+    let saving = match options.save {
+        true => Some(saved::write(config, &load, &stage.name).await?),
+        false => None,
+    };
+    load.commit().await?;
+    if let Some(saving) = saving {
+        saving.commit(saved::Recipe::of(options))?;
+    }
+    Ok(CopyReport {
+        stage: stage.name.clone(),
+        tables,
+        followed,
+        pruned,
+        children: planned.children(),
+        cut,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The stage session every table is read through: one read-only REPEATABLE READ snapshot, so
+/// rows that reference each other match. Refused when the "stage" is the local database.
+async fn open_snapshot(
+    stage: &Stage,
+    local: &tokio_postgres::Client,
+) -> Result<tokio_postgres::Client, CopyError> {
+    let remote = stage.connect(true).await?;
+    stage.refuse_if_local(&remote, local).await?;
+    remote
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .map_err(|error| CopyError::Database {
             action: "opening a snapshot on the stage".into(),
             error,
         })?;
+    Ok(remote)
+}
+
+/// What the copy will do, decided before any row moves.
+struct CopyPlan {
+    selection: subset::Selection,
+    plans: Vec<Planned>,
+    keys_of: integrity::Keys,
+    reached: Vec<graph::Reached>,
+    mask_key: Option<plan::MaskKey>,
+}
+
+impl CopyPlan {
+    fn children(&self) -> Vec<ChildTable> {
+        self.reached
+            .iter()
+            .map(|r| ChildTable {
+                table: r.table.to_string(),
+                foreign_keys: r.via.iter().map(|k| k.name.clone()).collect(),
+                depth: r.depth,
+            })
+            .collect()
+    }
+}
+
+/// The tables (named, expanded, and reached as children), the FKs and masks checked, and a
+/// plan per table; an error here has changed nothing.
+async fn plan_copy(
+    shell: &Shell,
+    config: &Config,
+    stage: &Stage,
+    options: &CopyOptions,
+    remote: &tokio_postgres::Client,
+    local: &tokio_postgres::Client,
+) -> Result<CopyPlan, CopyError> {
     let selection = subset::select(config, options)?;
     if selection.tables.is_empty() {
         return Err(CopyError::NoTables);
     }
-    let available = catalog::tables(&coordinator).await?;
+    let available = catalog::tables(remote).await?;
     let mut tables = plan::expand(&selection.tables, &available).map_err(|unknown| {
         CopyError::UnknownTables {
             stage: stage.name.clone(),
             unknown,
         }
     })?;
-    let copy = &selection.copy;
-    let filters = parse_filters(&selection.cli_where, copy)?;
-    plan::check_entries(copy, &selection.cli_where, &tables, &available)?;
-    let mask_key = saved::mask_key(config)?;
-    let local_client = local.connect().await?;
+    plan::check_entries(&selection.copy, &selection.cli_where, &tables, &available)?;
     let keys_of = integrity::Keys {
-        declared: relations::resolve(&config.settings.relations, &local_client).await?,
+        declared: relations::resolve(&config.settings.relations, local).await?,
     };
-    let graph = keys_of.touching(&local_client, &available).await?;
-    graph::check_rules(&selection.rules, &graph, &selection.name).map_err(CopyError::Subset)?;
+    let graph = keys_of.touching(local, &available).await?;
+    graph::check_rules(&selection.rules, &graph, &|rule| selection.rule_place(rule))
+        .map_err(CopyError::Subset)?;
     let reached = reach_children(shell, &selection, &tables, &graph, &available)?;
     tables.extend(reached.iter().map(|r| r.table.clone()));
-    // Metadata once: one catalog query per side for all the tables.
-    let remote_info = catalog::describe(&coordinator, &tables).await?;
-    let mut local_info = catalog::describe(&local_client, &tables).await?;
-    let keys = keys_of.touching(&local_client, &tables).await?;
-    let own_filter = |t: &QualifiedName| {
-        if plan::lookup(&copy.limit, t).is_some() {
-            None
-        } else {
-            plan::lookup(&filters, t).cloned()
-        }
+    let keys = keys_of.touching(local, &tables).await?;
+    let mask_key = saved::mask_key(config)?;
+    let inputs = TableInputs {
+        copy: &selection.copy,
+        filters: parse_filters(&selection.cli_where, &selection.copy)?,
+        tables: &tables,
+        keys: &keys,
+        reached: &reached,
+        mask_key: mask_key.as_ref(),
+        stage: &stage.name,
     };
-    let mut plans = Vec::new();
-    for table in &tables {
-        let Some(local_table) = local_info.get(table) else {
-            return Err(CopyError::MissingLocally {
-                table: table.to_string(),
-                stage: stage.name.clone(),
-            });
-        };
-        let remote_table = remote_info.get(table).cloned().unwrap_or_default();
-        let masks = plan::masks_for(copy, table);
-        let limit = plan::lookup(&copy.limit, table).copied();
-        let own = plan::lookup(&filters, table).cloned();
-        let filter = if reached.iter().any(|r| &r.table == table) {
-            let below = restrict::children_selection(table, &reached, &own_filter);
-            Some(match own {
-                Some(own) => format!("({below}) AND ({own})"),
-                None => below,
-            })
-        } else if own.is_none() && limit.is_none() {
-            restrict::selection(table, &keys, &tables, &own_filter)
-        } else {
-            own
-        };
-        let plan = plan::plan_table_keyed(
-            table,
-            &remote_table.columns,
-            &local_table.columns,
-            &masks,
-            filter.as_deref(),
-            limit,
-            mask_key.as_ref(),
-        )?;
-        plans.push(Planned {
-            plan,
-            remote_partitioned: remote_table.partitioned,
-            local: local_info.remove(table).unwrap_or_default(),
-        });
-    }
+    let plans = plan_tables(&inputs, remote, local).await?;
     integrity::check_masks(&keys, |table, column| {
-        plan::masks_for(copy, table).remove(column)
+        plan::masks_for(&selection.copy, table).remove(column)
     })?;
-    drop(local_client);
     for Planned { plan, .. } in &plans {
         if !plan.skipped.is_empty() {
             shell.note(format!(
@@ -259,114 +297,163 @@ pub async fn copy_data(
             ));
         }
     }
+    Ok(CopyPlan {
+        selection,
+        plans,
+        keys_of,
+        reached,
+        mask_key,
+    })
+}
 
-    let save_dir = if options.save {
-        Some(saved::prepare_dir(config)?)
-    } else {
-        None
-    };
+/// What planning each table needs to know about the whole copy.
+struct TableInputs<'a> {
+    copy: &'a CopySettings,
+    /// Conditions per table (x-devdb.copy.filter, the subset's start, `--where`).
+    filters: BTreeMap<String, String>,
+    tables: &'a [QualifiedName],
+    keys: &'a [integrity::ForeignKey],
+    reached: &'a [graph::Reached],
+    mask_key: Option<&'a plan::MaskKey>,
+    stage: &'a str,
+}
+
+impl TableInputs<'_> {
+    /// A table's own condition, as the restriction of its children can name it (None under a
+    /// limit: "the first N rows" is no condition).
+    fn own_filter(&self, table: &QualifiedName) -> Option<String> {
+        if plan::lookup(&self.copy.limit, table).is_some() {
+            None
+        } else {
+            plan::lookup(&self.filters, table).cloned()
+        }
+    }
+
+    /// The condition choosing `table`'s rows: its own, the one tying a reached child to the
+    /// chosen rows above it, or the one restricting a child to the parents that come.
+    fn filter(&self, table: &QualifiedName) -> Option<String> {
+        let own = plan::lookup(&self.filters, table).cloned();
+        let limit = plan::lookup(&self.copy.limit, table);
+        let own_filter = |t: &QualifiedName| self.own_filter(t);
+        if self.reached.iter().any(|r| &r.table == table) {
+            let below = restrict::children_selection(table, self.reached, &own_filter);
+            Some(match own {
+                Some(own) => format!("({below}) AND ({own})"),
+                None => below,
+            })
+        } else if own.is_none() && limit.is_none() {
+            restrict::selection(table, self.keys, self.tables, &own_filter)
+        } else {
+            own
+        }
+    }
+}
+
+/// One plan per table, from one catalog query per side for all of them.
+async fn plan_tables(
+    inputs: &TableInputs<'_>,
+    remote: &tokio_postgres::Client,
+    local: &tokio_postgres::Client,
+) -> Result<Vec<Planned>, CopyError> {
+    let remote_info = catalog::describe(remote, inputs.tables).await?;
+    let mut local_info = catalog::describe(local, inputs.tables).await?;
+    let mut plans = Vec::new();
+    for table in inputs.tables {
+        let Some(local_table) = local_info.remove(table) else {
+            return Err(CopyError::MissingLocally {
+                table: table.to_string(),
+                stage: inputs.stage.to_string(),
+            });
+        };
+        let remote_table = remote_info.get(table).cloned().unwrap_or_default();
+        let filter = inputs.filter(table);
+        let plan = plan::plan_table(&plan::TableSpec {
+            table,
+            remote: &remote_table.columns,
+            local: &local_table.columns,
+            masks: &plan::masks_for(inputs.copy, table),
+            filter: filter.as_deref(),
+            limit: plan::lookup(&inputs.copy.limit, table).copied(),
+            key: inputs.mask_key,
+        })?;
+        plans.push(Planned {
+            plan,
+            remote_partitioned: remote_table.partitioned,
+            local: local_table,
+        });
+    }
+    Ok(plans)
+}
+
+/// Loads every planned table into the copy's transaction, one after another, with a bar each.
+async fn load_tables(
+    shell: &Shell,
+    stage: &Stage,
+    remote: &tokio_postgres::Client,
+    load: &mut transfer::LocalLoad<'_>,
+    plans: &[Planned],
+) -> Result<Vec<TableResult>, CopyError> {
     let bars = shell.multi();
     let total = bars.add(shell.steps_bar(plans.len() as u64, format!("copy from {}", stage.name)));
-    // Every table in one local transaction, read from the one stage snapshot, so the FK check
-    // before the commit sees the whole result and a failure anywhere leaves every table as it
-    // was. Tables therefore load one after another.
-    let mut local_client = local.connect().await?;
-    let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
     let mut copied = Vec::new();
-    for planned in &plans {
+    for planned in plans {
         let bar = bars.insert_before(&total, shell.bytes_bar(planned.plan.table.to_string()));
-        let save = save_dir.as_ref().map(|dir| transfer::SaveTo {
-            path: dir.join(saved::file_name(&planned.plan.table)),
-        });
         let result = transfer::copy_table(
-            &coordinator,
-            &mut load,
+            remote,
+            load,
             &planned.plan,
             planned.remote_partitioned,
             &planned.local,
             &bar,
-            save.as_ref(),
         )
         .await;
-        // Each saved file's manifest entry is written as soon as the file is in place, so an
-        // interrupted copy never pairs a new file with an old entry.
-        let result = match (result, save_dir.as_ref()) {
-            (Ok(done), Some(dir)) => saved::record(
-                dir,
-                &stage.name,
-                std::iter::once((&planned.plan, done.rows)),
-            )
-            .map(|()| done),
-            (other, _) => other,
-        };
         bar.finish_and_clear();
         total.inc(1);
-        match result {
-            Ok(done) => copied.push(done),
-            Err(error) => {
-                return Err(CopyError::TableFailed {
-                    table: planned.plan.table.to_string(),
-                    error: Box::new(error),
-                })
-            }
-        }
+        copied.push(result.map_err(|error| CopyError::TableFailed {
+            table: planned.plan.table.to_string(),
+            error: Box::new(error),
+        })?);
     }
     total.finish_and_clear();
-    let (followed, cut) = if options.no_follow {
-        (Vec::new(), Vec::new())
-    } else {
-        let plan_client = local.connect().await?;
-        let (remote, plan_local, key) = (&coordinator, &plan_client, mask_key.as_ref());
-        let stage_name = stage.name.as_str();
-        follow::follow_parents(
-            &coordinator,
-            &mut load,
-            &keys_of,
-            &selection.rules,
-            |table| async move {
-                plan_source(copy, remote, plan_local, &table, key, stage_name).await
-            },
-        )
-        .await?
+    copied.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(copied)
+}
+
+/// Parents follow (and `set-null` FKs are cut) inside the copy's transaction.
+async fn follow(
+    shell: &Shell,
+    stage: &Stage,
+    remote: &tokio_postgres::Client,
+    load: &mut transfer::LocalLoad<'_>,
+    planned: &CopyPlan,
+) -> Result<(Vec<follow::Followed>, Vec<follow::Cut>), CopyError> {
+    let (copy, key) = (&planned.selection.copy, planned.mask_key.as_ref());
+    let stage_name = stage.name.as_str();
+    let with = follow::Following {
+        remote,
+        keys_of: &planned.keys_of,
+        rules: &planned.selection.rules,
+        shell,
     };
-    for entry in &cut {
+    follow::follow_parents(&with, load, |table, local_columns| async move {
+        plan_source(copy, remote, &table, &local_columns, key, stage_name).await
+    })
+    .await
+}
+
+fn announce(shell: &Shell, followed: &[follow::Followed], cut: &[follow::Cut]) {
+    for entry in cut {
         shell.note(format!(
             "set {} keys of {} to null ({}: set-null, their parent rows do not come)",
             entry.rows, entry.table, entry.foreign_key
         ));
     }
-    for entry in &followed {
+    for entry in followed {
         shell.note(format!(
             "added {} rows to {} that {} references ({})",
             entry.rows, entry.table, entry.from, entry.foreign_key
         ));
     }
-    let pruned = load.finish(&keys_of, options.prune_dangling).await?;
-    drop(coordinator);
-    for entry in &pruned {
-        shell.note(format!(
-            "--prune-dangling: deleted {} rows of {} that broke {}",
-            entry.rows, entry.table, entry.foreign_key
-        ));
-    }
-    let mut tables = copied;
-    tables.sort_by(|a, b| a.table.cmp(&b.table));
-    Ok(CopyReport {
-        stage: stage.name.clone(),
-        tables,
-        followed,
-        pruned,
-        children: reached
-            .iter()
-            .map(|r| ChildTable {
-                table: r.table.to_string(),
-                foreign_keys: r.via.iter().map(|k| k.name.clone()).collect(),
-                depth: r.depth,
-            })
-            .collect(),
-        cut,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 /// A table's plan with what the copy needs of both catalogs.
@@ -381,8 +468,8 @@ struct Planned {
 async fn plan_source(
     copy: &CopySettings,
     remote: &tokio_postgres::Client,
-    local: &tokio_postgres::Client,
     table: &QualifiedName,
+    local_columns: &[plan::Column],
     key: Option<&plan::MaskKey>,
     stage: &str,
 ) -> Result<follow::Source, CopyError> {
@@ -394,22 +481,20 @@ async fn plan_source(
              copy with --no-follow and --prune-dangling to drop those rows instead"
         )));
     };
-    let local_table = catalog::describe(local, tables)
-        .await?
-        .remove(table)
-        .unwrap_or_default();
-    let plan = plan::plan_table_keyed(
+    let masks = plan::masks_for(copy, table);
+    let plan = plan::plan_table(&plan::TableSpec {
         table,
-        &remote_table.columns,
-        &local_table.columns,
-        &plan::masks_for(copy, table),
-        None,
-        None,
+        remote: &remote_table.columns,
+        local: local_columns,
+        masks: &masks,
+        filter: None,
+        limit: None,
         key,
-    )?;
+    })?;
     Ok(follow::Source {
         plan,
         remote_columns: remote_table.columns,
+        masked: masks.into_keys().collect(),
     })
 }
 

@@ -125,28 +125,22 @@ impl MaskKey {
     }
 }
 
-/// Pairs columns by name and builds the remote SELECT with masks, limit and filter applied.
-pub fn plan_table(
-    table: &QualifiedName,
-    remote: &[Column],
-    local: &[Column],
-    masks: &BTreeMap<String, MaskRule>,
-    filter: Option<&str>,
-    limit: Option<u64>,
-) -> Result<TablePlan, PlanError> {
-    plan_table_keyed(table, remote, local, masks, filter, limit, None)
+/// What planning one table's copy takes: both sides' columns, and what the copy asks of it.
+#[derive(Debug, Clone, Copy)]
+pub struct TableSpec<'a> {
+    pub table: &'a QualifiedName,
+    pub remote: &'a [Column],
+    pub local: &'a [Column],
+    pub masks: &'a BTreeMap<String, MaskRule>,
+    pub filter: Option<&'a str>,
+    pub limit: Option<u64>,
+    /// The project's key for `hmac` masks.
+    pub key: Option<&'a MaskKey>,
 }
 
-/// [`plan_table`] with the project's key for `hmac` masks.
-pub fn plan_table_keyed(
-    table: &QualifiedName,
-    remote: &[Column],
-    local: &[Column],
-    masks: &BTreeMap<String, MaskRule>,
-    filter: Option<&str>,
-    limit: Option<u64>,
-    key: Option<&MaskKey>,
-) -> Result<TablePlan, PlanError> {
+/// Pairs columns by name and builds the remote SELECT with masks, limit and filter applied.
+pub fn plan_table(spec: &TableSpec) -> Result<TablePlan, PlanError> {
+    let (table, remote, local) = (spec.table, spec.remote, spec.local);
     let mut columns = Vec::new();
     let mut expressions = Vec::new();
     let mut binary = true;
@@ -155,42 +149,9 @@ pub fn plan_table_keyed(
             continue;
         };
         let quoted = quote_ident(&local_column.name);
-        let expression = match masks.get(&local_column.name) {
+        let expression = match spec.masks.get(&local_column.name) {
             None => quoted.clone(),
-            Some(MaskRule::Null) => {
-                if local_column.not_null {
-                    return Err(PlanError::Mask {
-                        table: table.to_string(),
-                        column: local_column.name.clone(),
-                        message: "the local column is NOT NULL, so it cannot be masked with null"
-                            .to_string(),
-                    });
-                }
-                format!("NULL::{}", remote_column.type_name)
-            }
-            Some(MaskRule::Value { value }) => {
-                format!("{}::{}", quote_literal(value), remote_column.type_name)
-            }
-            Some(MaskRule::Hmac) => {
-                if !is_text_type(&remote_column.type_name) {
-                    return Err(PlanError::Mask {
-                        table: table.to_string(),
-                        column: local_column.name.clone(),
-                        message: format!(
-                            "hmac needs a text column, and this one is {}",
-                            remote_column.type_name
-                        ),
-                    });
-                }
-                let Some(key) = key else {
-                    return Err(PlanError::Mask {
-                        table: table.to_string(),
-                        column: local_column.name.clone(),
-                        message: "hmac needs the project's mask key".to_string(),
-                    });
-                };
-                format!("{}::{}", key.sql(&quoted), remote_column.type_name)
-            }
+            Some(rule) => masked(spec, rule, local_column, remote_column, &quoted)?,
         };
         binary &= remote_column.type_name == local_column.type_name
             && remote_column.binary_portable
@@ -202,45 +163,10 @@ pub fn plan_table_keyed(
             format!("{expression} AS {quoted}")
         });
     }
-    if columns.is_empty() {
-        return Err(PlanError::NoCommonColumns {
-            table: table.to_string(),
-        });
-    }
-    for local_column in local {
-        if !local_column.generated
-            && local_column.not_null
-            && !local_column.has_default
-            && !remote.iter().any(|r| r.name == local_column.name)
-        {
-            return Err(PlanError::MissingRequired {
-                table: table.to_string(),
-                column: local_column.name.clone(),
-            });
-        }
-    }
-    for column in masks.keys() {
-        if !columns.contains(column) {
-            return Err(PlanError::Mask {
-                table: table.to_string(),
-                column: column.clone(),
-                message: "no such column is copied".to_string(),
-            });
-        }
-    }
-    let skipped = remote
-        .iter()
-        .filter(|r| !local.iter().any(|l| l.name == r.name && !l.generated))
-        .map(|r| r.name.clone())
-        .collect();
-    let defaulted = local
-        .iter()
-        .filter(|l| !l.generated && !remote.iter().any(|r| r.name == l.name))
-        .map(|l| l.name.clone())
-        .collect();
-    let plain = masks.is_empty() && filter.is_none() && limit.is_none();
+    check_columns(spec, &columns)?;
+    let plain = spec.masks.is_empty() && spec.filter.is_none() && spec.limit.is_none();
     let mut select = format!("SELECT {} FROM {}", expressions.join(", "), table.quoted());
-    if let Some(filter) = filter {
+    if let Some(filter) = spec.filter {
         let condition = single_condition(filter).map_err(|message| PlanError::Filter {
             table: table.to_string(),
             condition: filter.to_string(),
@@ -248,7 +174,7 @@ pub fn plan_table_keyed(
         })?;
         select.push_str(&format!(" WHERE ({condition})"));
     }
-    if let Some(limit) = limit {
+    if let Some(limit) = spec.limit {
         select.push_str(&format!(" LIMIT {limit}"));
     }
     Ok(TablePlan {
@@ -257,9 +183,75 @@ pub fn plan_table_keyed(
         columns,
         select,
         format: if binary { Format::Binary } else { Format::Text },
-        skipped,
-        defaulted,
+        skipped: remote
+            .iter()
+            .filter(|r| !local.iter().any(|l| l.name == r.name && !l.generated))
+            .map(|r| r.name.clone())
+            .collect(),
+        defaulted: local
+            .iter()
+            .filter(|l| !l.generated && !remote.iter().any(|r| r.name == l.name))
+            .map(|l| l.name.clone())
+            .collect(),
     })
+}
+
+/// The SELECT expression of a masked column, or why the mask cannot apply to it.
+fn masked(
+    spec: &TableSpec,
+    rule: &MaskRule,
+    local_column: &Column,
+    remote_column: &Column,
+    quoted: &str,
+) -> Result<String, PlanError> {
+    let refuse = |message: String| PlanError::Mask {
+        table: spec.table.to_string(),
+        column: local_column.name.clone(),
+        message,
+    };
+    let type_name = &remote_column.type_name;
+    match rule {
+        MaskRule::Null if local_column.not_null => Err(refuse(
+            "the local column is NOT NULL, so it cannot be masked with null".to_string(),
+        )),
+        MaskRule::Null => Ok(format!("NULL::{type_name}")),
+        MaskRule::Value { value } => Ok(format!("{}::{type_name}", quote_literal(value))),
+        MaskRule::Hmac if !is_text_type(type_name) => Err(refuse(format!(
+            "hmac needs a text column, and this one is {type_name}"
+        ))),
+        MaskRule::Hmac => match spec.key {
+            Some(key) => Ok(format!("{}::{type_name}", key.sql(quoted))),
+            None => Err(refuse("hmac needs the project's mask key".to_string())),
+        },
+    }
+}
+
+/// Refuses a plan that would fail or lose data: no column in common, a required local column
+/// the stage cannot fill, a mask naming a column that is not copied.
+fn check_columns(spec: &TableSpec, columns: &[String]) -> Result<(), PlanError> {
+    let table = spec.table.to_string();
+    if columns.is_empty() {
+        return Err(PlanError::NoCommonColumns { table });
+    }
+    if let Some(required) = spec.local.iter().find(|l| {
+        !l.generated
+            && l.not_null
+            && !l.has_default
+            && !spec.remote.iter().any(|r| r.name == l.name)
+    }) {
+        return Err(PlanError::MissingRequired {
+            table,
+            column: required.name.clone(),
+        });
+    }
+    if let Some(column) = spec.masks.keys().find(|c| !columns.contains(c)) {
+        return Err(PlanError::Mask {
+            table,
+            column: column.clone(),
+            message: "no such column is copied".to_string(),
+        });
+    }
+    Ok(())
 }
 
 impl TablePlan {
@@ -510,6 +502,25 @@ mod tests {
         QualifiedName::parse("users")
     }
 
+    static USERS: std::sync::LazyLock<QualifiedName> = std::sync::LazyLock::new(users);
+
+    /// The users table's plan with no filter, limit or key.
+    fn spec<'a>(
+        remote: &'a [Column],
+        local: &'a [Column],
+        masks: &'a BTreeMap<String, MaskRule>,
+    ) -> TableSpec<'a> {
+        TableSpec {
+            table: &USERS,
+            remote,
+            local,
+            masks,
+            filter: None,
+            limit: None,
+            key: None,
+        }
+    }
+
     #[test]
     fn columns_pair_by_name_whatever_their_order() {
         let remote = [
@@ -522,7 +533,7 @@ mod tests {
             col("email", "text"),
             col("nickname", "text"),
         ];
-        let plan = plan_table(&users(), &remote, &local, &BTreeMap::new(), None, None).unwrap();
+        let plan = plan_table(&spec(&remote, &local, &BTreeMap::new())).unwrap();
         assert_eq!(plan.columns, ["id", "email"]);
         assert_eq!(plan.select, r#"SELECT "id", "email" FROM "public"."users""#);
         assert_eq!(plan.format, Format::Binary);
@@ -543,22 +554,14 @@ mod tests {
         let remote = [col("id", "integer")];
         let local = [col("id", "bigint")];
         assert_eq!(
-            plan_table(&users(), &remote, &local, &BTreeMap::new(), None, None)
+            plan_table(&spec(&remote, &local, &BTreeMap::new()))
                 .unwrap()
                 .format,
             Format::Text
         );
         let mut composite = col("amount", "money_amount");
         composite.binary_portable = false;
-        let plan = plan_table(
-            &users(),
-            &[composite.clone()],
-            &[composite],
-            &BTreeMap::new(),
-            None,
-            None,
-        )
-        .unwrap();
+        let plan = plan_table(&spec(&[composite.clone()], &[composite], &BTreeMap::new())).unwrap();
         assert_eq!(plan.format, Format::Text);
     }
 
@@ -566,14 +569,11 @@ mod tests {
     fn required_local_column_missing_remotely_is_an_error() {
         let mut required = col("tenant_id", "bigint");
         required.not_null = true;
-        let err = plan_table(
-            &users(),
+        let err = plan_table(&spec(
             &[col("id", "bigint")],
             &[col("id", "bigint"), required.clone()],
             &BTreeMap::new(),
-            None,
-            None,
-        )
+        ))
         .unwrap_err();
         assert_eq!(
             err,
@@ -583,14 +583,11 @@ mod tests {
             }
         );
         required.has_default = true;
-        assert!(plan_table(
-            &users(),
+        assert!(plan_table(&spec(
             &[col("id", "bigint")],
             &[col("id", "bigint"), required],
-            &BTreeMap::new(),
-            None,
-            None
-        )
+            &BTreeMap::new()
+        ))
         .is_ok());
     }
 
@@ -598,14 +595,11 @@ mod tests {
     fn generated_local_columns_are_not_written() {
         let mut generated = col("search", "tsvector");
         generated.generated = true;
-        let plan = plan_table(
-            &users(),
+        let plan = plan_table(&spec(
             &[col("id", "bigint"), col("search", "tsvector")],
             &[col("id", "bigint"), generated],
             &BTreeMap::new(),
-            None,
-            None,
-        )
+        ))
         .unwrap();
         assert_eq!(plan.columns, ["id"]);
     }
@@ -629,15 +623,12 @@ mod tests {
             ),
         ]);
         let key = MaskKey([1; 32]);
-        let plan = plan_table_keyed(
-            &users(),
-            &remote,
-            &remote,
-            &masks,
-            Some("id < 10"),
-            Some(5),
-            Some(&key),
-        )
+        let plan = plan_table(&TableSpec {
+            filter: Some("id < 10"),
+            limit: Some(5),
+            key: Some(&key),
+            ..spec(&remote, &remote, &masks)
+        })
         .unwrap();
         assert_eq!(
             plan.select,
@@ -649,7 +640,7 @@ mod tests {
         assert!(!plan.select.contains("md5"));
         assert!(
             matches!(
-                plan_table(&users(), &remote, &remote, &masks, None, None),
+                plan_table(&spec(&remote, &remote, &masks)),
                 Err(PlanError::Mask { message, .. }) if message.contains("mask key")
             ),
             "no keyless hash"
@@ -660,12 +651,15 @@ mod tests {
         );
         let bad = BTreeMap::from([("id".to_string(), MaskRule::Hmac)]);
         assert!(matches!(
-            plan_table_keyed(&users(), &remote, &remote, &bad, None, None, Some(&key)),
+            plan_table(&TableSpec {
+                key: Some(&key),
+                ..spec(&remote, &remote, &bad)
+            }),
             Err(PlanError::Mask { .. })
         ));
         let unknown = BTreeMap::from([("nope".to_string(), MaskRule::Null)]);
         assert!(matches!(
-            plan_table(&users(), &remote, &remote, &unknown, None, None),
+            plan_table(&spec(&remote, &remote, &unknown)),
             Err(PlanError::Mask { .. })
         ));
     }

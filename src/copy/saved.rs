@@ -1,8 +1,12 @@
 //! Copied rows kept under `.devdb/data/` (`devdb copy --save`), so a reset can restore them
-//! without the remote. The folder ignores itself in git. These are production rows on a laptop:
-//! folders are 0700 and files 0600 whatever the umask, a file is written beside its final name
-//! and renamed only once its table committed (a failed or interrupted re-copy keeps the previous
-//! rows), and the manifest is replaced atomically.
+//! without the remote, and how they were made (the subset, conditions, children), so
+//! `reset --recopy` runs the same closure again. What is saved is what the copy committed:
+//! every table it loaded, followed parents, cut keys and pruned rows included, read back from
+//! the copy's own transaction, so a restore keeps every FK true too. The folder ignores itself
+//! in git. These are production rows on a laptop: folders are 0700 and files 0600 whatever the
+//! umask, a file is written beside its final name and renamed only once the copy committed (a
+//! failed or interrupted re-copy keeps the previous rows), and the manifest is replaced
+//! atomically.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -15,10 +19,11 @@ use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::plan::{Format, MaskKey, MaskRule, QualifiedName, TablePlan};
-use super::transfer::{LocalLoad, SaveTo};
-use super::CopyError;
+use super::plan::{Format, MaskKey, MaskRule, QualifiedName};
+use super::transfer::LocalLoad;
+use super::{CopyError, CopyOptions};
 use crate::config::Config;
+use crate::db::quote_ident;
 
 const MANIFEST: &str = "manifest.json";
 
@@ -36,6 +41,122 @@ pub struct SavedTable {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Manifest {
     pub tables: BTreeMap<String, SavedTable>,
+    /// The copies that saved them, oldest first (manifests from before recipes have none).
+    #[serde(default)]
+    pub copies: Vec<Recipe>,
+}
+
+/// How one `copy --save` chose its rows: `reset --recopy` runs it again, so the new rows are
+/// the same closure (parents followed, children restricted or reached) read afresh.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipe {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<String>,
+    /// The tables (or globs) as named on the command line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+    /// `--where` arguments (TABLE:CONDITION).
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_children: Option<usize>,
+    #[serde(default)]
+    pub no_follow: bool,
+    #[serde(default)]
+    pub prune_dangling: bool,
+    /// The saved tables this copy still provides (a later copy of a table takes it over).
+    #[serde(default)]
+    pub saved: Vec<String>,
+}
+
+impl Recipe {
+    pub fn of(options: &CopyOptions) -> Recipe {
+        Recipe {
+            subset: options.subset.clone(),
+            tables: options.tables.clone(),
+            filters: options.filters.clone(),
+            with_children: options.with_children,
+            no_follow: options.no_follow,
+            prune_dangling: options.prune_dangling,
+            saved: Vec::new(),
+        }
+    }
+
+    /// The copy to run again (saving its rows again).
+    pub fn options(&self) -> CopyOptions {
+        CopyOptions {
+            tables: self.tables.clone(),
+            filters: self.filters.clone(),
+            save: true,
+            prune_dangling: self.prune_dangling,
+            no_follow: self.no_follow,
+            with_children: self.with_children,
+            subset: self.subset.clone(),
+            jobs: None,
+        }
+    }
+
+    /// What `reset` reports for it.
+    pub fn describe(&self) -> String {
+        match &self.subset {
+            Some(name) => format!("subset {name}"),
+            None if self.filters.is_empty() => self.tables.join(" "),
+            None => format!(
+                "{} --where {}",
+                self.tables.join(" "),
+                self.filters.join(" ")
+            ),
+        }
+    }
+}
+
+impl Manifest {
+    /// The copies `reset --recopy` runs, in the order they were made. Saved tables no recipe
+    /// provides (saved before devdb kept recipes) are copied whole first, as they were then.
+    pub fn recipes(&self) -> Vec<Recipe> {
+        let provided: Vec<&String> = self.copies.iter().flat_map(|c| &c.saved).collect();
+        let orphans: Vec<String> = self
+            .tables
+            .keys()
+            .filter(|t| !provided.contains(t))
+            .cloned()
+            .collect();
+        let mut recipes = Vec::new();
+        if !orphans.is_empty() {
+            recipes.push(Recipe {
+                tables: orphans.clone(),
+                saved: orphans,
+                ..Recipe::default()
+            });
+        }
+        recipes.extend(self.copies.iter().cloned());
+        recipes
+    }
+
+    /// Adds a copy that saved `tables`: earlier copies no longer provide them (and go once
+    /// they provide nothing).
+    fn add(&mut self, mut recipe: Recipe, tables: Vec<SavedTable>) {
+        let names: Vec<String> = tables.iter().map(SavedTable::key).collect();
+        for copy in &mut self.copies {
+            copy.saved.retain(|t| !names.contains(t));
+        }
+        self.copies.retain(|c| !c.saved.is_empty());
+        for table in tables {
+            self.tables.insert(table.key(), table);
+        }
+        recipe.saved = names;
+        self.copies.push(recipe);
+    }
+}
+
+impl SavedTable {
+    fn key(&self) -> String {
+        QualifiedName {
+            schema: self.schema.clone(),
+            name: self.name.clone(),
+        }
+        .to_string()
+    }
 }
 
 pub fn data_dir(config: &Config) -> PathBuf {
@@ -161,6 +282,12 @@ pub fn file_name(table: &QualifiedName) -> String {
     format!("{}.{}.copy", encode(&table.schema), encode(&table.name))
 }
 
+/// A saved table's file while the copy runs: written beside its final name, renamed into
+/// place only after the copy committed.
+struct SaveTo {
+    path: PathBuf,
+}
+
 impl SaveTo {
     fn partial(&self) -> PathBuf {
         let mut name = self.path.clone().into_os_string();
@@ -168,20 +295,12 @@ impl SaveTo {
         PathBuf::from(name)
     }
 
-    /// The file the rows stream into while the table is copied.
-    pub fn create(&self) -> Result<File, CopyError> {
-        private_file(&self.partial())
-    }
-
-    /// The table committed: the new rows replace the saved ones.
-    pub fn commit(&self, file: File) -> Result<(), CopyError> {
-        let io = |source| CopyError::Io {
+    /// The copy committed: the new rows replace the saved ones.
+    fn commit(&self) -> Result<(), CopyError> {
+        std::fs::rename(self.partial(), &self.path).map_err(|source| CopyError::Io {
             path: self.path.clone(),
             source,
-        };
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(self.partial(), &self.path).map_err(io)
+        })
     }
 }
 
@@ -189,6 +308,103 @@ impl Drop for SaveTo {
     /// A copy that failed leaves no partial file behind (after `commit` there is none).
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.partial());
+    }
+}
+
+/// The rows a `--save` copy is about to commit, written to partial files; `commit` puts them
+/// in place and records them once the copy's transaction committed.
+pub struct Pending {
+    dir: PathBuf,
+    files: Vec<SaveTo>,
+    tables: Vec<SavedTable>,
+}
+
+/// Writes every table `load` holds, as its transaction sees it (every column but generated
+/// ones, binary), to partial files beside the saved ones.
+pub async fn write(
+    config: &Config,
+    load: &LocalLoad<'_>,
+    stage: &str,
+) -> Result<Pending, CopyError> {
+    let dir = prepare_dir(config)?;
+    let local = load.transaction();
+    let mut infos = super::catalog::describe(local, load.loaded()).await?;
+    let mut pending = Pending {
+        dir,
+        files: Vec::new(),
+        tables: Vec::new(),
+    };
+    for table in load.loaded() {
+        let columns: Vec<String> = infos
+            .remove(table)
+            .unwrap_or_default()
+            .columns
+            .into_iter()
+            .filter(|c| !c.generated)
+            .map(|c| c.name)
+            .collect();
+        let save = SaveTo {
+            path: pending.dir.join(file_name(table)),
+        };
+        let rows = dump(local, table, &columns, &save.partial()).await?;
+        pending.files.push(save);
+        pending.tables.push(SavedTable {
+            schema: table.schema.clone(),
+            name: table.name.clone(),
+            columns,
+            format: Format::Binary,
+            file: file_name(table),
+            rows,
+            stage: stage.to_string(),
+        });
+    }
+    Ok(pending)
+}
+
+/// One table's rows, from the copy's transaction into `path`; returns the rows.
+async fn dump(
+    local: &tokio_postgres::Transaction<'_>,
+    table: &QualifiedName,
+    columns: &[String],
+    path: &Path,
+) -> Result<u64, CopyError> {
+    use futures_util::StreamExt;
+    let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let fail = |error| CopyError::Database {
+        action: format!("reading back the rows of {table} to save them"),
+        error,
+    };
+    let sql = format!(
+        "COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)",
+        quoted.join(", "),
+        table.quoted()
+    );
+    let stream = local.copy_out(&sql).await.map_err(fail)?;
+    futures_util::pin_mut!(stream);
+    let mut file = private_file(path)?;
+    let io = |source| CopyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk.map_err(fail)?).map_err(io)?;
+    }
+    file.sync_all().map_err(io)?;
+    let count = format!("SELECT count(*) FROM {}", table.quoted());
+    let rows: i64 = local.query_one(&count, &[]).await.map_err(fail)?.get(0);
+    Ok(rows as u64)
+}
+
+impl Pending {
+    /// The copy committed: its files replace the saved ones and the manifest records them
+    /// with how they were made.
+    pub fn commit(self, recipe: Recipe) -> Result<(), CopyError> {
+        for file in &self.files {
+            file.commit()?;
+        }
+        let mut manifest = read_manifest(&self.dir)?;
+        manifest.add(recipe, self.tables);
+        write_manifest(&self.dir, &manifest)
     }
 }
 
@@ -204,29 +420,9 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, CopyError> {
     }
 }
 
-/// Adds (or replaces) the saved tables in the manifest.
-pub fn record<'a>(
-    dir: &Path,
-    stage: &str,
-    tables: impl Iterator<Item = (&'a TablePlan, u64)>,
-) -> Result<(), CopyError> {
-    let mut manifest = read_manifest(dir)?;
-    for (plan, rows) in tables {
-        manifest.tables.insert(
-            plan.table.to_string(),
-            SavedTable {
-                schema: plan.table.schema.clone(),
-                name: plan.table.name.clone(),
-                columns: plan.columns.clone(),
-                format: plan.format,
-                file: file_name(&plan.table),
-                rows,
-                stage: stage.to_string(),
-            },
-        );
-    }
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), CopyError> {
     let path = dir.join(MANIFEST);
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    let text = serde_json::to_string_pretty(manifest).unwrap_or_default();
     let partial = dir.join(format!("{MANIFEST}.partial"));
     let io = |source| CopyError::Io {
         path: path.clone(),
@@ -283,8 +479,8 @@ pub async fn restore(
                 source: std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!(
-                        "holds {rows} rows of {key}, the manifest says {}; copy it again with \
-                         `devdb copy {key} --from {} --save`",
+                        "holds {rows} rows of {key}, the manifest says {}; copy the saved \
+                         tables again with `devdb reset --recopy {}`",
                         saved.rows, saved.stage
                     ),
                 ),
@@ -339,5 +535,72 @@ mod tests {
         assert_eq!(name("a.b", "c"), "a%2Eb.c.copy");
         assert_eq!(name("public", ".."), "public.%2E%2E.copy");
         assert_ne!(name("a.b", "c"), name("a", "b.c"));
+    }
+
+    fn saved(name: &str) -> SavedTable {
+        SavedTable {
+            schema: "public".into(),
+            name: name.into(),
+            columns: vec!["id".into()],
+            format: Format::Binary,
+            file: format!("public.{name}.copy"),
+            rows: 1,
+            stage: "CODE".into(),
+        }
+    }
+
+    #[test]
+    fn a_later_copy_takes_over_its_tables_and_recopies_run_in_order() {
+        let mut manifest = Manifest::default();
+        manifest
+            .tables
+            .insert("public.legacy".into(), saved("legacy"));
+        let subset = Recipe {
+            subset: Some("one_user".into()),
+            with_children: Some(3),
+            ..Recipe::default()
+        };
+        manifest.add(subset.clone(), vec![saved("users"), saved("teams")]);
+        let filtered = Recipe {
+            tables: vec!["users".into()],
+            filters: vec!["users:id < 5".into()],
+            ..Recipe::default()
+        };
+        manifest.add(filtered, vec![saved("users")]);
+        let recipes = manifest.recipes();
+        let described: Vec<(String, Vec<String>)> = recipes
+            .iter()
+            .map(|r| (r.describe(), r.saved.clone()))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                (
+                    "public.legacy".to_string(),
+                    vec!["public.legacy".to_string()]
+                ),
+                (
+                    "subset one_user".to_string(),
+                    vec!["public.teams".to_string()]
+                ),
+                (
+                    "users --where users:id < 5".to_string(),
+                    vec!["public.users".to_string()]
+                ),
+            ]
+        );
+        let options = recipes[1].options();
+        assert!(options.save);
+        assert_eq!(options.subset.as_deref(), Some("one_user"));
+        assert_eq!(options.with_children, Some(3));
+        // A copy that takes over every table of an earlier one leaves no empty recipe behind.
+        manifest.add(Recipe::default(), vec![saved("teams")]);
+        assert!(manifest.copies.iter().all(|c| !c.saved.is_empty()));
+        assert_eq!(manifest.copies.len(), 2);
+        let text = serde_json::to_string(&manifest).unwrap();
+        let back: Manifest = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.copies, manifest.copies);
+        let old: Manifest = serde_json::from_str(r#"{"tables": {}}"#).unwrap();
+        assert!(old.copies.is_empty());
     }
 }

@@ -44,44 +44,87 @@ pub async fn dump(
             unknown,
         });
     }
-    let mut relations: Vec<QualifiedName> = Vec::new();
-    let mut tables = Vec::new();
-    let mut functions: Vec<(String, String)> = Vec::new();
-    let mut enums: BTreeSet<String> = BTreeSet::new();
-    let mut queue = vec![relation.clone()];
-    while let Some(next) = queue.pop() {
-        if relations.contains(&next) || catalog::relation_exists(local, &next).await? {
-            continue;
-        }
-        let kind: String = query_one(
-            remote,
-            "SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)",
-            &next,
-        )
-        .await?;
-        if matches!(kind.as_str(), "r" | "p") {
-            tables.push(next.clone());
-        }
-        for row in remote
-            .query(
-                "SELECT DISTINCT n.nspname, c.relname FROM pg_rewrite r \
-                 JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
-                 JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE r.ev_class = to_regclass($1) AND d.refobjid <> r.ev_class",
-                &[&next.quoted()],
+    let needs = Needs::gather(remote, local, relation).await?;
+    if needs.relations.is_empty() {
+        return Err(CopyError::Structure(format!(
+            "{relation} already exists in the local database; nothing to copy"
+        )));
+    }
+    let dumped = run_pg_dump(engine, config, stage, (remote, local), &needs.relations).await?;
+    let dumped = without_unknown_settings(local, &dumped).await?;
+    let mut sql = String::new();
+    for statement in &needs.enums {
+        sql.push_str(statement);
+        sql.push('\n');
+    }
+    for (_, definition) in &needs.functions {
+        sql.push_str(definition.trim_end());
+        sql.push_str(";\n");
+    }
+    sql.push_str(&dumped);
+    Ok(Structure {
+        relations: needs.relations,
+        tables: needs.tables,
+        sql,
+    })
+}
+
+/// What creating a relation locally takes that the local database lacks: the relation and the
+/// relations its view is built on, the functions those views call, their columns' enum types.
+#[derive(Default)]
+struct Needs {
+    relations: Vec<QualifiedName>,
+    /// The tables among `relations` (their rows can be copied next).
+    tables: Vec<QualifiedName>,
+    /// (signature, definition)
+    functions: Vec<(String, String)>,
+    /// `CREATE TYPE ... AS ENUM` statements.
+    enums: BTreeSet<String>,
+}
+
+impl Needs {
+    async fn gather(
+        remote: &Client,
+        local: &Client,
+        relation: &QualifiedName,
+    ) -> Result<Needs, CopyError> {
+        let mut needs = Needs::default();
+        let mut queue = vec![relation.clone()];
+        while let Some(next) = queue.pop() {
+            if needs.relations.contains(&next) || catalog::relation_exists(local, &next).await? {
+                continue;
+            }
+            let kind: String = query_one(
+                remote,
+                "SELECT relkind::text FROM pg_class WHERE oid = to_regclass($1)",
+                &next,
             )
-            .await
-            .map_err(db_error("reading what the view depends on"))?
-        {
-            queue.push(QualifiedName { schema: row.get(0), name: row.get(1) });
+            .await?;
+            if matches!(kind.as_str(), "r" | "p") {
+                needs.tables.push(next.clone());
+            }
+            queue.extend(view_relations(remote, &next).await?);
+            needs.add_functions(remote, local, &next).await?;
+            needs.add_enums(remote, local, &next).await?;
+            needs.relations.push(next);
         }
+        Ok(needs)
+    }
+
+    /// The non-catalog functions `relation`'s view calls that the local database lacks.
+    async fn add_functions(
+        &mut self,
+        remote: &Client,
+        local: &Client,
+        relation: &QualifiedName,
+    ) -> Result<(), CopyError> {
         for row in remote
             .query(
                 "SELECT DISTINCT d.refobjid::regprocedure::text, pg_get_functiondef(d.refobjid) FROM pg_rewrite r \
                  JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_proc'::regclass \
                  JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace n ON n.oid = p.pronamespace \
                  WHERE r.ev_class = to_regclass($1) AND n.nspname NOT IN ('pg_catalog', 'information_schema')",
-                &[&next.quoted()],
+                &[&relation.quoted()],
             )
             .await
             .map_err(db_error("reading the functions the view uses"))?
@@ -92,10 +135,20 @@ pub async fn dump(
                 .await
                 .map_err(db_error("looking up a function locally"))?
                 .get(0);
-            if !exists && !functions.iter().any(|(s, _)| *s == signature) {
-                functions.push((signature, row.get(1)));
+            if !exists && !self.functions.iter().any(|(s, _)| *s == signature) {
+                self.functions.push((signature, row.get(1)));
             }
         }
+        Ok(())
+    }
+
+    /// The enum types of `relation`'s columns that the local database lacks.
+    async fn add_enums(
+        &mut self,
+        remote: &Client,
+        local: &Client,
+        relation: &QualifiedName,
+    ) -> Result<(), CopyError> {
         for row in remote
             .query(
                 "SELECT DISTINCT format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname, \
@@ -103,7 +156,7 @@ pub async fn dump(
                         format('%I.%I', n.nspname, t.typname) \
                  FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace \
                  WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND t.typtype = 'e'",
-                &[&next.quoted()],
+                &[&relation.quoted()],
             )
             .await
             .map_err(db_error("reading enum types"))?
@@ -115,33 +168,34 @@ pub async fn dump(
                 .map_err(db_error("looking up a type locally"))?
                 .get(0);
             if !exists {
-                enums.insert(row.get(0));
+                self.enums.insert(row.get(0));
             }
         }
-        relations.push(next);
+        Ok(())
     }
-    if relations.is_empty() {
-        return Err(CopyError::Structure(format!(
-            "{relation} already exists in the local database; nothing to copy"
-        )));
-    }
-    let dumped = run_pg_dump(engine, config, stage, (remote, local), &relations).await?;
-    let dumped = without_unknown_settings(local, &dumped).await?;
-    let mut sql = String::new();
-    for statement in &enums {
-        sql.push_str(statement);
-        sql.push('\n');
-    }
-    for (_, definition) in &functions {
-        sql.push_str(definition.trim_end());
-        sql.push_str(";\n");
-    }
-    sql.push_str(&dumped);
-    Ok(Structure {
-        relations,
-        tables,
-        sql,
-    })
+}
+
+/// The relations `relation`'s view is built on (none for a table).
+async fn view_relations(
+    remote: &Client,
+    relation: &QualifiedName,
+) -> Result<Vec<QualifiedName>, CopyError> {
+    Ok(remote
+        .query(
+            "SELECT DISTINCT n.nspname, c.relname FROM pg_rewrite r \
+             JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
+             JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE r.ev_class = to_regclass($1) AND d.refobjid <> r.ev_class",
+            &[&relation.quoted()],
+        )
+        .await
+        .map_err(db_error("reading what the view depends on"))?
+        .iter()
+        .map(|row| QualifiedName {
+            schema: row.get(0),
+            name: row.get(1),
+        })
+        .collect())
 }
 
 async fn query_one(client: &Client, sql: &str, table: &QualifiedName) -> Result<String, CopyError> {

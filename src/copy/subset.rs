@@ -1,6 +1,6 @@
 //! What one copy selects, whether named on the command line or as a subset of
-//! `x-devdb.subsets`: the start tables and their conditions, limits, masks (over the project's
-//! `x-devdb.copy` ones), the per-FK follow rules and how far children are followed.
+//! `x-devdb.subsets`: the start tables and their conditions, limits, masks and per-FK follow
+//! rules (each over the project's `x-devdb.copy` ones), and how far children are followed.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,19 @@ pub struct Selection {
     pub with_children: Option<usize>,
     /// The subset's name (`--subset NAME`), for messages; "copy" without one.
     pub name: String,
+    /// The follow rules the subset itself sets (the others are x-devdb.copy's).
+    pub own_rules: Vec<String>,
+}
+
+impl Selection {
+    /// Where the follow rule `name` was written, for messages.
+    pub fn rule_place(&self, name: &str) -> String {
+        if self.own_rules.iter().any(|r| r == name) {
+            format!("x-devdb.subsets.{}.follow", self.name)
+        } else {
+            "x-devdb.copy.follow".to_string()
+        }
+    }
 }
 
 /// The selection `options` asks for.
@@ -33,11 +46,12 @@ pub fn select(config: &Config, options: &CopyOptions) -> Result<Selection, CopyE
         };
         return Ok(Selection {
             tables,
+            rules: copy.follow.clone(),
             copy,
             cli_where: options.filters.clone(),
-            rules: BTreeMap::new(),
             with_children: options.with_children,
             name: "copy".to_string(),
+            own_rules: Vec::new(),
         });
     };
     let Some(subset) = config.settings.subsets.get(name) else {
@@ -64,12 +78,15 @@ pub fn select(config: &Config, options: &CopyOptions) -> Result<Selection, CopyE
     }
     copy.limit.extend(subset.limit.clone());
     copy.mask.extend(subset.mask.clone());
+    let mut rules = copy.follow.clone();
+    rules.extend(subset.follow.clone());
     Ok(Selection {
         tables: subset.start.keys().cloned().collect(),
         copy,
         cli_where: Vec::new(),
-        rules: subset.follow.clone(),
+        rules,
         with_children: options.with_children.or(subset.with_children),
         name: name.clone(),
+        own_rules: subset.follow.keys().cloned().collect(),
     })
 }

@@ -5,8 +5,6 @@
 //! does), and rows are written frozen where Postgres allows it.
 
 use crate::db::quote_ident;
-use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::shell::ProgressBar;
@@ -33,11 +31,6 @@ pub struct TableResult {
     pub skipped_columns: Vec<String>,
 }
 
-/// Where the copied rows are kept for later restores (`--save`).
-pub struct SaveTo {
-    pub path: PathBuf,
-}
-
 /// Memory for each index build after the COPY (the server's default is 64 MB): a sort that
 /// fits in memory writes no temporary files.
 const INDEX_BUILD_MEMORY: &str = "256MB";
@@ -51,7 +44,6 @@ pub async fn copy_table(
     remote_partitioned: bool,
     local_info: &TableInfo,
     bar: &ProgressBar,
-    save: Option<&SaveTo>,
 ) -> Result<TableResult, CopyError> {
     let started = Instant::now();
     let copy_out = format!(
@@ -73,10 +65,6 @@ pub async fn copy_table(
             error,
         })
     });
-    let mut file = match save {
-        Some(save) => Some(save.create()?),
-        None => None,
-    };
     let mut bytes = 0u64;
     let rows = load
         .replace(
@@ -88,19 +76,10 @@ pub async fn copy_table(
             |chunk| {
                 bytes += chunk.len() as u64;
                 bar.set_position(bytes);
-                if let (Some(file), Some(save)) = (file.as_mut(), save) {
-                    file.write_all(chunk).map_err(|source| CopyError::Io {
-                        path: save.path.clone(),
-                        source,
-                    })?;
-                }
                 Ok(())
             },
         )
         .await?;
-    if let (Some(file), Some(save)) = (file, save) {
-        save.commit(file)?;
-    }
     Ok(TableResult {
         table: plan.table.to_string(),
         rows,
@@ -117,6 +96,9 @@ pub async fn copy_table(
 pub struct LocalLoad<'a> {
     transaction: Transaction<'a>,
     loaded: Vec<QualifiedName>,
+    /// Loaded tables analyzed since their rows were replaced (rows followed in later are few
+    /// next to a load, and do not need new statistics).
+    analyzed: Vec<QualifiedName>,
 }
 
 impl<'a> LocalLoad<'a> {
@@ -141,6 +123,7 @@ impl<'a> LocalLoad<'a> {
         Ok(LocalLoad {
             transaction,
             loaded: Vec::new(),
+            analyzed: Vec::new(),
         })
     }
 
@@ -161,21 +144,50 @@ impl<'a> LocalLoad<'a> {
         }
     }
 
-    /// Checks every FK touching the loaded tables (pruning dangling rows when asked), then
-    /// commits; on a broken FK nothing is committed.
-    pub async fn finish(
-        self,
+    /// Gives the planner row counts of the loaded tables not analyzed since their load, for
+    /// the anti-joins that follow parents and check FKs (see `integrity::analyze`).
+    pub async fn analyze(&mut self) -> Result<(), CopyError> {
+        let stale: Vec<QualifiedName> = self
+            .loaded
+            .iter()
+            .filter(|t| !self.analyzed.contains(t))
+            .cloned()
+            .collect();
+        integrity::analyze(&self.transaction, &stale).await?;
+        self.analyzed.extend(stale);
+        Ok(())
+    }
+
+    /// Checks every FK touching the loaded tables, pruning dangling rows when asked; on a
+    /// broken FK the copy ends here and nothing is committed.
+    pub async fn check(
+        &mut self,
         keys: &integrity::Keys,
         prune: bool,
     ) -> Result<Vec<Pruned>, CopyError> {
-        let pruned = integrity::enforce(&self.transaction, keys, &self.loaded, prune).await?;
+        self.analyze().await?;
+        integrity::enforce(&self.transaction, keys, &self.loaded, prune).await
+    }
+
+    /// Commits what `check` found whole.
+    pub async fn commit(self) -> Result<(), CopyError> {
         self.transaction
             .commit()
             .await
             .map_err(|error| CopyError::Database {
                 action: "committing the local transaction".into(),
                 error,
-            })?;
+            })
+    }
+
+    /// [`check`](Self::check), then [`commit`](Self::commit).
+    pub async fn finish(
+        mut self,
+        keys: &integrity::Keys,
+        prune: bool,
+    ) -> Result<Vec<Pruned>, CopyError> {
+        let pruned = self.check(keys, prune).await?;
+        self.commit().await?;
         Ok(pruned)
     }
 
@@ -195,6 +207,7 @@ impl<'a> LocalLoad<'a> {
         if !self.loaded.contains(table) {
             self.loaded.push(table.clone());
         }
+        self.analyzed.retain(|t| t != table);
         replace_in(
             &self.transaction,
             table,
@@ -208,7 +221,8 @@ impl<'a> LocalLoad<'a> {
     }
 }
 
-/// Empties the table and COPYs `source` into it, inside the caller's transaction.
+/// Empties the table and COPYs `source` into it, inside the caller's transaction: indexes
+/// dropped first and built once after, sequences moved past the copied ids.
 async fn replace_in<S>(
     transaction: &Transaction<'_>,
     table: &QualifiedName,
@@ -216,37 +230,18 @@ async fn replace_in<S>(
     columns: &[String],
     format: Format,
     source: S,
-    mut on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
+    on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
 ) -> Result<u64, CopyError>
 where
     S: Stream<Item = Result<Bytes, CopyError>>,
 {
-    let fail = |action: &str| {
-        let action = format!("{action} ({table})");
-        move |error| CopyError::Database { action, error }
-    };
-    let (referenced, partitioned, sequences) = (info.referenced, info.partitioned, &info.sequences);
-    let freeze = if referenced {
-        // TRUNCATE refuses a table other tables point at; DELETE does not (triggers are off).
-        transaction
-            .batch_execute(&format!("DELETE FROM {}", table.quoted()))
-            .await
-            .map_err(fail("emptying the local table"))?;
-        false
-    } else {
-        transaction
-            .batch_execute(&format!("TRUNCATE {}", table.quoted()))
-            .await
-            .map_err(fail("emptying the local table"))?;
-        // FREEZE spares later vacuum work; Postgres allows it after TRUNCATE in this transaction.
-        !partitioned
-    };
+    let freeze = empty(transaction, table, info).await?;
     // Dropped inside this transaction: a failure or Ctrl-C brings them back with the rows.
     for index in &info.rebuilt {
         transaction
             .batch_execute(&index.drop_sql(table))
             .await
-            .map_err(fail("dropping an index before the COPY"))?;
+            .map_err(failed(table, "dropping an index before the COPY"))?;
     }
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let copy_in = format!(
@@ -256,10 +251,55 @@ where
         format_name(format),
         if freeze { ", FREEZE" } else { "" }
     );
-    let sink = transaction
-        .copy_in::<_, Bytes>(&copy_in)
+    let rows = stream_in(transaction, table, &copy_in, source, on_chunk).await?;
+    rebuild_indexes(transaction, table, info).await?;
+    advance_sequences(transaction, table, info).await?;
+    Ok(rows)
+}
+
+/// The error of one step of loading `table`.
+fn failed(table: &QualifiedName, action: &str) -> impl FnOnce(tokio_postgres::Error) -> CopyError {
+    let action = format!("{action} ({table})");
+    move |error| CopyError::Database { action, error }
+}
+
+/// Deletes the table's rows; returns whether the COPY may write them frozen.
+async fn empty(
+    transaction: &Transaction<'_>,
+    table: &QualifiedName,
+    info: &TableInfo,
+) -> Result<bool, CopyError> {
+    if info.referenced {
+        // TRUNCATE refuses a table other tables point at; DELETE does not (triggers are off).
+        transaction
+            .batch_execute(&format!("DELETE FROM {}", table.quoted()))
+            .await
+            .map_err(failed(table, "emptying the local table"))?;
+        return Ok(false);
+    }
+    transaction
+        .batch_execute(&format!("TRUNCATE {}", table.quoted()))
         .await
-        .map_err(fail("starting the local COPY"))?;
+        .map_err(failed(table, "emptying the local table"))?;
+    // FREEZE spares later vacuum work; Postgres allows it after TRUNCATE in this transaction.
+    Ok(!info.partitioned)
+}
+
+/// Runs `copy_in` with the chunks of `source`; returns the rows written.
+async fn stream_in<S>(
+    transaction: &Transaction<'_>,
+    table: &QualifiedName,
+    copy_in: &str,
+    source: S,
+    mut on_chunk: impl FnMut(&Bytes) -> Result<(), CopyError>,
+) -> Result<u64, CopyError>
+where
+    S: Stream<Item = Result<Bytes, CopyError>>,
+{
+    let sink = transaction
+        .copy_in::<_, Bytes>(copy_in)
+        .await
+        .map_err(failed(table, "starting the local COPY"))?;
     futures_util::pin_mut!(sink);
     futures_util::pin_mut!(source);
     // The remote sends one message per row; batching them spares a flush (a syscall and a
@@ -272,35 +312,54 @@ where
         if batch.len() >= BATCH_BYTES {
             sink.send(batch.split().freeze())
                 .await
-                .map_err(fail("writing rows locally"))?;
+                .map_err(failed(table, "writing rows locally"))?;
         }
     }
     if !batch.is_empty() {
         sink.send(batch.freeze())
             .await
-            .map_err(fail("writing rows locally"))?;
+            .map_err(failed(table, "writing rows locally"))?;
     }
-    let rows = sink
-        .as_mut()
+    sink.as_mut()
         .finish()
         .await
-        .map_err(fail("finishing the local COPY"))?;
-    if !info.rebuilt.is_empty() {
-        transaction
-            .batch_execute(&format!(
-                "SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"
-            ))
-            .await
-            .map_err(fail("preparing the index builds"))?;
+        .map_err(failed(table, "finishing the local COPY"))
+}
+
+/// Builds the indexes dropped before the COPY, each with one sort.
+async fn rebuild_indexes(
+    transaction: &Transaction<'_>,
+    table: &QualifiedName,
+    info: &TableInfo,
+) -> Result<(), CopyError> {
+    if info.rebuilt.is_empty() {
+        return Ok(());
     }
+    transaction
+        .batch_execute(&format!(
+            "SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"
+        ))
+        .await
+        .map_err(failed(table, "preparing the index builds"))?;
     for index in &info.rebuilt {
         transaction
             .batch_execute(&index.create_sql(table))
             .await
-            .map_err(fail(&format!("rebuilding the index {}", index.index)))?;
+            .map_err(failed(
+                table,
+                &format!("rebuilding the index {}", index.index),
+            ))?;
     }
-    for (column, sequence) in sequences {
-        // Past the copied ids, so the next insert does not collide.
+    Ok(())
+}
+
+/// Moves the table's owned sequences past the copied ids, so the next insert does not collide.
+async fn advance_sequences(
+    transaction: &Transaction<'_>,
+    table: &QualifiedName,
+    info: &TableInfo,
+) -> Result<(), CopyError> {
+    for (column, sequence) in &info.sequences {
         let sql = format!(
             "SELECT setval($1::text::regclass, COALESCE(max({col}), 1), max({col}) IS NOT NULL) FROM {}",
             table.quoted(),
@@ -309,9 +368,9 @@ where
         transaction
             .query_one(&sql, &[sequence])
             .await
-            .map_err(fail("advancing sequences"))?;
+            .map_err(failed(table, "advancing sequences"))?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 pub fn format_name(format: Format) -> &'static str {

@@ -485,11 +485,12 @@ impl Pipe {
         Pipe { buffer, reader }
     }
 
-    /// What arrived once the pipe closed; a process the command left running in the
+    /// What arrived once the pipe closed (waited for: under load a fast `echo` can exit before its
+    /// output is read); a process the command left running in the
     /// background may keep it open, so that wait is bounded.
     async fn drained(self) -> Vec<u8> {
         if let Some(reader) = self.reader {
-            let _ = tokio::time::timeout(Duration::from_millis(200), reader).await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), reader).await;
         }
         let bytes = self.buffer.lock().unwrap().clone();
         bytes

@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::copy::{self, CopyOptions};
+use crate::copy;
 use crate::db::stage::Stage;
 use crate::db::ConnectionInfo;
 use crate::docker::Engine;
@@ -175,85 +175,27 @@ pub async fn reset(
     let dir = config.migrations_dir();
     files::ensure_lock_file(&dir)?;
     let files = files::discover(&dir)?;
-    let hashes = snapshot::prefix_hashes(&files);
+    let history = History {
+        hashes: snapshot::prefix_hashes(&files),
+        files,
+        dir,
+    };
     let admin = local.maintenance().connect().await?;
     serialize_resets(shell, &admin, &local.database).await?;
     let seed_plan = match options.no_seed {
         true => None,
         false => seed::SeedPlan::load(config)?,
     };
-    // An unchanged history and seed: the seeded snapshot, else the longest migrated prefix.
-    let seeded_key = seed_plan.as_ref().map(|plan| plan.snapshot_key(&hashes));
-    let seeded = match &seeded_key {
-        Some(key) => spare::restore_seeded(&admin, &local.database, key, files.len()).await?,
-        None => None,
-    };
-    let restored = match seeded {
-        Some(restored) => restored,
-        None => spare::restore(&admin, &local.database, &files, &hashes).await?,
-    };
-    let seeded = restored.seeded;
+    let restored = restore_database(&admin, &local, &history, seed_plan.as_ref()).await?;
     steps.end("database", at, restored.detail);
-    let restored = restored.migrations;
 
-    let at = steps.begin("migrate");
-    let mut applied = Vec::new();
-    let mut kept = 0;
-    // All but the last migration first: after a long replay (see INLINE_AFTER) both snapshots
-    // an edit of the last migration needs are made now, not left to the background job.
-    let before_last = files.len().saturating_sub(1);
-    for upto in [before_last, files.len()] {
-        if restored >= upto {
-            continue;
-        }
-        let client = local.connect().await?;
-        applied.extend(migrate::deploy(shell, &client, &dir, &files[..upto]).await?);
-        drop(client);
-        if applied.len() > 1 && at.elapsed() > spare::INLINE_AFTER {
-            kept += spare::keep_inline(&admin, &local.database, &files[..upto], &hashes).await?;
-        }
-    }
-    let inline = kept > 0;
-    steps.end(
-        "migrate",
-        at,
-        format!(
-            "applied {} of {} migrations{}",
-            applied.len(),
-            files.len(),
-            if inline {
-                format!("; made {kept} snapshots")
-            } else {
-                String::new()
-            }
-        ),
-    );
-    let applied: Vec<String> = applied.into_iter().map(|a| a.name).collect();
-
+    let applied = migrate_rest(&mut steps, &admin, &local, &history, restored.migrations).await?;
     let seed = match &seed_plan {
         None if config.settings.seed.is_empty() => None,
         None => Some("skipped"),
-        Some(_) if seeded => Some("from_snapshot"),
+        Some(_) if restored.seeded => Some("from_snapshot"),
         Some(plan) => {
-            let at = steps.begin("seed");
-            seed::run(shell, config, plan, &local, &admin).await?;
-            let name = snapshot::database_name(&plan.snapshot_key(&hashes));
-            let last = files
-                .last()
-                .map_or("no migrations".to_string(), |f| f.name.clone());
-            snapshot::create(
-                &admin,
-                &local.database,
-                &name,
-                files.len(),
-                &format!("{last} + seed"),
-            )
-            .await?;
-            steps.end(
-                "seed",
-                at,
-                format!("ran {}; kept as a snapshot", plan.describe()),
-            );
+            run_seed(&mut steps, config, plan, &local, &admin, &history).await?;
             Some("ran")
         }
     };
@@ -276,12 +218,116 @@ pub async fn reset(
     // Spares, snapshots and cleanup for the next reset, made in the background.
     spare::spawn(config);
     Ok(ResetReport {
-        from_snapshot: restored,
+        from_snapshot: restored.migrations,
         applied,
         seed: seed.map(str::to_string),
         total_milliseconds: steps.started.elapsed().as_millis(),
         steps: steps.steps,
     })
+}
+
+/// The migration history on disk, with the hash of each of its prefixes.
+struct History {
+    dir: std::path::PathBuf,
+    files: Vec<files::MigrationFile>,
+    hashes: Vec<String>,
+}
+
+/// Puts a new database in place: the seeded snapshot of an unchanged history and seed, else
+/// the snapshot of the longest migrated prefix.
+async fn restore_database(
+    admin: &tokio_postgres::Client,
+    local: &ConnectionInfo,
+    history: &History,
+    seed_plan: Option<&seed::SeedPlan>,
+) -> Result<spare::Restored, WorkflowError> {
+    let seeded_key = seed_plan.map(|plan| plan.snapshot_key(&history.hashes));
+    let seeded = match &seeded_key {
+        Some(key) => {
+            spare::restore_seeded(admin, &local.database, key, history.files.len()).await?
+        }
+        None => None,
+    };
+    Ok(match seeded {
+        Some(restored) => restored,
+        None => spare::restore(admin, &local.database, &history.files, &history.hashes).await?,
+    })
+}
+
+/// Applies the migrations the restored database lacks; returns their names.
+async fn migrate_rest(
+    steps: &mut Steps<'_>,
+    admin: &tokio_postgres::Client,
+    local: &ConnectionInfo,
+    history: &History,
+    restored: usize,
+) -> Result<Vec<String>, WorkflowError> {
+    let at = steps.begin("migrate");
+    let files = &history.files;
+    let mut applied = Vec::new();
+    let mut kept = 0;
+    // All but the last migration first: after a long replay (see INLINE_AFTER) both snapshots
+    // an edit of the last migration needs are made now, not left to the background job.
+    let before_last = files.len().saturating_sub(1);
+    for upto in [before_last, files.len()] {
+        if restored >= upto {
+            continue;
+        }
+        let client = local.connect().await?;
+        applied.extend(migrate::deploy(steps.shell, &client, &history.dir, &files[..upto]).await?);
+        drop(client);
+        if applied.len() > 1 && at.elapsed() > spare::INLINE_AFTER {
+            kept +=
+                spare::keep_inline(admin, &local.database, &files[..upto], &history.hashes).await?;
+        }
+    }
+    let made = if kept > 0 {
+        format!("; made {kept} snapshots")
+    } else {
+        String::new()
+    };
+    steps.end(
+        "migrate",
+        at,
+        format!(
+            "applied {} of {} migrations{made}",
+            applied.len(),
+            files.len()
+        ),
+    );
+    Ok(applied.into_iter().map(|a| a.name).collect())
+}
+
+/// Runs the seed and keeps the seeded database as a snapshot for the next reset.
+async fn run_seed(
+    steps: &mut Steps<'_>,
+    config: &Config,
+    plan: &seed::SeedPlan,
+    local: &ConnectionInfo,
+    admin: &tokio_postgres::Client,
+    history: &History,
+) -> Result<(), WorkflowError> {
+    let at = steps.begin("seed");
+    seed::run(steps.shell, config, plan, local, admin).await?;
+    let name = snapshot::database_name(&plan.snapshot_key(&history.hashes));
+    let last = history
+        .files
+        .last()
+        .map_or("no migrations".to_string(), |f| f.name.clone());
+    snapshot::create(
+        admin,
+        &local.database,
+        &name,
+        history.files.len(),
+        &format!("{last} + seed"),
+    )
+    .await?;
+    steps.end(
+        "seed",
+        at,
+        format!("ran {}; kept as a snapshot", plan.describe()),
+    );
+    Ok(())
 }
 
 async fn restore_data(
@@ -292,21 +338,7 @@ async fn restore_data(
 ) -> Result<String, WorkflowError> {
     let manifest = copy::saved::read_manifest(&copy::saved::data_dir(config))?;
     if let Some(stage) = &options.recopy_from {
-        if manifest.tables.is_empty() {
-            return Err(WorkflowError::NothingToRecopy);
-        }
-        let copy_options = CopyOptions {
-            tables: manifest.tables.keys().cloned().collect(),
-            save: true,
-            ..CopyOptions::default()
-        };
-        let report = copy::copy_data(shell, config, local, stage, &copy_options).await?;
-        let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
-        return Ok(format!(
-            "copied {} tables ({rows} rows) again from {}",
-            report.tables.len(),
-            stage.name
-        ));
+        return recopy(shell, config, local, stage, &manifest).await;
     }
     if manifest.tables.is_empty() {
         return Ok("no saved data (devdb copy --save keeps some)".to_string());
@@ -316,5 +348,35 @@ async fn restore_data(
     Ok(format!(
         "restored {} saved tables ({rows} rows)",
         restored.len()
+    ))
+}
+
+/// Runs every saved copy again from `stage`, as it was made (its subset, conditions and
+/// children), in the order they were made, so the new rows are the same closure read afresh
+/// and every FK holds as after the first copies.
+async fn recopy(
+    shell: &Shell,
+    config: &Config,
+    local: &ConnectionInfo,
+    stage: &Stage,
+    manifest: &copy::saved::Manifest,
+) -> Result<String, WorkflowError> {
+    let recipes = manifest.recipes();
+    if recipes.is_empty() {
+        return Err(WorkflowError::NothingToRecopy);
+    }
+    let (mut tables, mut rows) = (0, 0u64);
+    let mut made = Vec::new();
+    for recipe in &recipes {
+        let report = copy::copy_data(shell, config, local, stage, &recipe.options()).await?;
+        tables += report.tables.len();
+        rows += report.tables.iter().map(|t| t.rows).sum::<u64>();
+        rows += report.followed.iter().map(|f| f.rows).sum::<u64>();
+        made.push(recipe.describe());
+    }
+    Ok(format!(
+        "copied {tables} tables ({rows} rows) again from {} ({})",
+        stage.name,
+        made.join("; ")
     ))
 }

@@ -4,7 +4,8 @@
 //! subset with children, `--with-children=1`, a `set-null` rule) leaves locally exactly the
 //! closure a recursive query computes on the stage, compared row by row through digests, and a
 //! join-based check finds no row pointing nowhere. Bad subsets change nothing; a stage written
-//! during the copy still gives one consistent cut.
+//! during the copy still gives one consistent cut; a saved subset restores as its closure and
+//! `reset --recopy` runs the same closure again.
 
 use crate::common;
 
@@ -48,6 +49,10 @@ const RELATIONS: &str = "  relations:
     broken_cycle:
       start: { cyc_a: \"true\" }
       follow: { cyc_a_b_id_fkey: set-null }
+    first_users:
+      start: { users: \"true\" }
+      limit: { users: 5 }
+      with_children: 1
 ";
 
 /// What a start chooses, as conditions on the stage (`false` for nothing).
@@ -314,6 +319,182 @@ async fn a_bad_virtual_fk_or_an_uncuttable_cycle_is_one_error_that_changes_nothi
         );
         assert_eq!(column(&local, snapshot).await, before, "{bad} changed rows");
     }
+}
+
+#[tokio::test]
+async fn set_null_in_x_devdb_copy_cuts_plain_copies_and_a_limit_cannot_carry_children() {
+    let follow = "  copy:\n    follow: { users_manager_id_fkey: set-null }\n";
+    let pair = StagePair::new(
+        "shapecut",
+        &format!("{} {ROWS}", graph()),
+        &graph(),
+        &format!("{follow}{RELATIONS}"),
+    )
+    .await;
+    let remote = connect(&pair.remote).await;
+    let local = connect(&pair.local).await;
+    let run = pair
+        .local
+        .devdb(&[
+            "copy",
+            "users",
+            "--where",
+            "users:id = 14",
+            "--from",
+            "CODE",
+            "--json",
+        ])
+        .ok();
+    let start = Start {
+        items: "false",
+        orders: "false",
+        users: "id = 14",
+        teams: "false",
+        events: "false",
+    };
+    assert_eq!(
+        column(&local, &local_digest(false)).await,
+        column(&remote, &closure_digest(&start, false)).await,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(column(&local, DANGLING).await, ["0"]);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["cut"][0]["foreign_key"], "users_manager_id_fkey",
+        "{report}"
+    );
+    assert!(
+        run.stderr.contains("users_manager_id_fkey: set-null"),
+        "{}",
+        run.stderr
+    );
+    // User 14's manager (7) did not come: the key was cut, the other users keep theirs.
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM users WHERE id = 7").await,
+        ["0"]
+    );
+    assert_eq!(
+        column(&local, "SELECT manager_id IS NULL FROM users WHERE id = 14").await,
+        ["t"]
+    );
+
+    // A rule naming no FK is refused where it was written.
+    let compose = std::fs::read_to_string(pair.local.compose_path()).unwrap();
+    pair.local.write_compose(&compose.replace(
+        "users_manager_id_fkey: set-null",
+        "users_boss_fkey: set-null",
+    ));
+    let run = pair
+        .local
+        .devdb(&["copy", "users", "--from", "CODE"])
+        .fails();
+    assert!(
+        run.stderr
+            .contains("x-devdb.copy.follow names `users_boss_fkey`, which is no foreign key"),
+        "{}",
+        run.stderr
+    );
+    pair.local.write_compose(&compose);
+
+    // "The first 5 users" is no condition children could be chosen by: one error, no change.
+    let before = column(&local, &local_digest(true)).await;
+    let run = pair
+        .local
+        .devdb(&["copy", "--subset", "first_users", "--from", "CODE"])
+        .fails();
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("public.users has a limit")
+            && run.stderr.contains("choose its rows with a condition"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(column(&local, &local_digest(true)).await, before);
+}
+
+/// The `data` step of a `reset --json` report: its detail.
+fn data_step(run: &common::Run) -> String {
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect("reset --json");
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "data")
+        .map(|s| s["detail"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_saved_subset_restores_its_closure_and_recopy_runs_the_same_closure_again() {
+    let pair = StagePair::new("shapesave", &format!("{} {ROWS}", graph()), "", RELATIONS).await;
+    pair.local.write_migration("20260101000000_graph", &graph());
+    pair.local.devdb(&["migrate", "deploy"]).ok();
+    let remote = connect(&pair.remote).await;
+    let one_user = Start {
+        items: "(order_id, region) IN (SELECT id, region FROM billing.orders WHERE user_id = 14)",
+        orders: "user_id = 14",
+        users: "id = 14",
+        teams: "lead_id = 14",
+        events: "kind = 'user' AND subject_id = 14",
+    };
+    pair.local
+        .devdb(&["copy", "--subset", "one_user", "--from", "CODE", "--save"])
+        .ok();
+    let saved = column(&remote, &closure_digest(&one_user, true)).await;
+    assert_eq!(
+        column(&connect(&pair.local).await, &local_digest(true)).await,
+        saved
+    );
+
+    // The stage moves on: user 14 gets an order whose item names a new product, and a new
+    // manager (user 3, whose own manager is user 1), in one transaction.
+    remote
+        .batch_execute(
+            "BEGIN;
+             INSERT INTO products (id, sku, title) VALUES (900, 'S900', 'new');
+             INSERT INTO billing.orders VALUES (5001, 1, 14);
+             INSERT INTO order_items VALUES (9001, 5001, 1, 'S900');
+             UPDATE users SET manager_id = 3, email = 'moved@x.io' WHERE id = 14;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    let fresh = column(&remote, &closure_digest(&one_user, true)).await;
+    assert_ne!(fresh, saved, "the stage's closure did not change");
+
+    // A reset restores the saved rows, the followed parents with them (they are the closure
+    // as it was, with no stage), and every FK holds.
+    let run = pair.local.devdb(&["reset", "--no-generate", "--json"]).ok();
+    assert!(
+        data_step(&run).starts_with("restored 6 saved tables"),
+        "{}",
+        run.stdout
+    );
+    let local = connect(&pair.local).await;
+    assert_eq!(column(&local, &local_digest(true)).await, saved);
+    assert_eq!(column(&local, DANGLING).await, ["0"]);
+
+    // --recopy runs the subset again: the new closure, not the saved tables copied whole.
+    let run = pair
+        .local
+        .devdb(&["reset", "--no-generate", "--json", "--recopy", "CODE"])
+        .ok();
+    assert!(
+        data_step(&run).contains("again from CODE (subset one_user)"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let local = connect(&pair.local).await;
+    assert_eq!(column(&local, &local_digest(true)).await, fresh);
+    assert_eq!(column(&local, DANGLING).await, ["0"]);
+    // And what it saved is that new closure: a plain reset restores it.
+    pair.remote.devdb(&["down"]).ok();
+    pair.local.devdb(&["reset", "--no-generate"]).ok();
+    let local = connect(&pair.local).await;
+    assert_eq!(column(&local, &local_digest(true)).await, fresh);
+    assert_eq!(column(&local, DANGLING).await, ["0"]);
 }
 
 // Two workers: the writer task runs while the test's thread waits for devdb.
