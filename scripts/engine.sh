@@ -134,15 +134,33 @@ ensure_base_image() {
   docker tag "$id" "$image"
 }
 
+# stand_in_digest: a digest of containers/postgres-local, the stand-ins' build context. The
+# images carry it as a label, so an image built from an older Dockerfile or entrypoint is
+# rebuilt instead of being taken for done.
+stand_in_digest() {
+  (cd "$repo_root/containers/postgres-local" && sha256sum Dockerfile docker-entrypoint.sh) \
+    | sha256sum | cut -c1-16
+}
+
 # ensure_local_postgres_image [MAJOR]: the official-image stand-in for PostgreSQL MAJOR.
 ensure_local_postgres_image() {
-  local major=${1:-15} image
+  local major=${1:-15} image digest
   image=$(local_image_for "$major") || return 1
   ensure_base_image "$major" || return 1
-  docker image inspect "$image" >/dev/null 2>&1 && return 0
+  digest=$(stand_in_digest)
+  [ "$(docker image inspect -f '{{ index .Config.Labels "devdb.stand-in" }}' "$image" 2>/dev/null)" \
+    = "$digest" ] && return 0
   log "building $image"
   docker build -q --build-arg "BASE_IMAGE=$(base_image_for "$major")" --build-arg "PG_MAJOR=$major" \
+    --label "devdb.stand-in=$digest" \
     --target "$(layout_for "$major")" -t "$image" "$repo_root/containers/postgres-local" >/dev/null
+}
+
+# registry_image_id REPOSITORY TAG: the image id (its config digest) the registry holds there.
+registry_image_id() {
+  curl -fsS "http://$DEVDB_REGISTRY/v2/$1/manifests/$2" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' 2>/dev/null \
+    | tr -d ' \n' | sed -n 's/.*"config":{[^}]*"digest":"\(sha256:[0-9a-f]*\)".*/\1/p'
 }
 
 ensure_registry() {
@@ -165,10 +183,11 @@ CONF
       sleep 0.5
     done
   fi
-  # The pull test pulls this reference after untagging it locally.
+  # The pull test pulls this reference after untagging it locally; pushed again when the
+  # stand-in was rebuilt.
   local ref="$DEVDB_REGISTRY/devdb/postgres:15"
-  if ! curl -fsS "http://$DEVDB_REGISTRY/v2/devdb/postgres/manifests/15" \
-       -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' >/dev/null 2>&1; then
+  if [ "$(registry_image_id devdb/postgres 15)" != \
+       "$(docker image inspect -f '{{.Id}}' "$DEVDB_LOCAL_IMAGE")" ]; then
     log "pushing $ref"
     docker tag "$DEVDB_LOCAL_IMAGE" "$ref"
     docker push -q "$ref" >/dev/null

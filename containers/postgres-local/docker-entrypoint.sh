@@ -38,21 +38,35 @@ if [ "$(id -u)" = 0 ]; then
   exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
 fi
 
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
+# first_start: the cluster of this container, as the official image's initdb would leave it:
+# the template made at build time (see the Dockerfile), its bootstrap superuser (oid 10) renamed
+# to POSTGRES_USER (a session cannot rename its own user, hence the passing role), with
+# POSTGRES_PASSWORD (read by psql from the environment, so it is on no command line) and
+# POSTGRES_DB; then the init scripts run, on a server listening on its socket only.
+first_start() {
   if [ -z "${POSTGRES_PASSWORD:-}" ]; then
     echo "error: POSTGRES_PASSWORD is not set" >&2
     exit 1
   fi
-  pwfile=$(mktemp)
-  printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
-  initdb --username="$POSTGRES_USER" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA" >/dev/null
-  rm -f "$pwfile"
-  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  cp -a "$DEVDB_CLUSTER_TEMPLATE/." "$PGDATA/"
   pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
-  if [ "$POSTGRES_DB" != "postgres" ]; then
-    psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-      -c "CREATE DATABASE \"$POSTGRES_DB\"" >/dev/null
-  fi
+  psql -X -q -v ON_ERROR_STOP=1 --username postgres --dbname postgres \
+    --set user="$POSTGRES_USER" --set db="$POSTGRES_DB" <<'SQL'
+SELECT :'user' <> 'postgres' AS rename, :'db' <> 'postgres' AS create_db \gset
+\if :rename
+CREATE ROLE devdb_init SUPERUSER;
+SET SESSION AUTHORIZATION devdb_init;
+ALTER ROLE postgres RENAME TO :"user";
+RESET SESSION AUTHORIZATION;
+DROP ROLE devdb_init;
+\endif
+\getenv password POSTGRES_PASSWORD
+ALTER ROLE :"user" PASSWORD :'password';
+\unset password
+\if :create_db
+CREATE DATABASE :"db";
+\endif
+SQL
   for f in /docker-entrypoint-initdb.d/*; do
     case "$f" in
       *.sql) psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" -f "$f" ;;
@@ -61,5 +75,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   done
   pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   echo "PostgreSQL init process complete; ready for start up."
+}
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  first_start
 fi
 exec "$@" -c listen_addresses='*'

@@ -1,6 +1,6 @@
 //! The fast paths keep their guarantees: back-to-back resets (which outrun the background job)
 //! give the same schema each time, and a copy killed while the table's indexes are dropped
-//! leaves the previous rows and indexes.
+//! leaves the previous rows and indexes (stopped there by an advisory lock its index waits on).
 
 use crate::common;
 
@@ -63,20 +63,62 @@ async fn ten_back_to_back_resets_give_the_same_schema() {
     );
 }
 
-/// Rows enough that building the local index takes a moment to observe.
-const ROWS: u64 = 600_000;
+/// The table and its indexes, on both sides. `big_gate_idx` calls `copy_gate`, which waits for
+/// a shared hold on advisory lock [`GATE`]: while the test holds that lock exclusively, the
+/// copy's index build stops inside `copy_gate` (the other indexes dropped, the rows copied), so
+/// the test kills it there, not when a 10 ms poll happens to catch the build.
+const TABLE: &str = "CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL, n int);
+    CREATE FUNCTION copy_gate(id bigint) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN id; END $$;
+    CREATE INDEX big_label_idx ON big (label);
+    CREATE INDEX big_gate_idx ON big (copy_gate(id));";
+const GATE: i64 = 4242;
+const ROWS: u64 = 5_000;
+const INDEXES: &str = "SELECT string_agg(indexname || ':' || indexdef, ' | ' ORDER BY indexname) \
+    FROM pg_indexes WHERE tablename = 'big'";
+
+/// Waits until the copy's session is stopped at the gate, inside the build of `big_gate_idx`.
+async fn wait_at_the_gate(local: &tokio_postgres::Client, child: &mut std::process::Child) {
+    let started = Instant::now();
+    let waiting = format!(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {GATE} AND NOT granted"
+    );
+    while column(local, &waiting).await != ["1"] {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the copy ended without building big_gate_idx"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the copy never reached the index build"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The build is under way (and stays so while the gate is held).
+    assert_eq!(
+        column(
+            local,
+            "SELECT count(*) FROM pg_stat_progress_create_index WHERE relid = 'big'::regclass"
+        )
+        .await,
+        ["1"]
+    );
+}
 
 #[tokio::test]
 async fn a_copy_killed_while_indexes_are_rebuilt_leaves_old_rows_and_indexes() {
-    let table = "CREATE TABLE big (id bigint PRIMARY KEY, label text NOT NULL, n int);\n\
-                 CREATE INDEX big_label_idx ON big (label);";
     let remote_sql = format!(
-        "{table}\nINSERT INTO big SELECT g, md5(g::text), g % 97 FROM generate_series(1, {ROWS}) g;"
+        "{TABLE}\nINSERT INTO big SELECT g, md5(g::text), g % 97 FROM generate_series(1, {ROWS}) g;"
     );
     let local_sql =
-        format!("{table}\nINSERT INTO big SELECT g, 'old ' || g, 0 FROM generate_series(1, 10) g;");
+        format!("{TABLE}\nINSERT INTO big SELECT g, 'old ' || g, 0 FROM generate_series(1, 10) g;");
     let pair = StagePair::new("killcopy", &remote_sql, &local_sql, "").await;
     let local = connect(&pair.local).await;
+    let indexes = column(&local, INDEXES).await;
+    for index in ["big_gate_idx:", "big_label_idx:", "big_pkey:"] {
+        assert!(indexes[0].contains(index), "{indexes:?}");
+    }
+    column(&local, &format!("SELECT pg_advisory_lock({GATE})")).await;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_devdb"))
         .args(["copy", "big", "--from", "CODE"])
         .current_dir(pair.local.path())
@@ -87,44 +129,17 @@ async fn a_copy_killed_while_indexes_are_rebuilt_leaves_old_rows_and_indexes() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start devdb copy");
-    // The index build after the COPY: the indexes were dropped in the copy's transaction.
-    let started = Instant::now();
-    loop {
-        let building = column(
-            &local,
-            "SELECT count(*) FROM pg_stat_progress_create_index WHERE relid = 'big'::regclass",
-        )
-        .await;
-        if building == ["1"] {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the copy ended before its index build was seen; raise ROWS"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no index build seen"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_at_the_gate(&local, &mut child).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    // The server notices the closed connection and rolls back.
+    // Past the gate, the session finds its client gone at its next read and rolls back.
+    column(&local, &format!("SELECT pg_advisory_unlock({GATE})")).await;
     common::wait_until_other_sessions_end(&local).await;
     assert_eq!(
         column(&local, "SELECT string_agg(label, ',' ORDER BY id) FROM big").await,
         ["old 1,old 2,old 3,old 4,old 5,old 6,old 7,old 8,old 9,old 10"]
     );
-    assert_eq!(
-        column(
-            &local,
-            "SELECT string_agg(indexname || ':' || indexdef, ' | ' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'big'"
-        )
-        .await,
-        ["big_label_idx:CREATE INDEX big_label_idx ON public.big USING btree (label) | \
-          big_pkey:CREATE UNIQUE INDEX big_pkey ON public.big USING btree (id)"]
-    );
+    assert_eq!(column(&local, INDEXES).await, indexes);
     assert_eq!(
         column(
             &local,
@@ -140,15 +155,7 @@ async fn a_copy_killed_while_indexes_are_rebuilt_leaves_old_rows_and_indexes() {
         column(&local, "SELECT count(*) FROM big").await,
         [ROWS.to_string()]
     );
-    assert_eq!(
-        column(
-            &local,
-            "SELECT string_agg(indexname || ':' || indexdef, ' | ' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'big'"
-        )
-        .await,
-        ["big_label_idx:CREATE INDEX big_label_idx ON public.big USING btree (label) | \
-          big_pkey:CREATE UNIQUE INDEX big_pkey ON public.big USING btree (id)"]
-    );
+    assert_eq!(column(&local, INDEXES).await, indexes);
     assert_eq!(
         column(&local, "SELECT count(*) FROM big WHERE label = md5('4242')").await,
         ["1"]
