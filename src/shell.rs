@@ -73,6 +73,29 @@ impl Captured {
     }
 }
 
+/// The Shell's stdout as a `Write` (see `Shell::stdout`).
+pub struct Stdout(Shell);
+
+impl Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .inner
+            .out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0
+            .inner
+            .out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .flush()
+    }
+}
+
 /// A `Write` into a shared buffer.
 struct Buffer(Arc<Mutex<Vec<u8>>>);
 
@@ -190,6 +213,12 @@ impl Shell {
         self.write_out(text);
     }
 
+    /// stdout as a writer, for a stream of results (a container's log). Unlike `result`, its
+    /// errors reach the caller, so a follow stops when the reader goes away.
+    pub fn stdout(&self) -> Stdout {
+        Stdout(self.clone())
+    }
+
     /// A question on stderr, answered on the same line (always shown: the user must see it).
     pub fn prompt(&self, question: &str) {
         self.write_err(&format!("{question} "));
@@ -291,6 +320,13 @@ mod tests {
         quiet.error("broken", Some(&Hint::suggest("fix it")));
         assert_eq!(captured.stdout(), "url\n");
         assert_eq!(captured.stderr(), "error: broken\n  hint: fix it\n");
+    }
+
+    #[test]
+    fn a_stream_goes_to_the_shells_stdout() {
+        let (shell, captured) = Shell::capture(Verbosity::Quiet);
+        shell.stdout().write_all(b"log line\n").unwrap();
+        assert_eq!(captured.stdout(), "log line\n");
     }
 
     #[test]

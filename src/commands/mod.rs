@@ -44,16 +44,10 @@ pub async fn run(cli: Cli, shell: Shell) -> Result<Outcome> {
         Command::Down => done(down(ctx).await),
         Command::Destroy(args) => done(destroy(ctx, args).await),
         Command::Status(args) => done(status(ctx, args).await),
-        Command::Logs(args) => done(
-            ops::services::logs(
-                ctx,
-                args.service,
-                args.follow,
-                args.tail,
-                &mut std::io::stdout(),
-            )
-            .await,
-        ),
+        Command::Logs(args) => {
+            let out = &mut ctx.shell.stdout();
+            done(ops::services::logs(ctx, args.service, args.follow, args.tail, out).await)
+        }
         Command::Url => done(url(ctx).await),
         Command::Tunnel(args) => done(tunnel::tunnel(ctx, args).await),
         Command::Migrate(command) => migrate::run(ctx, command).await,

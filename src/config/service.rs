@@ -393,64 +393,10 @@ pub fn parse_volume(text: &str, dir: &Path) -> Result<VolumeMount, String> {
     }
 }
 
-/// Splits a string command as a POSIX shell would split words (quotes, backslashes), as Compose does.
+/// Splits a string command as a POSIX shell would split words (quotes, backslashes), as Compose
+/// does; shell-words does that splitting, without any expansion.
 pub fn split_command(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(ch) => current.push(ch),
-                        None => return Err(format!("unclosed ' in `{text}`")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(ch @ ('"' | '\\' | '$' | '`')) => current.push(ch),
-                            Some(ch) => {
-                                current.push('\\');
-                                current.push(ch);
-                            }
-                            None => return Err(format!("unclosed \" in `{text}`")),
-                        },
-                        Some(ch) => current.push(ch),
-                        None => return Err(format!("unclosed \" in `{text}`")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(ch) = chars.next() {
-                    current.push(ch);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                current.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(current);
-    }
-    Ok(words)
+    shell_words::split(text).map_err(|e| format!("{e} in `{text}`"))
 }
 
 #[cfg(test)]

@@ -83,6 +83,9 @@ fn only_the_output_layer_prints() {
                 "eprint!(",
                 "eprintln!(",
                 "indicatif::",
+                // Writing to the process's streams around the Shell (`devdb logs` did).
+                "io::stdout()",
+                "io::stderr()",
             ]
             .iter()
             .any(|needle| code.contains(needle))
