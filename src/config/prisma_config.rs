@@ -190,107 +190,127 @@ enum Token {
 
 /// Tokens with their 1-based line; an unterminated string or comment is (line, message).
 fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, (usize, String)> {
-    let chars: Vec<char> = text.chars().collect();
+    let mut lexer = Lexer {
+        chars: text.chars().collect(),
+        i: 0,
+        line: 1,
+    };
     let mut tokens = Vec::new();
-    let (mut i, mut line) = (0, 1);
-    while i < chars.len() {
-        let c = chars[i];
-        let start_line = line;
+    while let Some(c) = lexer.at(0) {
+        let start_line = lexer.line;
         match c {
             '\n' => {
-                line += 1;
-                i += 1;
+                lexer.line += 1;
+                lexer.i += 1;
             }
-            c if c.is_whitespace() => i += 1,
-            '/' if chars.get(i + 1) == Some(&'/') => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
+            c if c.is_whitespace() => lexer.i += 1,
+            '/' if lexer.at(1) == Some('/') => {
+                while lexer.at(0).is_some_and(|c| c != '\n') {
+                    lexer.i += 1;
                 }
             }
-            '/' if chars.get(i + 1) == Some(&'*') => {
-                i += 2;
-                loop {
-                    match chars.get(i) {
-                        None => return Err((start_line, "a /* comment is not closed".into())),
-                        Some('*') if chars.get(i + 1) == Some(&'/') => break,
-                        Some('\n') => line += 1,
-                        _ => {}
-                    }
-                    i += 1;
-                }
-                i += 2;
-            }
-            '"' | '\'' | '`' => {
-                let mut value = String::new();
-                let mut interpolated = false;
-                i += 1;
-                loop {
-                    let Some(&ch) = chars.get(i) else {
-                        return Err((
-                            start_line,
-                            format!("a string opened with {c} is not closed"),
-                        ));
-                    };
-                    i += 1;
-                    match ch {
-                        ch if ch == c => break,
-                        '\\' => {
-                            let escaped = chars.get(i).copied().unwrap_or('\\');
-                            i += 1;
-                            value.push(match escaped {
-                                'n' => '\n',
-                                't' => '\t',
-                                other => other,
-                            });
-                        }
-                        '\n' if c != '`' => {
-                            return Err((
-                                start_line,
-                                format!("a string opened with {c} is not closed"),
-                            ))
-                        }
-                        '$' if c == '`' && chars.get(i) == Some(&'{') => {
-                            interpolated = true;
-                            value.push('$');
-                        }
-                        ch => {
-                            if ch == '\n' {
-                                line += 1;
-                            }
-                            value.push(ch);
-                        }
-                    }
-                }
-                tokens.push((
-                    match interpolated {
-                        true => Token::Template(value),
-                        false => Token::Text(value),
-                    },
-                    start_line,
-                ));
-            }
-            c if c.is_alphanumeric() || c == '_' || c == '$' => {
-                let mut word = String::new();
-                while let Some(&ch) = chars.get(i) {
-                    if !(ch.is_alphanumeric() || ch == '_' || ch == '$') {
-                        break;
-                    }
-                    word.push(ch);
-                    i += 1;
-                }
-                tokens.push((Token::Word(word), start_line));
-            }
+            '/' if lexer.at(1) == Some('*') => lexer.block_comment(start_line)?,
+            '"' | '\'' | '`' => tokens.push((lexer.string(c, start_line)?, start_line)),
+            c if is_word_char(c) => tokens.push((lexer.word(), start_line)),
             '{' | '}' | '(' | ')' | '[' | ']' | ',' | ':' | '.' | ';' => {
                 tokens.push((Token::Punct(c), start_line));
-                i += 1;
+                lexer.i += 1;
             }
             other => {
                 tokens.push((Token::Other(other.to_string()), start_line));
-                i += 1;
+                lexer.i += 1;
             }
         }
     }
     Ok(tokens)
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '$'
+}
+
+/// The text being tokenized, the position in it and the line there.
+struct Lexer {
+    chars: Vec<char>,
+    i: usize,
+    line: usize,
+}
+
+impl Lexer {
+    /// The character `offset` after the position.
+    fn at(&self, offset: usize) -> Option<char> {
+        self.chars.get(self.i + offset).copied()
+    }
+
+    /// Past a `/* ... */` comment starting at the position.
+    fn block_comment(&mut self, start_line: usize) -> Result<(), (usize, String)> {
+        self.i += 2;
+        loop {
+            match self.at(0) {
+                None => return Err((start_line, "a /* comment is not closed".into())),
+                Some('*') if self.at(1) == Some('/') => break,
+                Some('\n') => self.line += 1,
+                _ => {}
+            }
+            self.i += 1;
+        }
+        self.i += 2;
+        Ok(())
+    }
+
+    /// A string opened with `quote` at the position: its value with escapes read, a template
+    /// literal when it interpolates `${...}`.
+    fn string(&mut self, quote: char, start_line: usize) -> Result<Token, (usize, String)> {
+        let unclosed = || {
+            (
+                start_line,
+                format!("a string opened with {quote} is not closed"),
+            )
+        };
+        let mut value = String::new();
+        let mut interpolated = false;
+        self.i += 1;
+        loop {
+            let ch = self.at(0).ok_or_else(unclosed)?;
+            self.i += 1;
+            match ch {
+                ch if ch == quote => break,
+                '\\' => {
+                    let escaped = self.at(0).unwrap_or('\\');
+                    self.i += 1;
+                    value.push(match escaped {
+                        'n' => '\n',
+                        't' => '\t',
+                        other => other,
+                    });
+                }
+                '\n' if quote != '`' => return Err(unclosed()),
+                '$' if quote == '`' && self.at(0) == Some('{') => {
+                    interpolated = true;
+                    value.push('$');
+                }
+                ch => {
+                    if ch == '\n' {
+                        self.line += 1;
+                    }
+                    value.push(ch);
+                }
+            }
+        }
+        Ok(match interpolated {
+            true => Token::Template(value),
+            false => Token::Text(value),
+        })
+    }
+
+    fn word(&mut self) -> Token {
+        let mut word = String::new();
+        while let Some(ch) = self.at(0).filter(|&c| is_word_char(c)) {
+            word.push(ch);
+            self.i += 1;
+        }
+        Token::Word(word)
+    }
 }
 
 /// A value of the default export's object.

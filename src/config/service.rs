@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::raw::{RawBuild, RawCommand, RawDependsOn, RawEnvironment, RawService};
+use super::raw::{
+    RawBuild, RawCommand, RawDependsOn, RawEnvironment, RawHealthcheck, RawService, Scalar,
+};
 use super::{parse_duration, ConfigError, Expander, SecretMap};
 
 /// The port Postgres listens on unless `command:` or PGPORT say otherwise.
@@ -82,101 +84,24 @@ impl Service {
         dir: &Path,
         expander: &Expander,
     ) -> Result<Service, ConfigError> {
-        let field = |key: &str| format!("services.{name}.{key}");
-        let expand = |what: &str, raw: &str| expander.expand(what, raw);
-        let invalid =
-            |key: &str, raw: &str, message: String| expander.invalid(&field(key), raw, message);
-
-        let build = match raw.build {
-            None => None,
-            Some(RawBuild::Context(context)) => Some(Build {
-                context: super::clean_path(&dir.join(expand(&field("build"), &context)?)),
-                dockerfile: "Dockerfile".to_string(),
-                args: SecretMap::default(),
-            }),
-            Some(RawBuild::Full {
-                context,
-                dockerfile,
-                args,
-            }) => Some(Build {
-                context: super::clean_path(&dir.join(expand(
-                    &field("build.context"),
-                    context.as_deref().unwrap_or("."),
-                )?)),
-                dockerfile: match dockerfile {
-                    Some(d) => expand(&field("build.dockerfile"), &d)?,
-                    None => "Dockerfile".to_string(),
-                },
-                args: resolve_environment(args, &field("build.args"), &expand)?.into(),
-            }),
+        let fields = Fields {
+            service: name,
+            dir,
+            expander,
         };
+        let expand = |what: &str, raw: &str| expander.expand(what, raw);
+        let build = fields.build(raw.build)?;
         let image = match (raw.image, &build) {
-            (Some(image), _) => Some(expand(&field("image"), &image)?),
+            (Some(image), _) => Some(fields.expand("image", &image)?),
             (None, Some(_)) => Some(format!("{project}-{name}")),
             (None, None) => None,
         };
-        let environment = resolve_environment(raw.environment, &field("environment"), &expand)?;
-
-        let mut ports = Vec::new();
-        for port in raw.ports {
-            let written = port.into_string();
-            let text = expand(&field("ports"), &written)?;
-            let mut mapping = parse_port(&text).map_err(|why| invalid("ports", &written, why))?;
-            mapping.written = written;
-            ports.push(mapping);
-        }
-        let mut volumes = Vec::new();
-        for volume in raw.volumes {
-            let text = expand(&field("volumes"), &volume)?;
-            volumes.push(parse_volume(&text, dir).map_err(|why| invalid("volumes", &volume, why))?);
-        }
-        let healthcheck = match raw.healthcheck {
-            None => None,
-            Some(h) => {
-                let duration =
-                    |key: &str, value: Option<String>| -> Result<Option<Duration>, ConfigError> {
-                        value
-                            .map(|v| {
-                                let text = expand(&field(&format!("healthcheck.{key}")), &v)?;
-                                parse_duration(&text)
-                                    .map_err(|why| invalid(&format!("healthcheck.{key}"), &v, why))
-                            })
-                            .transpose()
-                    };
-                let test = match h.test {
-                    None => Vec::new(),
-                    Some(RawCommand::Shell(s)) => vec![
-                        "CMD-SHELL".to_string(),
-                        expand(&field("healthcheck.test"), &s)?,
-                    ],
-                    Some(RawCommand::Exec(parts)) => parts
-                        .iter()
-                        .map(|p| expand(&field("healthcheck.test"), p))
-                        .collect::<Result<_, _>>()?,
-                };
-                Some(Healthcheck {
-                    test,
-                    interval: duration("interval", h.interval)?,
-                    timeout: duration("timeout", h.timeout)?,
-                    retries: h.retries,
-                    start_period: duration("start_period", h.start_period)?,
-                    disable: h.disable,
-                })
-            }
-        };
-        let command = match raw.command {
-            None => None,
-            Some(RawCommand::Shell(written)) => {
-                let s = expand(&field("command"), &written)?;
-                Some(split_command(&s).map_err(|why| invalid("command", &written, why))?)
-            }
-            Some(RawCommand::Exec(parts)) => Some(
-                parts
-                    .iter()
-                    .map(|p| expand(&field("command"), p))
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
+        let environment =
+            resolve_environment(raw.environment, &fields.key("environment"), &expand)?;
+        let ports = fields.ports(raw.ports)?;
+        let volumes = fields.volumes(raw.volumes)?;
+        let healthcheck = raw.healthcheck.map(|h| fields.healthcheck(h)).transpose()?;
+        let command = fields.command(raw.command)?;
         let depends_on = match raw.depends_on {
             None => Vec::new(),
             Some(RawDependsOn::List(list)) => list,
@@ -226,6 +151,131 @@ impl Service {
         self.ports
             .iter()
             .find(|p| p.container_port == container_port)
+    }
+}
+
+/// The fields of one service being resolved: each is interpolated, and a field that does not
+/// read is reported under its key (`services.<name>.<key>`).
+struct Fields<'a> {
+    service: &'a str,
+    /// Compose's project directory, which relative paths are taken from.
+    dir: &'a Path,
+    expander: &'a Expander<'a>,
+}
+
+impl Fields<'_> {
+    fn key(&self, key: &str) -> String {
+        format!("services.{}.{key}", self.service)
+    }
+
+    /// The field `key`'s value `raw`, interpolated.
+    fn expand(&self, key: &str, raw: &str) -> Result<String, ConfigError> {
+        self.expander.expand(&self.key(key), raw)
+    }
+
+    fn invalid(&self, key: &str, raw: &str, message: String) -> ConfigError {
+        self.expander.invalid(&self.key(key), raw, message)
+    }
+
+    fn build(&self, raw: Option<RawBuild>) -> Result<Option<Build>, ConfigError> {
+        let expand = |what: &str, raw: &str| self.expander.expand(what, raw);
+        Ok(match raw {
+            None => None,
+            Some(RawBuild::Context(context)) => Some(Build {
+                context: super::clean_path(&self.dir.join(self.expand("build", &context)?)),
+                dockerfile: "Dockerfile".to_string(),
+                args: SecretMap::default(),
+            }),
+            Some(RawBuild::Full {
+                context,
+                dockerfile,
+                args,
+            }) => Some(Build {
+                context: super::clean_path(
+                    &self
+                        .dir
+                        .join(self.expand("build.context", context.as_deref().unwrap_or("."))?),
+                ),
+                dockerfile: match dockerfile {
+                    Some(d) => self.expand("build.dockerfile", &d)?,
+                    None => "Dockerfile".to_string(),
+                },
+                args: resolve_environment(args, &self.key("build.args"), &expand)?.into(),
+            }),
+        })
+    }
+
+    fn ports(&self, raw: Vec<Scalar>) -> Result<Vec<PortMapping>, ConfigError> {
+        let mut ports = Vec::new();
+        for port in raw {
+            let written = port.into_string();
+            let text = self.expand("ports", &written)?;
+            let mut mapping =
+                parse_port(&text).map_err(|why| self.invalid("ports", &written, why))?;
+            mapping.written = written;
+            ports.push(mapping);
+        }
+        Ok(ports)
+    }
+
+    fn volumes(&self, raw: Vec<String>) -> Result<Vec<VolumeMount>, ConfigError> {
+        let mut volumes = Vec::new();
+        for volume in raw {
+            let text = self.expand("volumes", &volume)?;
+            volumes.push(
+                parse_volume(&text, self.dir)
+                    .map_err(|why| self.invalid("volumes", &volume, why))?,
+            );
+        }
+        Ok(volumes)
+    }
+
+    fn healthcheck(&self, h: RawHealthcheck) -> Result<Healthcheck, ConfigError> {
+        let duration =
+            |key: &str, value: Option<String>| -> Result<Option<Duration>, ConfigError> {
+                value
+                    .map(|v| {
+                        let key = format!("healthcheck.{key}");
+                        let text = self.expand(&key, &v)?;
+                        parse_duration(&text).map_err(|why| self.invalid(&key, &v, why))
+                    })
+                    .transpose()
+            };
+        let test = match h.test {
+            None => Vec::new(),
+            Some(RawCommand::Shell(s)) => vec![
+                "CMD-SHELL".to_string(),
+                self.expand("healthcheck.test", &s)?,
+            ],
+            Some(RawCommand::Exec(parts)) => parts
+                .iter()
+                .map(|p| self.expand("healthcheck.test", p))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Healthcheck {
+            test,
+            interval: duration("interval", h.interval)?,
+            timeout: duration("timeout", h.timeout)?,
+            retries: h.retries,
+            start_period: duration("start_period", h.start_period)?,
+            disable: h.disable,
+        })
+    }
+
+    fn command(&self, raw: Option<RawCommand>) -> Result<Option<Vec<String>>, ConfigError> {
+        Ok(match raw {
+            None => None,
+            Some(RawCommand::Shell(written)) => {
+                let s = self.expand("command", &written)?;
+                Some(split_command(&s).map_err(|why| self.invalid("command", &written, why))?)
+            }
+            Some(RawCommand::Exec(parts)) => Some(
+                parts
+                    .iter()
+                    .map(|p| self.expand("command", p))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
     }
 }
 

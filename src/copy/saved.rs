@@ -335,9 +335,14 @@ pub async fn write(
         tables: Vec::new(),
     };
     for table in load.loaded() {
-        let columns: Vec<String> = infos
-            .remove(table)
-            .unwrap_or_default()
+        let info = infos.remove(table).unwrap_or_default();
+        // A table's own rows, not those of tables inheriting from it (a partitioned table's
+        // rows are all in its partitions).
+        let source = match info.partitioned {
+            true => table.quoted(),
+            false => format!("ONLY {}", table.quoted()),
+        };
+        let columns: Vec<String> = info
             .columns
             .into_iter()
             .filter(|c| !c.generated)
@@ -346,7 +351,7 @@ pub async fn write(
         let save = SaveTo {
             path: pending.dir.join(file_name(table)),
         };
-        let rows = dump(local, table, &columns, &save.partial()).await?;
+        let rows = dump(local, &source, &columns, &save.partial()).await?;
         pending.files.push(save);
         pending.tables.push(SavedTable {
             schema: table.schema.clone(),
@@ -361,23 +366,23 @@ pub async fn write(
     Ok(pending)
 }
 
-/// One table's rows, from the copy's transaction into `path`; returns the rows.
+/// The rows of `source` (a table, as FROM names it), from the copy's transaction into `path`;
+/// returns the rows.
 async fn dump(
     local: &tokio_postgres::Transaction<'_>,
-    table: &QualifiedName,
+    source: &str,
     columns: &[String],
     path: &Path,
 ) -> Result<u64, CopyError> {
     use futures_util::StreamExt;
     let quoted: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
     let fail = |error| CopyError::Database {
-        action: format!("reading back the rows of {table} to save them"),
+        action: format!("reading back the rows of {source} to save them"),
         error,
     };
     let sql = format!(
-        "COPY (SELECT {} FROM {}) TO STDOUT (FORMAT binary)",
-        quoted.join(", "),
-        table.quoted()
+        "COPY (SELECT {} FROM {source}) TO STDOUT (FORMAT binary)",
+        quoted.join(", ")
     );
     let stream = local.copy_out(&sql).await.map_err(fail)?;
     futures_util::pin_mut!(stream);
@@ -390,7 +395,7 @@ async fn dump(
         file.write_all(&chunk.map_err(fail)?).map_err(io)?;
     }
     file.sync_all().map_err(io)?;
-    let count = format!("SELECT count(*) FROM {}", table.quoted());
+    let count = format!("SELECT count(*) FROM {source}");
     let rows: i64 = local.query_one(&count, &[]).await.map_err(fail)?.get(0);
     Ok(rows as u64)
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bollard::{BollardRequest, Docker, API_DEFAULT_VERSION};
 use hyper_util::client::legacy::connect::{Connect, HttpConnector};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
@@ -26,7 +26,7 @@ const REQUEST_TIMEOUT_SECS: u64 = 120;
 /// How long one TCP connect to the engine may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An idle connection is dropped after this (the engine keeps them as long).
+/// An idle connection is dropped after this (long-lived commands: `watch`, `tunnel`).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The client certificate and key the engine asks for, PEM.
@@ -119,6 +119,7 @@ where
 {
     let client = Arc::new(
         Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .build(connector),
     );

@@ -5,6 +5,7 @@
 use tokio_postgres::{Client, Row};
 
 use super::GenerateError;
+use crate::pg::catalog::USER_SCHEMA;
 
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
@@ -121,8 +122,6 @@ pub struct Function {
     pub definition: String,
 }
 
-const USER_OBJECTS: &str = crate::pg::catalog::USER_SCHEMA;
-
 fn db_error(action: &'static str) -> impl FnOnce(tokio_postgres::Error) -> GenerateError {
     move |error| GenerateError::Database {
         action: action.to_string(),
@@ -167,7 +166,7 @@ async fn read_enums(client: &Client) -> Result<Vec<EnumType>, GenerateError> {
     let enum_sql = format!(
         "SELECT n.nspname, t.typname, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_enum e ON e.enumtypid = t.oid \
-         WHERE {USER_OBJECTS} AND {} GROUP BY 1, 2 ORDER BY 1, 2",
+         WHERE {USER_SCHEMA} AND {} GROUP BY 1, 2 ORDER BY 1, 2",
         not_from_extension("t.oid", "pg_type")
     );
     let rows = client
@@ -197,7 +196,7 @@ async fn read_relations(client: &Client) -> Result<Vec<Row>, GenerateError> {
                         WHERE i.inhparent = c.oid AND NOT ic.relispartition), \
                 CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END \
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_OBJECTS} AND c.relname <> '_prisma_migrations' AND {} \
+         WHERE c.relkind IN ('r', 'p', 'v', 'm') AND {USER_SCHEMA} AND c.relname <> '_prisma_migrations' AND {} \
          ORDER BY 2, 3",
         not_from_extension("c.oid", "pg_class")
     );
@@ -377,7 +376,7 @@ async fn read_functions(client: &Client) -> Result<Vec<Function>, GenerateError>
     let function_sql = format!(
         "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), pg_get_functiondef(p.oid) \
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-         WHERE p.prokind IN ('f', 'p') AND {USER_OBJECTS} AND {} ORDER BY 1, 2, 3",
+         WHERE p.prokind IN ('f', 'p') AND {USER_SCHEMA} AND {} ORDER BY 1, 2, 3",
         not_from_extension("p.oid", "pg_proc")
     );
     let rows = client

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::Client;
 
 use super::refs::{self, Kind};
+use crate::pg::catalog::USER_SCHEMA;
 use crate::pg::QualifiedName;
 
 /// A view or function that names relations (and columns), so dropping or changing them breaks it.
@@ -131,8 +132,6 @@ impl Catalog {
     }
 }
 
-const USER_SCHEMAS: &str = crate::pg::catalog::USER_SCHEMA;
-
 pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
     let mut catalog = Catalog::default();
     let named = |sql: String| async move { client.query(&sql, &[]).await };
@@ -160,7 +159,7 @@ pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
     let columns = named(format!(
         "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) \
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMAS}"
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMA}"
     ))
     .await?;
     for row in columns {
@@ -184,7 +183,7 @@ async fn load_sizes_and_indexes(
 ) -> Result<(), tokio_postgres::Error> {
     let sql = format!(
         "SELECT n.nspname, c.relname, c.reltuples::float8 FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMAS}"
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA}"
     );
     for row in client.query(&sql, &[]).await? {
         catalog
@@ -197,7 +196,7 @@ async fn load_sizes_and_indexes(
     }
     let sql = format!(
         "SELECT i.relname, n.nspname, t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
-         JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE {USER_SCHEMAS}"
+         JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE {USER_SCHEMA}"
     );
     for row in client.query(&sql, &[]).await? {
         catalog
@@ -207,7 +206,7 @@ async fn load_sizes_and_indexes(
     let sql = format!(
         "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated FROM pg_constraint con \
          JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE con.contype = 'c' AND {USER_SCHEMAS}"
+         WHERE con.contype = 'c' AND {USER_SCHEMA}"
     );
     for row in client.query(&sql, &[]).await? {
         let definition: String = row.get(2);
@@ -247,7 +246,7 @@ async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error>
                  JOIN pg_namespace n ON n.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid \
                  LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
                  WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
-                 AND v.oid <> t.oid AND {USER_SCHEMAS}"
+                 AND v.oid <> t.oid AND {USER_SCHEMA}"
             ),
             &[],
         )
@@ -280,7 +279,7 @@ async fn function_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Er
             &format!(
                 "SELECT n.nspname, p.proname, pg_get_functiondef(p.oid) FROM pg_proc p \
                  JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang \
-                 WHERE p.prokind IN ('f', 'p') AND l.lanname IN ('sql', 'plpgsql') AND {USER_SCHEMAS} \
+                 WHERE p.prokind IN ('f', 'p') AND l.lanname IN ('sql', 'plpgsql') AND {USER_SCHEMA} \
                  AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = p.oid AND e.deptype = 'e')"
             ),
             &[],

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use pg_query::protobuf::{
-    AlterTableCmd, AlterTableType, ColumnDef, ConstrType, DropBehavior, Node, ObjectType,
+    AlterTableCmd, AlterTableType, ColumnDef, ConstrType, DropBehavior, Node, ObjectType, RangeVar,
 };
 use pg_query::NodeEnum;
 use serde_json::Value;
@@ -284,6 +284,29 @@ fn allowed_rules(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// What checking one statement gathers for the checks that follow its own.
+#[derive(Default)]
+struct Gathered {
+    /// Offsets of the names this statement creates (they are not references).
+    targets: Vec<usize>,
+    /// A function it creates, with what the function's body uses.
+    body: Option<(QualifiedName, Uses)>,
+    /// The table it takes an ACCESS EXCLUSIVE lock on.
+    access_exclusive_on: Option<QualifiedName>,
+}
+
+impl Gathered {
+    /// A relation the statement creates: its name is a target, not a reference.
+    fn target(&mut self, relation: &RangeVar) -> QualifiedName {
+        self.targets.push(relation.location.max(0) as usize);
+        relation_name(relation)
+    }
+}
+
+fn relation_name(relation: &RangeVar) -> QualifiedName {
+    QualifiedName::new(&relation.schemaname, &relation.relname)
+}
+
 fn check_statement(
     model: &mut Model,
     state: &mut FileState,
@@ -295,82 +318,21 @@ fn check_statement(
         return;
     };
     let mut uses = refs::uses_of(node);
-    // Offsets of the names this statement creates (they are not references).
-    let mut targets: Vec<usize> = Vec::new();
-    let mut body: Option<(QualifiedName, Uses)> = None;
-    let mut access_exclusive_on: Option<QualifiedName> = None;
-
+    let mut gathered = Gathered::default();
     check_enum_use(state, statement, node, findings);
     match inner {
-        NodeEnum::CreateStmt(create) => {
-            if let Some(relation) = &create.relation {
-                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
-                targets.push(relation.location.max(0) as usize);
-                create_relation(model, &name);
-                model.objects.add(Kind::Type, &name);
-                model.columns.create(&name.name, declared_columns(create));
-            }
-        }
-        NodeEnum::ViewStmt(view) => {
-            if let Some(relation) = &view.view {
-                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
-                targets.push(relation.location.max(0) as usize);
-                create_relation(model, &name);
-                model.columns.create(&name.name, None);
-                model.objects.add(Kind::Type, &name);
-                model.replace_user(User::from_uses("view", name, &uses));
-            }
-        }
-        NodeEnum::CreateTableAsStmt(create) => {
-            if let Some(relation) = create.into.as_ref().and_then(|i| i.rel.as_ref()) {
-                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
-                targets.push(relation.location.max(0) as usize);
-                create_relation(model, &name);
-                model.columns.create(&name.name, None);
-                model.replace_user(User::from_uses("view", name, &uses));
-            }
-        }
-        NodeEnum::CreateSeqStmt(create) => {
-            if let Some(relation) = &create.sequence {
-                targets.push(relation.location.max(0) as usize);
-                create_relation(
-                    model,
-                    &QualifiedName::new(&relation.schemaname, &relation.relname),
-                );
-            }
-        }
-        NodeEnum::CompositeTypeStmt(create) => {
-            if let Some(relation) = &create.typevar {
-                targets.push(relation.location.max(0) as usize);
-                model.objects.add(
-                    Kind::Type,
-                    &QualifiedName::new(&relation.schemaname, &relation.relname),
-                );
-            }
+        NodeEnum::CreateStmt(_)
+        | NodeEnum::ViewStmt(_)
+        | NodeEnum::CreateTableAsStmt(_)
+        | NodeEnum::CreateSeqStmt(_)
+        | NodeEnum::CompositeTypeStmt(_) => {
+            create_relation_statement(model, inner, &uses, &mut gathered)
         }
         NodeEnum::CreateEnumStmt(create) => add_named(model, Kind::Type, &create.type_name),
         NodeEnum::CreateDomainStmt(create) => add_named(model, Kind::Type, &create.domainname),
         NodeEnum::CreateExtensionStmt(_) => model.extension_pending = true,
         NodeEnum::CreateFunctionStmt(function) => {
-            let name = QualifiedName::from_parts(&refs::node_strings(&function.funcname));
-            if let Some(name) = name {
-                model.objects.add(Kind::Function, &name);
-                match volatility(function).as_str() {
-                    "volatile" => model.volatile.insert(name.name.clone()),
-                    _ => model.volatile.remove(&name.name),
-                };
-                let text = &statement.text[statement.start..statement.end];
-                let mut inner_uses = refs::body_uses(text, function);
-                for r in &mut inner_uses.references {
-                    r.location += statement.start;
-                }
-                let mut all = uses.clone();
-                all.references.extend(inner_uses.references.iter().cloned());
-                all.columns.extend(inner_uses.columns.iter().cloned());
-                all.star |= inner_uses.star;
-                model.replace_user(User::from_uses("function", name.clone(), &all));
-                body = Some((name, inner_uses));
-            }
+            gathered.body = create_function(model, statement, function, &uses)
         }
         NodeEnum::CreateTrigStmt(trigger) => {
             if let Some(name) = QualifiedName::from_parts(&refs::node_strings(&trigger.funcname)) {
@@ -381,107 +343,37 @@ fn check_statement(
                 });
             }
         }
-        NodeEnum::IndexStmt(index) => {
-            if let Some(relation) = &index.relation {
-                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
-                if !index.idxname.is_empty() {
-                    model.created_indexes.insert(index.idxname.clone());
-                }
-                let needed: Vec<String> = index
-                    .index_params
-                    .iter()
-                    .chain(&index.index_including_params)
-                    .filter_map(|p| match &p.node {
-                        Some(NodeEnum::IndexElem(e)) if !e.name.is_empty() => Some(e.name.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                check_columns(model, statement, &name, &needed, findings);
-                if !index.concurrent && model.existing(&name) {
-                    let (severity, note) = model.severity_by_size(&name);
-                    findings.extend(statement.finding(
-                        rule::INDEX_CONCURRENTLY,
-                        severity,
-                        statement.line,
-                        format!(
-                            "CREATE INDEX on the existing table `{name}` takes a SHARE lock, which blocks its writes \
-                             until the whole index is built{note}; fix: CREATE INDEX CONCURRENTLY (devdb then runs \
-                             the migration outside a transaction; keep it out of BEGIN/COMMIT)"
-                        ),
-                    ));
-                }
-            }
-        }
+        NodeEnum::IndexStmt(index) => check_create_index(model, statement, index, findings),
         NodeEnum::InsertStmt(insert) => {
             if let Some(r) = &insert.relation {
-                let table = QualifiedName::new(&r.schemaname, &r.relname);
-                check_columns(
-                    model,
-                    statement,
-                    &table,
-                    &target_names(&insert.cols),
-                    findings,
-                );
+                let needed = target_names(&insert.cols);
+                check_columns(model, statement, &relation_name(r), &needed, findings);
             }
         }
         NodeEnum::UpdateStmt(update) => {
             if let Some(r) = &update.relation {
-                let table = QualifiedName::new(&r.schemaname, &r.relname);
                 let needed = target_names(&update.target_list);
-                check_columns(model, statement, &table, &needed, findings);
+                check_columns(model, statement, &relation_name(r), &needed, findings);
             }
         }
         NodeEnum::AlterTableStmt(alter) => {
-            let is_table = alter.objtype == ObjectType::ObjectTable as i32;
-            if let (Some(relation), true) = (&alter.relation, is_table) {
-                let name = QualifiedName::new(&relation.schemaname, &relation.relname);
-                let mut exclusive = false;
-                for cmd in &alter.cmds {
-                    if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node {
-                        exclusive |= takes_access_exclusive(cmd);
-                        check_columns(model, statement, &name, &columns_needed(cmd), findings);
-                        if let Some((other, needed)) = referenced_columns(cmd) {
-                            check_columns(model, statement, &other, &needed, findings);
-                        }
-                        check_alter_cmd(model, statement, &name, cmd, findings);
-                        track_alter_cmd(model, statement, &name, cmd);
-                    }
-                }
-                if exclusive {
-                    access_exclusive_on = Some(name);
-                }
-            }
+            gathered.access_exclusive_on = check_alter_table(model, statement, alter, findings)
         }
-        NodeEnum::DropStmt(drop) => {
-            check_drop(model, statement, drop, &mut access_exclusive_on, findings)
-        }
+        NodeEnum::DropStmt(drop) => check_drop(
+            model,
+            statement,
+            drop,
+            &mut gathered.access_exclusive_on,
+            findings,
+        ),
         NodeEnum::RenameStmt(rename) => {
-            // The old name is checked against the model before the rename changes it.
-            if let Some(relation) = &rename.relation {
-                targets.push(relation.location.max(0) as usize);
-                if !rename.missing_ok {
-                    let mut old = Uses::default();
-                    old.references.push(refs::Reference {
-                        kind: Kind::Relation,
-                        name: QualifiedName::new(&relation.schemaname, &relation.relname),
-                        location: relation.location.max(0) as usize,
-                    });
-                    resolve(model, statement, &old, None, findings);
-                }
-            }
-            check_rename(model, statement, rename, &mut access_exclusive_on, findings)
+            check_rename_statement(model, statement, rename, &mut gathered, findings)
         }
         NodeEnum::TruncateStmt(truncate) => {
-            access_exclusive_on = truncate.relations.iter().find_map(|n| match &n.node {
-                Some(NodeEnum::RangeVar(r)) => Some(QualifiedName::new(&r.schemaname, &r.relname)),
-                _ => None,
-            });
+            gathered.access_exclusive_on = first_relation(&truncate.relations)
         }
         NodeEnum::LockStmt(lock) if lock.mode == 8 => {
-            access_exclusive_on = lock.relations.iter().find_map(|n| match &n.node {
-                Some(NodeEnum::RangeVar(r)) => Some(QualifiedName::new(&r.schemaname, &r.relname)),
-                _ => None,
-            });
+            gathered.access_exclusive_on = first_relation(&lock.relations)
         }
         NodeEnum::VariableSetStmt(set) if set.name == "lock_timeout" => {
             state.lock_timeout_set = true
@@ -493,14 +385,209 @@ fn check_statement(
         }
         _ => {}
     }
-    if let Some(name) = access_exclusive_on.filter(|n| model.existing(n) || dropped_now(model, n)) {
+    resolve_statement(model, state, statement, uses, gathered, findings);
+}
+
+/// A statement that creates a relation (or a composite type, which is one in pg_class): it
+/// exists from now on; a view's or materialized view's query makes it a user of what it reads.
+fn create_relation_statement(
+    model: &mut Model,
+    inner: &NodeEnum,
+    uses: &Uses,
+    gathered: &mut Gathered,
+) {
+    match inner {
+        NodeEnum::CreateStmt(create) => {
+            if let Some(relation) = &create.relation {
+                let name = gathered.target(relation);
+                create_relation(model, &name);
+                model.objects.add(Kind::Type, &name);
+                model.columns.create(&name.name, declared_columns(create));
+            }
+        }
+        NodeEnum::ViewStmt(view) => {
+            if let Some(relation) = &view.view {
+                let name = gathered.target(relation);
+                create_relation(model, &name);
+                model.columns.create(&name.name, None);
+                model.objects.add(Kind::Type, &name);
+                model.replace_user(User::from_uses("view", name, uses));
+            }
+        }
+        NodeEnum::CreateTableAsStmt(create) => {
+            if let Some(relation) = create.into.as_ref().and_then(|i| i.rel.as_ref()) {
+                let name = gathered.target(relation);
+                create_relation(model, &name);
+                model.columns.create(&name.name, None);
+                model.replace_user(User::from_uses("view", name, uses));
+            }
+        }
+        NodeEnum::CreateSeqStmt(create) => {
+            if let Some(relation) = &create.sequence {
+                create_relation(model, &gathered.target(relation));
+            }
+        }
+        NodeEnum::CompositeTypeStmt(create) => {
+            if let Some(relation) = &create.typevar {
+                model.objects.add(Kind::Type, &gathered.target(relation));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What follows every statement's own checks: the lock-timeout rule for the table it locks,
+/// and every reference it (and a function body it creates) makes must exist.
+fn resolve_statement(
+    model: &Model,
+    state: &mut FileState,
+    statement: &Statement,
+    mut uses: Uses,
+    gathered: Gathered,
+    findings: &mut Vec<Finding>,
+) {
+    let locked = gathered.access_exclusive_on;
+    if let Some(name) = locked.filter(|n| model.existing(n) || dropped_now(model, n)) {
         check_lock_timeout(state, statement, &name, findings);
     }
-    uses.references.retain(|r| !targets.contains(&r.location));
+    uses.references
+        .retain(|r| !gathered.targets.contains(&r.location));
     resolve(model, statement, &uses, None, findings);
-    if let Some((function, inner)) = body {
+    if let Some((function, inner)) = gathered.body {
         resolve(model, statement, &inner, Some(&function), findings);
     }
+}
+
+/// The first table of a TRUNCATE or LOCK.
+fn first_relation(relations: &[Node]) -> Option<QualifiedName> {
+    relations.iter().find_map(|n| match &n.node {
+        Some(NodeEnum::RangeVar(r)) => Some(relation_name(r)),
+        _ => None,
+    })
+}
+
+/// A `CREATE FUNCTION`: the function exists from now on, with its volatility and what its
+/// body uses (returned, to be resolved once the statement's own references are).
+fn create_function(
+    model: &mut Model,
+    statement: &Statement,
+    function: &pg_query::protobuf::CreateFunctionStmt,
+    uses: &Uses,
+) -> Option<(QualifiedName, Uses)> {
+    let name = QualifiedName::from_parts(&refs::node_strings(&function.funcname))?;
+    model.objects.add(Kind::Function, &name);
+    match volatility(function).as_str() {
+        "volatile" => model.volatile.insert(name.name.clone()),
+        _ => model.volatile.remove(&name.name),
+    };
+    let text = &statement.text[statement.start..statement.end];
+    let mut inner_uses = refs::body_uses(text, function);
+    for r in &mut inner_uses.references {
+        r.location += statement.start;
+    }
+    let mut all = uses.clone();
+    all.references.extend(inner_uses.references.iter().cloned());
+    all.columns.extend(inner_uses.columns.iter().cloned());
+    all.star |= inner_uses.star;
+    model.replace_user(User::from_uses("function", name.clone(), &all));
+    Some((name, inner_uses))
+}
+
+/// A `CREATE INDEX`: its columns must exist, and on an existing table it should be
+/// CONCURRENTLY.
+fn check_create_index(
+    model: &mut Model,
+    statement: &Statement,
+    index: &pg_query::protobuf::IndexStmt,
+    findings: &mut Vec<Finding>,
+) {
+    let Some(relation) = &index.relation else {
+        return;
+    };
+    let name = relation_name(relation);
+    if !index.idxname.is_empty() {
+        model.created_indexes.insert(index.idxname.clone());
+    }
+    let needed: Vec<String> = index
+        .index_params
+        .iter()
+        .chain(&index.index_including_params)
+        .filter_map(|p| match &p.node {
+            Some(NodeEnum::IndexElem(e)) if !e.name.is_empty() => Some(e.name.clone()),
+            _ => None,
+        })
+        .collect();
+    check_columns(model, statement, &name, &needed, findings);
+    if !index.concurrent && model.existing(&name) {
+        let (severity, note) = model.severity_by_size(&name);
+        findings.extend(statement.finding(
+            rule::INDEX_CONCURRENTLY,
+            severity,
+            statement.line,
+            format!(
+                "CREATE INDEX on the existing table `{name}` takes a SHARE lock, which blocks its writes \
+                 until the whole index is built{note}; fix: CREATE INDEX CONCURRENTLY (devdb then runs \
+                 the migration outside a transaction; keep it out of BEGIN/COMMIT)"
+            ),
+        ));
+    }
+}
+
+/// An `ALTER TABLE` on a table: each subcommand checked, then applied to the model. Returns the
+/// table when a subcommand takes an ACCESS EXCLUSIVE lock.
+fn check_alter_table(
+    model: &mut Model,
+    statement: &Statement,
+    alter: &pg_query::protobuf::AlterTableStmt,
+    findings: &mut Vec<Finding>,
+) -> Option<QualifiedName> {
+    let relation = alter.relation.as_ref()?;
+    if alter.objtype != ObjectType::ObjectTable as i32 {
+        return None;
+    }
+    let name = relation_name(relation);
+    let mut exclusive = false;
+    for cmd in &alter.cmds {
+        if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node {
+            exclusive |= takes_access_exclusive(cmd);
+            check_columns(model, statement, &name, &columns_needed(cmd), findings);
+            if let Some((other, needed)) = referenced_columns(cmd) {
+                check_columns(model, statement, &other, &needed, findings);
+            }
+            check_alter_cmd(model, statement, &name, cmd, findings);
+            track_alter_cmd(model, statement, &name, cmd);
+        }
+    }
+    exclusive.then_some(name)
+}
+
+/// A RENAME: the old name is checked against the model before the rename changes it.
+fn check_rename_statement(
+    model: &mut Model,
+    statement: &Statement,
+    rename: &pg_query::protobuf::RenameStmt,
+    gathered: &mut Gathered,
+    findings: &mut Vec<Finding>,
+) {
+    if let Some(relation) = &rename.relation {
+        let name = gathered.target(relation);
+        if !rename.missing_ok {
+            let mut old = Uses::default();
+            old.references.push(refs::Reference {
+                kind: Kind::Relation,
+                name,
+                location: relation.location.max(0) as usize,
+            });
+            resolve(model, statement, &old, None, findings);
+        }
+    }
+    check_rename(
+        model,
+        statement,
+        rename,
+        &mut gathered.access_exclusive_on,
+        findings,
+    )
 }
 
 /// The columns a `CREATE TABLE` declares; `None` when it takes columns from elsewhere.
@@ -726,6 +813,10 @@ fn resolve(
     }
 }
 
+/// A finding's rule, severity and message, for checks that leave the statement's location to
+/// their caller.
+type Push<'p> = dyn FnMut(&'static str, Severity, String) + 'p;
+
 fn check_alter_cmd(
     model: &Model,
     statement: &Statement,
@@ -749,74 +840,24 @@ fn check_alter_cmd(
         (AlterTableType::AtSetNotNull, _)
             if existing && !model.proven_not_null(table, &cmd.name) =>
         {
-            let column = &cmd.name;
             push(
                 rule::SET_NOT_NULL,
                 sized,
-                format!(
-                    "SET NOT NULL on `{table}.{column}` scans every row to check it while holding an ACCESS \
-                     EXCLUSIVE lock (no reads or writes){note}; fix: ADD CONSTRAINT {0}_{column}_not_null CHECK \
-                     ({column} IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later migration (SHARE UPDATE \
-                     EXCLUSIVE: traffic goes on), then SET NOT NULL (Postgres 12+ trusts the check and skips the \
-                     scan) and drop the check",
-                    table.name
-                ),
+                set_not_null_message(table, &cmd.name, &note),
             );
         }
         (AlterTableType::AtDropColumn, _) => {
-            if existing {
-                push(
-                    rule::DROP_COLUMN,
-                    Severity::Warning,
-                    format!(
-                        "drops the column `{table}.{}` (ACCESS EXCLUSIVE lock, brief) while running code may still \
-                         read it; fix: stop using it in a deployed release first, then drop it in a later migration",
-                        cmd.name
-                    ),
-                );
-            }
-            for user in column_users(model, table, &cmd.name, |_| true) {
-                push(
-                    rule::DEPENDENCIES,
-                    Severity::Error,
-                    format!(
-                        "drops the column `{table}.{}`, which {} `{}` still uses; fix: change or drop the {} first",
-                        cmd.name, user.kind, user.name, user.kind
-                    ),
-                );
-            }
+            check_drop_column(model, table, &cmd.name, existing, &mut push)
         }
         (AlterTableType::AtAlterColumnType, _) => {
             let new_type = match def {
                 Some(NodeEnum::ColumnDef(d)) => d.type_name.as_ref(),
                 _ => None,
             };
-            let old_type = model.live.table(table).and_then(|c| c.get(&cmd.name));
-            if let (true, Some(new_type), Some(old_type)) = (existing, new_type, old_type) {
-                if rewrites(old_type, new_type) {
-                    push(
-                        rule::TYPE_CHANGE,
-                        sized,
-                        format!(
-                            "changing `{table}.{}` from {old_type} rewrites the whole table (and its indexes) under \
-                             an ACCESS EXCLUSIVE lock{note}; fix: add a new column, backfill it in batches, and \
-                             switch over",
-                            cmd.name
-                        ),
-                    );
-                }
-            }
-            for user in column_users(model, table, &cmd.name, |u| u.kind == "view") {
-                push(
-                    rule::DEPENDENCIES,
-                    Severity::Error,
-                    format!(
-                        "changes the type of `{table}.{}`, which view `{}` uses (Postgres refuses); \
-                         fix: drop the view before and create it again after",
-                        cmd.name, user.name
-                    ),
-                );
-            }
+            let sized = (sized, note.as_str());
+            check_type_change(
+                model, table, &cmd.name, new_type, existing, sized, &mut push,
+            )
         }
         (AlterTableType::AtAddConstraint, Some(NodeEnum::Constraint(constraint))) if existing => {
             if let Some((rule, message)) = constraint_hazard(table, constraint, &note) {
@@ -824,6 +865,85 @@ fn check_alter_cmd(
             }
         }
         _ => {}
+    }
+}
+
+fn set_not_null_message(table: &QualifiedName, column: &str, note: &str) -> String {
+    format!(
+        "SET NOT NULL on `{table}.{column}` scans every row to check it while holding an ACCESS \
+         EXCLUSIVE lock (no reads or writes){note}; fix: ADD CONSTRAINT {0}_{column}_not_null CHECK \
+         ({column} IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it in a later migration (SHARE UPDATE \
+         EXCLUSIVE: traffic goes on), then SET NOT NULL (Postgres 12+ trusts the check and skips the \
+         scan) and drop the check",
+        table.name
+    )
+}
+
+/// `DROP COLUMN`: running code may still read it, and views and functions must not use it.
+fn check_drop_column(
+    model: &Model,
+    table: &QualifiedName,
+    column: &str,
+    existing: bool,
+    push: &mut Push,
+) {
+    if existing {
+        push(
+            rule::DROP_COLUMN,
+            Severity::Warning,
+            format!(
+                "drops the column `{table}.{column}` (ACCESS EXCLUSIVE lock, brief) while running code may still \
+                 read it; fix: stop using it in a deployed release first, then drop it in a later migration"
+            ),
+        );
+    }
+    for user in column_users(model, table, column, |_| true) {
+        push(
+            rule::DEPENDENCIES,
+            Severity::Error,
+            format!(
+                "drops the column `{table}.{column}`, which {} `{}` still uses; fix: change or drop the {} first",
+                user.kind, user.name, user.kind
+            ),
+        );
+    }
+}
+
+/// `ALTER COLUMN TYPE`: a change that rewrites the existing table, and views using the column
+/// (Postgres refuses to change it under them). `sized` is the rewrite's severity and its note.
+fn check_type_change(
+    model: &Model,
+    table: &QualifiedName,
+    column: &str,
+    new_type: Option<&pg_query::protobuf::TypeName>,
+    existing: bool,
+    (sized, note): (Severity, &str),
+    push: &mut Push,
+) {
+    let old_type = model.live.table(table).and_then(|c| c.get(column));
+    if let (true, Some(new_type), Some(old_type)) = (existing, new_type, old_type) {
+        if rewrites(old_type, new_type) {
+            push(
+                rule::TYPE_CHANGE,
+                sized,
+                format!(
+                    "changing `{table}.{column}` from {old_type} rewrites the whole table (and its indexes) under \
+                     an ACCESS EXCLUSIVE lock{note}; fix: add a new column, backfill it in batches, and \
+                     switch over"
+                ),
+            );
+        }
+    }
+    for user in column_users(model, table, column, |u| u.kind == "view") {
+        push(
+            rule::DEPENDENCIES,
+            Severity::Error,
+            format!(
+                "changes the type of `{table}.{column}`, which view `{}` uses (Postgres refuses); \
+                 fix: drop the view before and create it again after",
+                user.name
+            ),
+        );
     }
 }
 
@@ -1246,26 +1366,7 @@ fn check_rename(
 ) {
     let object_type = ObjectType::try_from(rename.rename_type).unwrap_or(ObjectType::Undefined);
     let Some(relation) = &rename.relation else {
-        if matches!(
-            object_type,
-            ObjectType::ObjectFunction | ObjectType::ObjectType
-        ) {
-            let kind = if object_type == ObjectType::ObjectFunction {
-                Kind::Function
-            } else {
-                Kind::Type
-            };
-            if let Some(old) = rename.object.as_deref().and_then(object_name) {
-                model.objects.remove(kind, &old);
-                model.objects.add(
-                    kind,
-                    &QualifiedName {
-                        schema: old.schema,
-                        name: rename.newname.clone(),
-                    },
-                );
-            }
-        }
+        rename_function_or_type(model, rename, object_type);
         return;
     };
     let table = QualifiedName::new(&relation.schemaname, &relation.relname);
@@ -1274,32 +1375,11 @@ fn check_rename(
         let old = [rename.subname.clone()];
         check_columns(model, statement, &table, &old, findings);
     }
-    let function_users: Vec<&User> = match object_type {
-        ObjectType::ObjectColumn => {
-            column_users(model, &table, &rename.subname, |u| u.kind == "function")
-        }
-        _ => model
-            .users_of(&table.name, &table)
-            .into_iter()
-            .filter(|u| u.kind == "function")
-            .collect(),
-    };
     let what = match object_type {
         ObjectType::ObjectColumn => format!("the column `{table}.{}`", rename.subname),
         _ => format!("`{table}`"),
     };
-    for user in function_users {
-        findings.extend(statement.finding(
-            rule::DEPENDENCIES,
-            Severity::Error,
-            statement.line,
-            format!(
-                "renames {what}, which function `{}` still names (function bodies do not follow renames); \
-                 fix: replace the function in the same migration",
-                user.name
-            ),
-        ));
-    }
+    check_renamed_in_bodies(model, statement, &table, rename, &what, findings);
     if object_type == ObjectType::ObjectColumn {
         let at = statement.at();
         model
@@ -1333,24 +1413,89 @@ fn check_rename(
             | ObjectType::ObjectMatview
             | ObjectType::ObjectSequence
     ) {
-        model.objects.remove(Kind::Relation, &table);
-        let renamed = QualifiedName {
-            schema: table.schema.clone(),
-            name: rename.newname.clone(),
-        };
-        model.objects.add(Kind::Relation, &renamed);
+        rename_relation(model, statement, &table, &rename.newname);
+    }
+}
+
+/// `ALTER FUNCTION|TYPE ... RENAME TO`: the object goes by its new name in the same schema.
+fn rename_function_or_type(
+    model: &mut Model,
+    rename: &pg_query::protobuf::RenameStmt,
+    object_type: ObjectType,
+) {
+    let kind = match object_type {
+        ObjectType::ObjectFunction => Kind::Function,
+        ObjectType::ObjectType => Kind::Type,
+        _ => return,
+    };
+    if let Some(old) = rename.object.as_deref().and_then(object_name) {
+        model.objects.remove(kind, &old);
+        model.objects.add(
+            kind,
+            &QualifiedName {
+                schema: old.schema,
+                name: rename.newname.clone(),
+            },
+        );
+    }
+}
+
+/// Function bodies that name the renamed table or column (they do not follow renames).
+fn check_renamed_in_bodies(
+    model: &Model,
+    statement: &Statement,
+    table: &QualifiedName,
+    rename: &pg_query::protobuf::RenameStmt,
+    what: &str,
+    findings: &mut Vec<Finding>,
+) {
+    let function_users: Vec<&User> = if rename.rename_type == ObjectType::ObjectColumn as i32 {
+        column_users(model, table, &rename.subname, |u| u.kind == "function")
+    } else {
         model
-            .columns
-            .rename_table(&table.name, &rename.newname, &statement.at());
-        // Views follow a renamed relation (they hold its id); function bodies do not.
-        for user in model.users.iter_mut().filter(|u| u.kind == "view") {
-            if user.relations.remove(&table.name) {
-                user.relations.insert(rename.newname.clone());
-            }
+            .users_of(&table.name, table)
+            .into_iter()
+            .filter(|u| u.kind == "function")
+            .collect()
+    };
+    for user in function_users {
+        findings.extend(statement.finding(
+            rule::DEPENDENCIES,
+            Severity::Error,
+            statement.line,
+            format!(
+                "renames {what}, which function `{}` still names (function bodies do not follow renames); \
+                 fix: replace the function in the same migration",
+                user.name
+            ),
+        ));
+    }
+}
+
+/// A renamed relation: it exists under its new name, its columns go with it, and views follow
+/// it (they hold its id); function bodies do not.
+fn rename_relation(
+    model: &mut Model,
+    statement: &Statement,
+    table: &QualifiedName,
+    new_name: &str,
+) {
+    model.objects.remove(Kind::Relation, table);
+    let renamed = QualifiedName {
+        schema: table.schema.clone(),
+        name: new_name.to_string(),
+    };
+    model.objects.add(Kind::Relation, &renamed);
+    model
+        .columns
+        .rename_table(&table.name, new_name, &statement.at());
+    for user in model.users.iter_mut().filter(|u| u.kind == "view") {
+        if user.relations.remove(&table.name) {
+            user.relations.insert(new_name.to_string());
         }
-        if model.created.remove(&table.name) {
-            model.created.insert(rename.newname.clone());
-        }
+    }
+    if model.created.remove(&table.name) {
+        model.created.insert(new_name.to_string());
     }
 }
 
