@@ -18,4 +18,5 @@ pub mod ops;
 pub mod pg;
 pub mod render;
 pub mod shell;
+pub mod tls;
 pub mod workflow;
