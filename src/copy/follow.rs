@@ -520,18 +520,8 @@ mod tests {
     #[test]
     fn a_self_reference_is_followed_to_its_roots_unless_masked_or_conditional() {
         let key = ForeignKey {
-            name: "users_manager_fk".into(),
-            child: QualifiedName::parse("users"),
             child_columns: vec!["manager_id".into()],
-            parent: QualifiedName::parse("users"),
-            parent_columns: vec!["id".into()],
-            match_full: false,
-            child_only: true,
-            parent_only: true,
-            deferrable: false,
-            nullable: true,
-            condition: None,
-            declared: false,
+            ..crate::copy::graph::tests::fk("users_manager_fk", "users", "users", true)
         };
         let mut parent = Source {
             plan: TablePlan {

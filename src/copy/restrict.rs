@@ -127,20 +127,12 @@ fn descent(
 mod tests {
     use super::*;
 
+    /// graph.rs's test key, with the child column named (`manager_id`, not `users_id`).
     fn fk(child: &str, column: &str, parent: &str) -> ForeignKey {
         ForeignKey {
             name: format!("{child}_fk"),
-            child: QualifiedName::parse(child),
             child_columns: vec![column.into()],
-            parent: QualifiedName::parse(parent),
-            parent_columns: vec!["id".into()],
-            match_full: false,
-            child_only: true,
-            parent_only: true,
-            deferrable: false,
-            nullable: true,
-            condition: None,
-            declared: false,
+            ..crate::copy::graph::tests::fk("", child, parent, true)
         }
     }
 
