@@ -163,8 +163,8 @@ impl Engine {
     }
 }
 
-/// True for an address only the engine's own machine can reach.
-fn is_loopback(address: &str) -> bool {
+/// True for a loopback address: only the machine it is said on reaches it.
+pub fn is_loopback(address: &str) -> bool {
     address
         .parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_loopback())
