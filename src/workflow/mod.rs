@@ -168,7 +168,8 @@ pub async fn reset(
     };
 
     let at = steps.begin("up");
-    let local = crate::local::database(engine, config).await?;
+    // up's session on the maintenance database is the reset's admin session: one login.
+    let (local, admin) = crate::local::database_with_session(engine, config).await?;
     steps.end("up", at, local.redacted_url());
 
     let at = steps.begin("database");
@@ -180,7 +181,6 @@ pub async fn reset(
         files,
         dir,
     };
-    let admin = local.maintenance().connect().await?;
     serialize_resets(shell, &admin, &local.database).await?;
     let seed_plan = match options.no_seed {
         true => None,
