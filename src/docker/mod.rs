@@ -4,6 +4,7 @@
 
 mod connect;
 mod container;
+mod held;
 mod image;
 mod lock;
 pub mod names;
@@ -198,6 +199,9 @@ pub struct Engine {
     transport: Option<Arc<ssh::SshTransport>>,
     /// The tunnels this engine opened (docker/tunnel.rs), shared by its clones.
     tunnels: Arc<Mutex<tunnel::Open>>,
+    /// The published ports of containers `up` found running unchanged, from its listing
+    /// (docker/project.rs): a warm `up` needs no inspect to learn where the database is.
+    listed_ports: Arc<Mutex<project::ListedPorts>>,
 }
 
 impl Engine {
@@ -211,6 +215,7 @@ impl Engine {
             shell: shell.clone(),
             transport,
             tunnels: Arc::default(),
+            listed_ports: Arc::default(),
         })
     }
 }

@@ -76,6 +76,13 @@ impl Engine {
         let host = match self.endpoint.remote_address() {
             None => "127.0.0.1".to_string(),
             Some(_) if is_loopback(&published.address) => {
+                if let Some(port) = self.held_elsewhere(container, container_port) {
+                    return Ok(Some(Reach {
+                        host: "127.0.0.1".to_string(),
+                        port,
+                        tunneled: false,
+                    }));
+                }
                 let port = self.tunnel(container, container_port, 0).await?;
                 return Ok(Some(Reach {
                     host: "127.0.0.1".to_string(),
@@ -97,6 +104,23 @@ impl Engine {
         self.open_tunnels().values().any(|port| *port == local_port)
     }
 
+    /// The port of a tunnel a `devdb tunnel` of this user holds to this container port
+    /// (docker/held.rs), which spares this command an exec of its own.
+    fn held_elsewhere(&self, container: &str, container_port: u16) -> Option<u16> {
+        super::held::find(&self.endpoint.host, container, container_port)
+    }
+
+    /// A tunnel as `tunnel` opens it, recorded for the user's other devdb commands to use for
+    /// as long as this process runs (`devdb tunnel`).
+    pub async fn hold_tunnel(
+        &self,
+        container: &str,
+        container_port: u16,
+        local_port: u16,
+    ) -> Result<u16, DockerError> {
+        self.open(container, container_port, local_port, true).await
+    }
+
     /// A listener on the client's 127.0.0.1 (`local_port`, or any free one for 0) forwarding
     /// each connection to 127.0.0.1:`container_port` inside `container`.
     pub async fn tunnel(
@@ -104,6 +128,17 @@ impl Engine {
         container: &str,
         container_port: u16,
         local_port: u16,
+    ) -> Result<u16, DockerError> {
+        self.open(container, container_port, local_port, false)
+            .await
+    }
+
+    async fn open(
+        &self,
+        container: &str,
+        container_port: u16,
+        local_port: u16,
+        hold: bool,
     ) -> Result<u16, DockerError> {
         let key = (container.to_string(), container_port);
         if local_port == 0 {
@@ -119,19 +154,30 @@ impl Engine {
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         self.open_tunnels().insert(key, port);
-        // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
+        let record = hold
+            .then(|| super::held::record(&self.endpoint.host, container, container_port, port))
+            .flatten();
+        // The task keeps the engine (and an ssh engine's connection) for as long as it runs,
+        // and the record of a held tunnel (removed when the task ends with the process).
         tokio::spawn(serve(
             self.clone(),
             listener,
             container.to_string(),
             container_port,
+            record,
         ));
         Ok(port)
     }
 }
 
 /// Hands each client the forwarder started ahead and starts the next one.
-async fn serve(engine: Engine, listener: TcpListener, container: String, container_port: u16) {
+async fn serve(
+    engine: Engine,
+    listener: TcpListener,
+    container: String,
+    container_port: u16,
+    _record: Option<super::held::HeldRecord>,
+) {
     let start = || {
         let (docker, container) = (engine.docker.clone(), container.clone());
         tokio::spawn(async move { start_forwarder(&docker, &container, container_port).await })

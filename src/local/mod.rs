@@ -185,7 +185,7 @@ pub async fn hold_tunnel(
     let container = database_container(config);
     let port = config.database_service().postgres_port();
     info.host = "127.0.0.1".to_string();
-    info.port = engine.tunnel(&container, port, local_port).await?;
+    info.port = engine.hold_tunnel(&container, port, local_port).await?;
     Ok(Some(info))
 }
 

@@ -557,6 +557,16 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
     // `devdb tunnel` holds a port for a long-lived client; the checks below read through it.
     let held = HeldTunnel::open(&private, &env);
     let through = held.url(&url);
+    // While it runs, the user's other commands go through it (no exec of their own): `url`
+    // says its port, with no note of a tunnel closing.
+    let run = devdb(&private, &["url"], &env).ok();
+    assert!(
+        run.stdout.contains(&format!("@127.0.0.1:{}/", held.port))
+            && !run.stderr.contains("devdb tunnel"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
     let tables = "select string_agg(tablename, ',' order by tablename)::text from pg_tables \
                   where schemaname = 'public'";
     assert_eq!(
@@ -607,10 +617,13 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
         .await
         .unwrap();
     tokio::spawn(connection);
-    client
-        .batch_execute("ALTER SYSTEM SET log_connections = on; SELECT pg_reload_conf()")
-        .await
-        .unwrap();
+    // Two queries: ALTER SYSTEM refuses the implicit transaction of a multi-statement one.
+    for sql in [
+        "ALTER SYSTEM SET log_connections = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        client.batch_execute(sql).await.unwrap();
+    }
     drop(client);
     let logins = || maintenance_logins(&devdb(&private, &["logs"], &env).ok().stdout);
     let before = logins();
