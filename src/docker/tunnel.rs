@@ -20,7 +20,7 @@ use std::pin::Pin;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -187,14 +187,20 @@ async fn serve(
         let ready = std::mem::replace(&mut spare, start());
         let shell = engine.shell.clone();
         let container = container.clone();
+        let docker = engine.docker.clone();
         tokio::spawn(async move {
-            let carried = match ready.await {
-                Ok(Ok(forwarder)) => carry(&container, forwarder, client).await,
-                Ok(Err(e)) => Err(e),
-                Err(e) => Err(DockerError::Tunnel {
-                    container,
-                    reason: e.to_string(),
-                }),
+            // A spare that failed or already ended (a held tunnel's, started before the
+            // container was recreated or started) is replaced by a fresh one for this client.
+            let forwarder = match ready.await {
+                Ok(Ok(mut forwarder)) => match forwarder.ended() {
+                    false => Ok(forwarder),
+                    true => start_forwarder(&docker, &container, container_port).await,
+                },
+                _ => start_forwarder(&docker, &container, container_port).await,
+            };
+            let carried = match forwarder {
+                Ok(forwarder) => carry(&container, forwarder, client).await,
+                Err(e) => Err(e),
             };
             if let Err(e) = carried {
                 shell.note(format!("devdb tunnel: {e}"));
@@ -221,6 +227,14 @@ pub fn is_loopback(address: &str) -> bool {
 struct Forwarder {
     output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
     input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+impl Forwarder {
+    /// True when the exec said something or ended before its client wrote a byte: it is not
+    /// waiting for one any more (its container stopped, or it failed).
+    fn ended(&mut self) -> bool {
+        self.output.next().now_or_never().is_some()
+    }
 }
 
 async fn start_forwarder(

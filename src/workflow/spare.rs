@@ -69,15 +69,18 @@ pub struct Inventory {
 
 impl Inventory {
     pub async fn read(admin: &Client) -> Result<Inventory, WorkflowError> {
+        // The simple protocol: one round trip (`query` would prepare first).
         let names = admin
-            .query(
+            .simple_query(
                 "SELECT datname FROM pg_database WHERE datname LIKE 'devdb\\_%' ORDER BY datname",
-                &[],
             )
             .await
             .map_err(db_error("listing devdb's databases"))?
             .iter()
-            .map(|r| r.get(0))
+            .filter_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                _ => None,
+            })
             .collect();
         Ok(Inventory { names })
     }
