@@ -202,6 +202,8 @@ pub struct Engine {
     /// The published ports of containers `up` found running unchanged, from its listing
     /// (docker/project.rs): a warm `up` needs no inspect to learn where the database is.
     listed_ports: Arc<Mutex<project::ListedPorts>>,
+    /// The records of the tunnels this process holds for others (docker/held.rs).
+    held: Arc<Mutex<Vec<held::HeldRecord>>>,
 }
 
 impl Engine {
@@ -216,6 +218,7 @@ impl Engine {
             transport,
             tunnels: Arc::default(),
             listed_ports: Arc::default(),
+            held: Arc::default(),
         })
     }
 }

@@ -142,8 +142,12 @@ impl Engine {
     ) -> Result<u16, DockerError> {
         let key = (container.to_string(), container_port);
         if local_port == 0 {
-            if let Some(port) = self.open_tunnels().get(&key) {
-                return Ok(*port);
+            let open = self.open_tunnels().get(&key).copied();
+            if let Some(port) = open {
+                if hold {
+                    self.keep_record(container, container_port, port);
+                }
+                return Ok(port);
             }
         }
         let listener = TcpListener::bind(("127.0.0.1", local_port))
@@ -154,30 +158,35 @@ impl Engine {
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         self.open_tunnels().insert(key, port);
-        let record = hold
-            .then(|| super::held::record(&self.endpoint.host, container, container_port, port))
-            .flatten();
-        // The task keeps the engine (and an ssh engine's connection) for as long as it runs,
-        // and the record of a held tunnel (removed when the task ends with the process).
+        if hold {
+            self.keep_record(container, container_port, port);
+        }
+        // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
         tokio::spawn(serve(
             self.clone(),
             listener,
             container.to_string(),
             container_port,
-            record,
         ));
         Ok(port)
+    }
+
+    /// Records a held tunnel for the user's other commands; the record goes when the last
+    /// clone of this engine does (the tunnel's task holds one until the process ends).
+    fn keep_record(&self, container: &str, container_port: u16, port: u16) {
+        if let Some(record) =
+            super::held::record(&self.endpoint.host, container, container_port, port)
+        {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(record);
+        }
     }
 }
 
 /// Hands each client the forwarder started ahead and starts the next one.
-async fn serve(
-    engine: Engine,
-    listener: TcpListener,
-    container: String,
-    container_port: u16,
-    _record: Option<super::held::HeldRecord>,
-) {
+async fn serve(engine: Engine, listener: TcpListener, container: String, container_port: u16) {
     let start = || {
         let (docker, container) = (engine.docker.clone(), container.clone());
         tokio::spawn(async move { start_forwarder(&docker, &container, container_port).await })
