@@ -332,12 +332,23 @@ impl TableInputs<'_> {
 
     /// Whether `table`'s rows are fewer than the stage's: a condition, a limit, reached below
     /// chosen rows, or restricted to the rows of such a parent.
-    fn narrowed(&self, table: &QualifiedName) -> bool {
-        let own_filter = |t: &QualifiedName| self.own_filter(t);
-        plan::lookup(&self.filters, table).is_some()
+    /// `path`: the tables asking, so a cycle stops.
+    fn narrowed(&self, table: &QualifiedName, path: &mut Vec<QualifiedName>) -> bool {
+        if plan::lookup(&self.filters, table).is_some()
             || plan::lookup(&self.copy.limit, table).is_some()
             || self.reached.iter().any(|r| &r.table == table)
-            || restrict::selection(table, self.keys, self.tables, &own_filter).is_some()
+        {
+            return true;
+        }
+        if path.contains(table) {
+            return false;
+        }
+        path.push(table.clone());
+        let through = self.keys.iter().any(|k| {
+            &k.child == table && self.tables.contains(&k.parent) && self.narrowed(&k.parent, path)
+        });
+        path.pop();
+        through
     }
 
     /// How `table`'s rows can be chosen from its parents' loaded keys instead (the FKs of
@@ -352,7 +363,7 @@ impl TableInputs<'_> {
         let (keys, any) = match self.reached.iter().find(|r| &r.table == table) {
             Some(entry) => (entry.via.clone(), true),
             None if own.is_none() && plan::lookup(&self.copy.limit, table).is_none() => {
-                let narrowed = |t: &QualifiedName| self.narrowed(t);
+                let narrowed = |t: &QualifiedName| self.narrowed(t, &mut vec![table.clone()]);
                 let keys = restrict::restricting_keys(table, self.keys, self.tables, &narrowed);
                 (keys, false)
             }
@@ -367,7 +378,10 @@ impl TableInputs<'_> {
                 .iter()
                 .map(|p| match masked.contains_key(p) {
                     true => None,
-                    false => columns.iter().find(|c| &c.name == p).map(|c| c.type_name.clone()),
+                    false => columns
+                        .iter()
+                        .find(|c| &c.name == p)
+                        .map(|c| c.type_name.clone()),
                 })
                 .collect::<Option<Vec<String>>>()?;
             ties.push(restrict::Tie { key, types });

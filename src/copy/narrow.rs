@@ -83,8 +83,15 @@ async fn loaded_keys(
         let row = local
             .query_one(&keys_sql(&tie.key), &[])
             .await
-            .map_err(fail(format!("reading the loaded keys of {}", tie.key.parent)))?;
-        loaded.push((0..tie.key.parent_columns.len()).map(|i| row.get(i)).collect());
+            .map_err(fail(format!(
+                "reading the loaded keys of {}",
+                tie.key.parent
+            )))?;
+        loaded.push(
+            (0..tie.key.parent_columns.len())
+                .map(|i| row.get(i))
+                .collect(),
+        );
     }
     Ok(Some(loaded))
 }

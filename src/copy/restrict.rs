@@ -192,25 +192,27 @@ impl Narrowing {
     }
 }
 
-/// `child columns are among the loaded keys`, typed as the stage's parent columns (sorted and
-/// distinct keys: the stage's index scan walks them in order).
+/// `child columns are among the loaded keys`, typed as the stage's parent columns. As a join
+/// with `unnest`, not `= ANY(array)`: Postgres plans the join as one index lookup per key,
+/// while a long ANY list tips it into scanning the whole table (2.1 s against 0.3 s for
+/// 13,000 keys into 3.5M rows in benches/subset).
 fn among(tie: &Tie, arrays: &[String]) -> String {
     let typed: Vec<String> = arrays
         .iter()
         .zip(&tie.types)
         .map(|(array, type_name)| format!("{}::{type_name}[]", quote_literal(array)))
         .collect();
-    match tie.key.child_columns.as_slice() {
-        [column] => format!("{} = ANY({})", quote_ident(column), typed[0]),
-        columns => {
-            let columns: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-            format!(
-                "({}) IN (SELECT * FROM unnest({}))",
-                columns.join(", "),
-                typed.join(", ")
-            )
-        }
-    }
+    let columns: Vec<String> = tie
+        .key
+        .child_columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect();
+    format!(
+        "({}) IN (SELECT * FROM unnest({}))",
+        columns.join(", "),
+        typed.join(", ")
+    )
 }
 
 /// The FKs by which [`selection`] restricts `table`: those to a copied parent (not itself)
@@ -337,7 +339,7 @@ mod tests {
         let keys = |arrays: &[&str]| arrays.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         assert_eq!(
             below.condition(&[keys(&["{1,2}"]), keys(&["{}"])]),
-            r#"(((subject_type = 'order') AND "subject_id" = ANY('{1,2}'::bigint[])) OR ("actor_id" = ANY('{}'::integer[]))) AND (id > 3)"#
+            r#"(((subject_type = 'order') AND ("subject_id") IN (SELECT * FROM unnest('{1,2}'::bigint[]))) OR (("actor_id") IN (SELECT * FROM unnest('{}'::integer[])))) AND (id > 3)"#
         );
         let restricted = Narrowing {
             ties: vec![tie(composite, &["bigint", "text"]), tie(audit, &["bigint"])],
@@ -346,7 +348,7 @@ mod tests {
         };
         assert_eq!(
             restricted.condition(&[keys(&["{1,2}", r#"{eu,"it's"}"#]), keys(&["{7}"])]),
-            r#"("order_id" IS NULL OR "region" IS NULL OR ("order_id", "region") IN (SELECT * FROM unnest('{1,2}'::bigint[], '{eu,"it''s"}'::text[]))) AND ((subject_type = 'order') IS NOT TRUE OR "subject_id" IS NULL OR "subject_id" = ANY('{7}'::bigint[]))"#
+            r#"("order_id" IS NULL OR "region" IS NULL OR ("order_id", "region") IN (SELECT * FROM unnest('{1,2}'::bigint[], '{eu,"it''s"}'::text[]))) AND ((subject_type = 'order') IS NOT TRUE OR "subject_id" IS NULL OR ("subject_id") IN (SELECT * FROM unnest('{7}'::bigint[])))"#
         );
     }
 
@@ -375,6 +377,10 @@ mod tests {
             ["users", "orders", "products", "items"]
         );
         assert_eq!(order(&["b", "a", "users"]), ["users", "b", "a"]);
-        assert_eq!(order(&["items"]), ["items"], "parents not copied do not wait");
+        assert_eq!(
+            order(&["items"]),
+            ["items"],
+            "parents not copied do not wait"
+        );
     }
 }
