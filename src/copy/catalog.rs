@@ -9,6 +9,7 @@ use tokio_postgres::Client;
 
 use super::plan::{Column, QualifiedName};
 use super::CopyError;
+use crate::pg::catalog::{self as pg_catalog, Scope};
 
 fn query_error(action: String) -> impl FnOnce(tokio_postgres::Error) -> CopyError {
     move |error| CopyError::Database { action, error }
@@ -80,58 +81,68 @@ impl Rebuilt {
     }
 }
 
-/// Reads every table's `TableInfo` in one query; tables that do not exist are absent.
+/// Reads every table's `TableInfo` in one round trip: the columns (the catalog layer's
+/// reader) and the rest of a copy's facts, pipelined; tables that do not exist are absent.
 pub async fn describe(
     client: &impl tokio_postgres::GenericClient,
     tables: &[QualifiedName],
 ) -> Result<HashMap<QualifiedName, TableInfo>, CopyError> {
     let names: Vec<String> = tables.iter().map(QualifiedName::quoted).collect();
-    let rows = client
-        .query(DESCRIBE, &[&names])
-        .await
-        .map_err(query_error(
-            "reading the tables' columns and indexes".to_string(),
-        ))?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&names];
+    let (columns, rows) = tokio::try_join!(
+        pg_catalog::columns(client, Scope::Named(tables)),
+        client.query(DESCRIBE, &params)
+    )
+    .map_err(query_error(
+        "reading the tables' columns and indexes".to_string(),
+    ))?;
     let mut described = HashMap::new();
     for (row, table) in rows.iter().zip(tables) {
-        let exists: bool = row.get(0);
-        if !exists {
+        let Some(oid) = row.get::<_, Option<u32>>(0) else {
             continue;
-        }
+        };
+        let own = || columns.iter().filter(move |c| c.relation_oid == oid);
         let parse = |index: usize| -> Result<serde_json::Value, CopyError> {
             let text: String = row.get(index);
             serde_json::from_str(&text).map_err(|e| {
                 CopyError::Structure(format!("{table}: unexpected catalog answer: {e}"))
             })
         };
-        let columns: Vec<(String, String, bool, bool, bool, bool)> =
-            serde_json::from_value(parse(3)?).unwrap_or_default();
         described.insert(
             table.clone(),
             TableInfo {
-                columns: columns
-                    .into_iter()
-                    .map(
-                        |(name, type_name, binary_portable, not_null, has_default, generated)| {
-                            Column {
-                                name,
-                                type_name,
-                                binary_portable,
-                                not_null,
-                                has_default,
-                                generated,
-                            }
-                        },
-                    )
-                    .collect(),
+                columns: own().map(copy_column).collect(),
                 partitioned: row.get(1),
                 referenced: row.get(2),
-                sequences: serde_json::from_value(parse(4)?).unwrap_or_default(),
-                rebuilt: serde_json::from_value(parse(5)?).unwrap_or_default(),
+                sequences: own()
+                    .filter_map(|c| Some((c.name.clone(), c.sequence.clone()?)))
+                    .collect(),
+                rebuilt: serde_json::from_value(parse(3)?).unwrap_or_default(),
             },
         );
     }
     Ok(described)
+}
+
+/// The first oid initdb leaves to user objects: types below it are built in.
+const FIRST_USER_OID: u32 = 16384;
+
+fn copy_column(c: &pg_catalog::Column) -> Column {
+    // Built-in base types and enums have a binary COPY form without database-specific oids.
+    let binary_portable = match c.type_kind.as_str() {
+        "e" => true,
+        "d" => c.base_type_oid < FIRST_USER_OID,
+        "b" => c.type_oid < FIRST_USER_OID,
+        _ => false,
+    };
+    Column {
+        name: c.name.clone(),
+        type_name: c.type_name.clone(),
+        binary_portable,
+        not_null: c.not_null,
+        has_default: c.has_default || !c.identity.is_empty(),
+        generated: c.generated,
+    }
 }
 
 /// One row per requested name, in order. Indexes are rebuilt only on ordinary tables that are
@@ -139,22 +150,10 @@ pub async fn describe(
 /// replica-identity marked, uncommented, and when nothing depends on them or their
 /// constraint (a foreign key, a view grouping by the primary key).
 const DESCRIBE: &str = r#"
-SELECT c.oid IS NOT NULL,
+SELECT c.oid,
        coalesce(c.relkind = 'p', false),
        EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'
                AND f.confrelid = c.oid AND f.conrelid <> f.confrelid),
-       coalesce((SELECT json_agg(json_build_array(
-                    a.attname, format_type(a.atttypid, a.atttypmod),
-                    CASE t.typtype WHEN 'e' THEN true WHEN 'd' THEN t.typbasetype < 16384
-                                   WHEN 'b' THEN t.oid < 16384 ELSE false END,
-                    a.attnotnull, a.atthasdef OR a.attidentity <> '', a.attgenerated <> '')
-                    ORDER BY a.attnum)
-                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
-       coalesce((SELECT json_agg(json_build_array(a.attname, pg_get_serial_sequence(q.name, a.attname)))
-                 FROM pg_attribute a
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                   AND pg_get_serial_sequence(q.name, a.attname) IS NOT NULL), '[]')::text,
        coalesce((SELECT json_agg(json_build_object(
                     'index', i.indexrelid::regclass::text,
                     'constraint', con.conname,
