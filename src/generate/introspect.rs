@@ -206,28 +206,6 @@ async fn read_relations(client: &Client) -> Result<Vec<Row>, GenerateError> {
         .map_err(db_error("reading relations"))
 }
 
-/// Indexes that back no constraint and are not a partition's copy of its parent's.
-const INDEXES: &str = "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i \
- JOIN pg_class ic ON ic.oid = i.indexrelid \
- WHERE i.indrelid = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
-   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) \
- ORDER BY 1, 2";
-
-const INDEX_DETAILS: &str = "SELECT i.indrelid, ic.relname, i.indisunique, i.indisprimary, am.amname, \
-        ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_subscripts(i.indkey, 1) k \
-              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k] AND i.indkey[k] <> 0 \
-              WHERE k < i.indnkeyatts ORDER BY k), \
-        ARRAY(SELECT (i.indoption[k] & 1) = 1 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
-        ARRAY(SELECT (i.indoption[k] & 2) = 2 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
-        pg_get_expr(i.indpred, i.indrelid), \
-        EXISTS (SELECT 1 FROM generate_subscripts(i.indclass, 1) k JOIN pg_opclass oc ON oc.oid = i.indclass[k] \
-                WHERE NOT oc.opcdefault), \
-        EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u')) \
- FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
- WHERE i.indrelid = ANY($1) \
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype = 'x') \
- ORDER BY 1, 2";
-
 const TRIGGERS: &str = "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FROM pg_trigger \
  WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY 1, 2";
 
@@ -235,8 +213,7 @@ const TRIGGERS: &str = "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FRO
 struct RelationParts {
     columns: Vec<pg_catalog::Column>,
     constraints: Vec<pg_catalog::Constraint>,
-    indexes: Vec<Row>,
-    index_details: Vec<Row>,
+    indexes: Vec<pg_catalog::Index>,
     triggers: Vec<Row>,
 }
 
@@ -252,10 +229,15 @@ impl RelationParts {
             constraints: pg_catalog::constraints(client, Scope::Oids(oids))
                 .await
                 .map_err(db_error("reading constraints"))?,
-            indexes: query(INDEXES, "reading indexes").await?,
-            index_details: query(INDEX_DETAILS, "reading index details").await?,
+            indexes: pg_catalog::indexes(client, Scope::Oids(oids))
+                .await
+                .map_err(db_error("reading indexes"))?,
             triggers: query(TRIGGERS, "reading triggers").await?,
         })
+    }
+
+    fn indexes_of(&self, oid: u32) -> impl Iterator<Item = &pg_catalog::Index> {
+        self.indexes.iter().filter(move |i| i.relation_oid == oid)
     }
 
     /// The relation of a [`read_relations`] row, with its parts.
@@ -278,7 +260,12 @@ impl RelationParts {
             row_security: row.get(7),
             has_subclass: row.get(8),
             oid,
-            index_details: rows_of(&self.index_details, oid).map(index_info).collect(),
+            // Every index but an exclusion constraint's, in detail.
+            index_details: self
+                .indexes_of(oid)
+                .filter(|i| !i.used_by.contains(&'x'))
+                .map(index_info)
+                .collect(),
             columns: self
                 .columns
                 .iter()
@@ -291,8 +278,11 @@ impl RelationParts {
                 .filter(|c| c.relation_oid == oid && !c.inherited)
                 .map(constraint)
                 .collect(),
-            indexes: rows_of(&self.indexes, oid)
-                .map(|i| (i.get(1), i.get(2)))
+            // Indexes no constraint names, that are not a partition's copy of its parent's.
+            indexes: self
+                .indexes_of(oid)
+                .filter(|i| i.used_by.is_empty() && !i.inherited)
+                .map(|i| (i.name.clone(), i.definition.clone()))
                 .collect(),
             triggers: rows_of(&self.triggers, oid)
                 .map(|t| (t.get(1), t.get(2)))
@@ -306,24 +296,16 @@ fn rows_of(rows: &[Row], oid: u32) -> impl Iterator<Item = &Row> {
     rows.iter().filter(move |r| r.get::<_, u32>(0) == oid)
 }
 
-fn index_info(i: &Row) -> IndexInfo {
-    let columns: Vec<String> = i.get(5);
-    let descending: Vec<bool> = i.get(6);
-    let nulls_first: Vec<bool> = i.get(7);
+fn index_info(i: &pg_catalog::Index) -> IndexInfo {
     IndexInfo {
-        name: i.get(1),
-        unique: i.get(2),
-        primary: i.get(3),
-        method: i.get(4),
-        parts: columns
-            .into_iter()
-            .zip(descending)
-            .zip(nulls_first)
-            .map(|((column, desc), nulls)| ((!column.is_empty()).then_some(column), desc, nulls))
-            .collect(),
-        predicate: i.get(8),
-        custom_opclass: i.get(9),
-        constraint: i.get(10),
+        name: i.name.clone(),
+        unique: i.unique,
+        primary: i.primary,
+        method: i.method.clone(),
+        parts: i.parts.clone(),
+        predicate: i.predicate.clone(),
+        custom_opclass: i.custom_opclass,
+        constraint: i.used_by.iter().any(|k| matches!(k, 'p' | 'u')),
     }
 }
 

@@ -188,14 +188,8 @@ async fn load_sizes_and_indexes(
     for row in client.query(sql, &[]).await? {
         catalog.volatile.insert(row.get(0));
     }
-    let sql = format!(
-        "SELECT i.relname, n.nspname, t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
-         JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE {USER_SCHEMA}"
-    );
-    for row in client.query(&sql, &[]).await? {
-        catalog
-            .indexes
-            .insert(row.get(0), QualifiedName::new(row.get(1), row.get(2)));
+    for index in pg_catalog::indexes(client, Scope::UserRelations).await? {
+        catalog.indexes.insert(index.name, index.relation);
     }
     for check in pg_catalog::constraints(client, Scope::UserRelations).await? {
         if check.kind != 'c' {
@@ -229,24 +223,11 @@ fn not_null_check_of_definition(definition: &str) -> Option<String> {
 
 /// Views and materialized views with the relations and columns they use (pg_depend).
 async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT DISTINCT n.nspname, v.relname, t.relname, COALESCE(a.attname, '') \
-                 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
-                 JOIN pg_namespace n ON n.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid \
-                 LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
-                 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
-                 AND v.oid <> t.oid AND {USER_SCHEMA}"
-            ),
-            &[],
-        )
-        .await?;
+    let rows = pg_catalog::view_dependencies(client).await?;
     let mut users: BTreeMap<QualifiedName, User> = BTreeMap::new();
-    for row in rows {
-        let name = QualifiedName::new(row.get(0), row.get(1));
-        let relation: String = row.get(2);
-        let column: String = row.get(3);
+    for dependency in rows {
+        let name = dependency.view;
+        let relation = dependency.relation;
         let user = users.entry(name.clone()).or_insert_with(|| User {
             kind: "view",
             name,
@@ -255,7 +236,7 @@ async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error>
             column_names: BTreeSet::new(),
             star: false,
         });
-        if !column.is_empty() {
+        if let Some(column) = dependency.column {
             user.exact_columns.insert((relation.clone(), column));
         }
         user.relations.insert(relation);

@@ -244,6 +244,181 @@ fn constraint(row: &tokio_postgres::Row) -> Constraint {
     }
 }
 
+/// One index of a relation, with what depends on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    pub relation_oid: u32,
+    pub relation: QualifiedName,
+    /// The index's own name, and its `regclass` text (qualified where the search path needs it).
+    pub name: String,
+    pub regclass: String,
+    /// `pg_get_indexdef`.
+    pub definition: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// The access method: btree, hash, gin, gist, brin, spgist.
+    pub method: String,
+    /// Key parts in order: the column (None for an expression), descending, nulls first.
+    pub parts: Vec<(Option<String>, bool, bool)>,
+    /// `WHERE` of a partial index, as `pg_get_expr` prints it.
+    pub predicate: Option<String>,
+    /// Non-default operator classes on some key part.
+    pub custom_opclass: bool,
+    pub valid: bool,
+    pub clustered: bool,
+    pub replica_identity: bool,
+    pub commented: bool,
+    /// A partition's index attached to its parent's, or a parent's with attached ones.
+    pub inherited: bool,
+    pub has_inheritors: bool,
+    /// Kinds of the constraints whose index this is (`conindid`): the one it backs (`p`, `u`,
+    /// `x`) and foreign keys that reference through it (`f`).
+    pub used_by: Vec<char>,
+    /// The primary key, unique or exclusion constraint of the relation it backs.
+    pub backs: Option<BackedConstraint>,
+    /// An ordinary dependency (`pg_depend` type `n`) on the index or on the constraint it
+    /// backs: a foreign key, a view grouping by the primary key.
+    pub depended_on: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackedConstraint {
+    pub name: String,
+    /// `pg_get_constraintdef(oid)` (not pretty-printed: the text to recreate it with).
+    pub definition: String,
+    pub commented: bool,
+}
+
+/// Every index of the relations of `scope`, by relation oid and then index name.
+pub async fn indexes(
+    client: &impl GenericClient,
+    scope: Scope<'_>,
+) -> Result<Vec<Index>, tokio_postgres::Error> {
+    let names = scope.names();
+    let sql = format!("WITH wanted AS ({}) {INDEXES}", scope.wanted());
+    let rows = client.query(&sql, &scope.params(&names)).await?;
+    Ok(rows.iter().map(index).collect())
+}
+
+const INDEXES: &str = "SELECT i.indrelid, tn.nspname::text, t.relname::text, ic.relname::text, \
+        i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indisunique, i.indisprimary, \
+        am.amname::text, \
+        ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_subscripts(i.indkey, 1) k \
+              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k] AND i.indkey[k] <> 0 \
+              WHERE k < i.indnkeyatts ORDER BY k), \
+        ARRAY(SELECT (i.indoption[k] & 1) = 1 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
+        ARRAY(SELECT (i.indoption[k] & 2) = 2 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
+        pg_get_expr(i.indpred, i.indrelid), \
+        EXISTS (SELECT 1 FROM generate_subscripts(i.indclass, 1) k JOIN pg_opclass oc ON oc.oid = i.indclass[k] \
+                WHERE NOT oc.opcdefault), \
+        i.indisvalid, i.indisclustered, i.indisreplident, \
+        obj_description(i.indexrelid, 'pg_class') IS NOT NULL, \
+        EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid), \
+        EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhparent = i.indexrelid), \
+        ARRAY(SELECT u.contype::text FROM pg_constraint u WHERE u.conindid = i.indexrelid ORDER BY 1), \
+        con.conname::text, pg_get_constraintdef(con.oid), \
+        obj_description(con.oid, 'pg_constraint') IS NOT NULL, \
+        EXISTS (SELECT 1 FROM pg_depend d WHERE d.deptype = 'n' \
+             AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid) \
+               OR (d.refclassid = 'pg_constraint'::regclass AND d.refobjid = con.oid))) \
+ FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
+ JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+ LEFT JOIN LATERAL (SELECT b.oid, b.conname FROM pg_constraint b WHERE b.conindid = i.indexrelid \
+      AND b.conrelid = i.indrelid AND b.contype IN ('p', 'u', 'x') LIMIT 1) con ON true \
+ WHERE i.indrelid IN (SELECT oid FROM wanted) ORDER BY i.indrelid, ic.relname";
+
+fn index(row: &tokio_postgres::Row) -> Index {
+    let columns: Vec<String> = row.get(9);
+    let descending: Vec<bool> = row.get(10);
+    let nulls_first: Vec<bool> = row.get(11);
+    let used_by: Vec<String> = row.get(20);
+    Index {
+        relation_oid: row.get(0),
+        relation: QualifiedName::new(row.get(1), row.get(2)),
+        name: row.get(3),
+        regclass: row.get(4),
+        definition: row.get(5),
+        unique: row.get(6),
+        primary: row.get(7),
+        method: row.get(8),
+        parts: columns
+            .into_iter()
+            .zip(descending)
+            .zip(nulls_first)
+            .map(|((column, desc), nulls)| ((!column.is_empty()).then_some(column), desc, nulls))
+            .collect(),
+        predicate: row.get(12),
+        custom_opclass: row.get(13),
+        valid: row.get(14),
+        clustered: row.get(15),
+        replica_identity: row.get(16),
+        commented: row.get(17),
+        inherited: row.get(18),
+        has_inheritors: row.get(19),
+        used_by: used_by.iter().filter_map(|k| k.chars().next()).collect(),
+        backs: row
+            .get::<_, Option<String>>(21)
+            .map(|name| BackedConstraint {
+                name,
+                definition: row.get(22),
+                commented: row.get(23),
+            }),
+        depended_on: row.get(24),
+    }
+}
+
+/// The relations of `scope` that another relation's foreign key (validated or not) points at.
+pub async fn referenced_by_others(
+    client: &impl GenericClient,
+    scope: Scope<'_>,
+) -> Result<Vec<u32>, tokio_postgres::Error> {
+    let names = scope.names();
+    let sql = format!(
+        "WITH wanted AS ({}) SELECT DISTINCT f.confrelid FROM pg_constraint f \
+         WHERE f.contype = 'f' AND f.confrelid IN (SELECT oid FROM wanted) \
+           AND f.conrelid <> f.confrelid",
+        scope.wanted()
+    );
+    let rows = client.query(&sql, &scope.params(&names)).await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// A view (or materialized view) of the user's schemas uses a relation, or one of its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewDependency {
+    pub view: QualifiedName,
+    /// The relation's name, without its schema.
+    pub relation: String,
+    pub column: Option<String>,
+}
+
+/// What every view of the user's schemas uses, as `pg_depend` records it (each once).
+pub async fn view_dependencies(
+    client: &impl GenericClient,
+) -> Result<Vec<ViewDependency>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT DISTINCT n.nspname::text, v.relname::text, t.relname::text, \
+                COALESCE(a.attname::text, '') \
+         FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
+         JOIN pg_namespace n ON n.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid \
+         LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+         WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
+         AND v.oid <> t.oid AND {USER_SCHEMA}"
+    );
+    let rows = client.query(&sql, &[]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let column: String = row.get(3);
+            ViewDependency {
+                view: QualifiedName::new(row.get(0), row.get(1)),
+                relation: row.get(2),
+                column: (!column.is_empty()).then_some(column),
+            }
+        })
+        .collect())
+}
+
 /// What a relation is made of, for checks of names users wrote (virtual foreign keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Relation {
