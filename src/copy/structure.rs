@@ -361,11 +361,12 @@ pub async fn apply(local: &Client, sql: &str) -> Result<(), CopyError> {
             action: "creating the structure locally".to_string(),
             error,
         })?;
-    // pg_dump empties search_path for its session; give this connection its default back.
+    // pg_dump's script sets search_path, row_security and more for its session; give this
+    // connection its defaults back, since the rows are copied through it next.
     local
-        .batch_execute("RESET search_path")
+        .batch_execute("RESET ALL")
         .await
-        .map_err(db_error("resetting search_path"))
+        .map_err(db_error("resetting the session's settings"))
 }
 
 /// Turns dumped DDL into a migration that can run where the objects may already exist:
