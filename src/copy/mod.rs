@@ -89,6 +89,8 @@ impl CopyError {
             CopyError::Plan(e) => e.hint(),
             CopyError::TableFailed { error, .. } => error.hint(),
             CopyError::Docker(e) => e.hint(),
+            CopyError::Database { error, .. } => crate::db::postgres_hint(error),
+            CopyError::Db(e) => e.hint(),
             _ => None,
         }
     }
