@@ -90,6 +90,8 @@ impl CopyError {
             CopyError::Plan(e) => e.hint(),
             CopyError::TableFailed { error, .. } => error.hint(),
             CopyError::Docker(e) => e.hint(),
+            CopyError::Database { error, .. } => crate::db::postgres_hint(error),
+            CopyError::Db(e) => e.hint(),
             _ => None,
         }
     }
@@ -162,14 +164,25 @@ pub async fn copy_data(
     stage: &Stage,
     options: &CopyOptions,
 ) -> Result<CopyReport, CopyError> {
-    let started = Instant::now();
     let mut local_client = local.connect().await?;
-    let remote = open_snapshot(stage, &local_client).await?;
-    let planned = plan_copy(shell, config, stage, options, &remote, &local_client).await?;
+    copy_data_in(shell, config, &mut local_client, stage, options).await
+}
+
+/// [`copy_data`] in a local session the caller opened (and may have used for the structure).
+pub async fn copy_data_in(
+    shell: &Shell,
+    config: &Config,
+    local_client: &mut tokio_postgres::Client,
+    stage: &Stage,
+    options: &CopyOptions,
+) -> Result<CopyReport, CopyError> {
+    let started = Instant::now();
+    let remote = open_snapshot(stage, local_client).await?;
+    let planned = plan_copy(shell, config, stage, options, &remote, local_client).await?;
     // Every table in one local transaction, read from the one stage snapshot, so the FK check
     // before the commit sees the whole result and a failure anywhere leaves every table as it
     // was. Tables therefore load one after another.
-    let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
+    let mut load = transfer::LocalLoad::begin(local_client).await?;
     let tables = load_tables(shell, stage, &remote, &mut load, &planned).await?;
     let (followed, cut) = if options.no_follow {
         (Vec::new(), Vec::new())
