@@ -38,6 +38,7 @@ pub async fn reset(
     if let Some(name) = recopy {
         options.recopy_from = Some(ctx.stage(name).await?);
     }
+    super::branch::before_reset(ctx).await?;
     let engine = ctx.engine().await?;
     Ok(workflow::reset(engine, &ctx.config, &options).await?)
 }
