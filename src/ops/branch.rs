@@ -372,8 +372,28 @@ async fn is_empty(local: &ConnectionInfo) -> Result<bool> {
 }
 
 /// devdb's own sessions on `database` are closed; anyone else's stops the switch before it
-/// moved anything.
+/// moved anything (after a short wait: a client that just disconnected lingers a moment).
 async fn close_sessions(admin: &Client, database: &str, to: &str) -> Result<()> {
+    let mut others = Vec::new();
+    for attempt in 0..12 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        others = foreign_sessions(admin, database).await?;
+        if others.is_empty() {
+            return Ok(());
+        }
+    }
+    Err(BranchError::InUse {
+        database: database.to_string(),
+        to: to.to_string(),
+        sessions: others,
+    }
+    .into())
+}
+
+/// Closes devdb's sessions on `database`; describes the others.
+async fn foreign_sessions(admin: &Client, database: &str) -> Result<Vec<String>> {
     let rows = admin
         .query(
             "SELECT pid, coalesce(application_name, ''), coalesce(host(client_addr), 'local socket') \
@@ -396,15 +416,7 @@ async fn close_sessions(admin: &Client, database: &str, to: &str) -> Result<()> 
             _ => others.push(format!("pid {pid} `{app}` from {from}")),
         }
     }
-    if others.is_empty() {
-        return Ok(());
-    }
-    Err(BranchError::InUse {
-        database: database.to_string(),
-        to: to.to_string(),
-        sessions: others,
-    }
-    .into())
+    Ok(others)
 }
 
 /// `ALTER DATABASE from RENAME TO to`, retried while a closed session is still going away.
