@@ -46,6 +46,8 @@ fn repository(label: &str) -> TestProject {
         "20240101000000_items",
         "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);",
     );
+    // Committed, as Prisma projects do (devdb writes it on the first deploy otherwise).
+    devdb::migrate::files::ensure_lock_file(&root.join("migrations")).unwrap();
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "items"]);
     project
@@ -66,8 +68,15 @@ async fn open(project: &TestProject, database: &str) -> tokio_postgres::Client {
 async fn on_app(project: &TestProject, sql: &str) -> Vec<String> {
     let client = open(project, "app").await;
     let rows = column(&client, sql).await;
-    drop(client);
+    close(client).await;
     rows
+}
+
+/// Drops the client and lets its connection task send the goodbye (devdb runs synchronously
+/// next, so the task would not run until after it).
+async fn close(client: tokio_postgres::Client) {
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 async fn names(project: &TestProject) -> Vec<String> {
@@ -93,11 +102,13 @@ async fn ledger(project: &TestProject) -> Vec<String> {
 
 async fn databases(project: &TestProject) -> Vec<String> {
     let client = open(project, "postgres").await;
-    column(
+    let rows = column(
         &client,
         "SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 'app\\_\\_br\\_%' ORDER BY 1",
     )
-    .await
+    .await;
+    close(client).await;
+    rows
 }
 
 fn status(project: &TestProject) -> serde_json::Value {
@@ -220,7 +231,7 @@ async fn an_open_connection_stops_the_switch_before_anything_moves() {
         refused.stderr
     );
     assert_eq!(column(&app, "SELECT count(*) FROM b_table").await, ["0"]);
-    drop(app);
+    close(app).await;
     assert_eq!(status(&project)["owner"], "a");
 }
 
@@ -254,7 +265,7 @@ async fn a_switch_killed_between_park_and_swap_is_finished_by_the_next_command()
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    drop(blocker);
+    close(blocker).await;
     // Half done: a parked with its journal, b's database still parked, none in place.
     assert_eq!(
         column(
