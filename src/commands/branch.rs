@@ -7,29 +7,14 @@ use crate::ops::{self, Ctx};
 use crate::render::{self, Json};
 
 pub async fn run(ctx: &Ctx, command: BranchCommand) -> Result<()> {
-    let shell = &ctx.shell;
-    match command {
-        BranchCommand::On(ref args) | BranchCommand::Off(ref args) => {
-            let on = matches!(command, BranchCommand::On(_));
-            let report = ops::branch::set(ctx, on).await?;
-            render::branch::status(shell, &report, Json::pretty(args.json))
-        }
-        BranchCommand::Status(args) => {
-            let report = ops::branch::status(ctx).await?;
-            render::branch::status(shell, &report, Json::pretty(args.json))
-        }
+    let (report, json) = match command {
+        BranchCommand::On(args) => (ops::branch::set(ctx, true).await?, args.json),
+        BranchCommand::Off(args) => (ops::branch::set(ctx, false).await?, args.json),
+        BranchCommand::Status(args) => (ops::branch::status(ctx).await?, args.json),
         BranchCommand::Hook { chain } => {
-            render::branch::hook(shell, &ops::branch::install_hook(ctx, chain)?);
-            Ok(())
+            render::branch::hook(&ctx.shell, &ops::branch::install_hook(ctx, chain)?);
+            return Ok(());
         }
-    }
-}
-
-pub fn wants_json(command: &BranchCommand) -> bool {
-    match command {
-        BranchCommand::On(args) | BranchCommand::Off(args) | BranchCommand::Status(args) => {
-            args.json
-        }
-        BranchCommand::Hook { .. } => false,
-    }
+    };
+    render::branch::status(&ctx.shell, &report, Json::pretty(json))
 }

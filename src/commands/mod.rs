@@ -13,7 +13,9 @@ mod migrate;
 mod tunnel;
 mod workflow;
 
-use crate::cli::{Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs};
+use crate::cli::{
+    BranchCommand, Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs,
+};
 use crate::config::{Config, LoadOptions};
 use crate::ops::{self, Ctx};
 use crate::render::{self, Json};
@@ -81,7 +83,9 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Migrate(MigrateCommand::New(args)) => args.json,
         Command::Migrate(MigrateCommand::Diff(args)) => args.json,
         Command::Snapshot(SnapshotCommand::List(args)) => args.json,
-        Command::Branch(command) => branch::wants_json(command),
+        Command::Branch(
+            BranchCommand::On(a) | BranchCommand::Off(a) | BranchCommand::Status(a),
+        ) => a.json,
         _ => false,
     }
 }
