@@ -509,6 +509,29 @@ pub async fn before_reset(ctx: &Ctx) -> Result<()> {
     }
 }
 
+/// Before each run of `devdb watch`'s loop: follows the branch; true when the run should be
+/// skipped because the database was just switched (a reset would throw the swapped-in
+/// branch's rows away) or could not be (a reset would recreate the old branch's database with
+/// the new branch's migrations). What happened is said either way.
+pub async fn before_watch_run(engine: &Engine, config: &Config) -> bool {
+    let shell = &engine.shell;
+    match Repo::find(config.root()) {
+        Some(repo) if enabled(config, &repo).0 => {}
+        _ => return false,
+    }
+    let followed = match crate::local::database(engine, config).await {
+        Ok(local) => follow(shell, engine, config, &local).await,
+        Err(error) => Err(error.into()),
+    };
+    match followed {
+        Ok(switched) => switched.is_some_and(|s| s.how != How::Claimed),
+        Err(error) => {
+            shell.note(format!("failed: {error:#}"));
+            true
+        }
+    }
+}
+
 fn repo_of(config: &Config) -> Result<Repo, BranchError> {
     Repo::find(config.root()).ok_or_else(|| BranchError::NoRepo {
         dir: config.root().display().to_string(),

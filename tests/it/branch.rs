@@ -293,3 +293,48 @@ async fn a_switch_killed_between_park_and_swap_is_finished_by_the_next_command()
     status(&project);
     assert_eq!(names(&project).await, ["a-only", "on-a"]);
 }
+
+/// Waits (up to 60 s) until the file holds `needle`; returns its text.
+async fn wait_for(path: &Path, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no `{needle}` in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn watch_switches_on_a_checkout_and_keeps_the_rows() {
+    let project = repository("branch-watch");
+    a_then_b(&project).await;
+    status(&project);
+    on_app(
+        &project,
+        "INSERT INTO items (name, b_only) VALUES ('on-b', 2)",
+    )
+    .await;
+    git(project.path(), &["checkout", "-q", "a"]);
+    let log = project.path().join("watch.log");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_devdb"))
+        .args(["watch", "--no-generate"])
+        .current_dir(project.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for(&log, "branch a:").await;
+    // The checkout changes migrations/: the loop follows the branch instead of resetting it.
+    git(project.path(), &["checkout", "-q", "b"]);
+    let text = wait_for(&log, "branch b:").await;
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+    assert!(!text.contains("ok:"), "a reset ran:\n{text}");
+    assert_eq!(names(&project).await, ["on-a", "on-b"]);
+}
