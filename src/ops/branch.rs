@@ -472,7 +472,11 @@ async fn complete(
     Ok(())
 }
 
+/// One line per switch; claiming the database in place (first use, after a reset) is quiet.
 fn say(shell: &Shell, done: &Switched) {
+    if done.how == How::Claimed {
+        return;
+    }
     let parked = match (&done.from, &done.parked_as) {
         (Some(from), Some(name)) => format!("{from}'s database parked as {name}; "),
         _ => String::new(),
@@ -530,6 +534,21 @@ pub async fn before_watch_run(engine: &Engine, config: &Config) -> bool {
             true
         }
     }
+}
+
+/// After `reset`: the new database is the checked-out branch's at once (untagged, a checkout
+/// before the next command would hand it to the wrong branch).
+pub async fn after_reset(ctx: &Ctx) -> Result<()> {
+    let Some(repo) = Repo::find(ctx.config.root()) else {
+        return Ok(());
+    };
+    let head = head_of(&repo)?;
+    let (true, Some(branch)) = (enabled(&ctx.config, &repo).0, head.branch()) else {
+        return Ok(());
+    };
+    let local = ctx.local().await?;
+    let admin = local.maintenance().connect().await?;
+    Ok(set_tag(&admin, &local.database, &Tag::of(branch)).await?)
 }
 
 fn repo_of(config: &Config) -> Result<Repo, BranchError> {
