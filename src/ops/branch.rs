@@ -625,8 +625,23 @@ pub struct HookReport {
 }
 
 /// `devdb branch hook`: the `post-checkout` hook, chained onto an existing one only on request.
+/// It goes where git looks for hooks: `core.hooksPath` when set (husky and the like set it), else the
+/// repository's hooks folder.
 pub fn install_hook(ctx: &Ctx, chain: bool) -> Result<HookReport> {
-    let path = repo_of(&ctx.config)?.hooks_dir().join("post-checkout");
+    let repo = repo_of(&ctx.config)?;
+    let configured = std::process::Command::new("git")
+        .args(["config", "--get", "core.hooksPath"])
+        .current_dir(&repo.top)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|p| !p.is_empty());
+    let dir = match configured {
+        Some(path) => repo.top.join(path),
+        None => repo.hooks_dir(),
+    };
+    let path = dir.join("post-checkout");
     let installed = hook::install(&path, chain)?;
     Ok(HookReport {
         path: path.display().to_string(),

@@ -338,3 +338,42 @@ async fn watch_switches_on_a_checkout_and_keeps_the_rows() {
     assert!(!text.contains("ok:"), "a reset ran:\n{text}");
     assert_eq!(names(&project).await, ["on-a", "on-b"]);
 }
+
+#[tokio::test]
+async fn the_post_checkout_hook_switches_and_never_clobbers_a_hook() {
+    let project = repository("branch-hook");
+    a_then_b(&project).await;
+    status(&project);
+    let hook = project.path().join(".git/hooks/post-checkout");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::fs::write(&hook, "#!/bin/sh\ntouch mine-ran\n").unwrap();
+    let refused = project.devdb(&["branch", "hook"]).fails();
+    assert!(
+        refused.stderr.contains("is not devdb's") && refused.stderr.contains("--chain"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\ntouch mine-ran\n"
+    );
+    project.devdb(&["branch", "hook", "--chain"]).ok();
+
+    // git runs the hook (with devdb on its PATH): the database follows before any devdb command.
+    let bin = Path::new(env!("CARGO_BIN_EXE_devdb")).parent().unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    git_with_path(project.path(), &["checkout", "-q", "a"], &path);
+    assert!(
+        project.path().join("mine-ran").exists(),
+        "the existing hook ran too"
+    );
+    let admin = open(&project, "postgres").await;
+    let tag = column(
+        &admin,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'app'",
+    )
+    .await;
+    assert_eq!(tag, [r#"{"devdb_branch":"a"}"#]);
+    close(admin).await;
+    assert_eq!(columns(&project).await, ["items.id", "items.name"]);
+}
