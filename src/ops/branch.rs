@@ -419,17 +419,18 @@ async fn foreign_sessions(admin: &Client, database: &str) -> Result<Vec<String>>
     Ok(others)
 }
 
-/// `ALTER DATABASE from RENAME TO to`, retried while a closed session is still going away.
+/// `ALTER DATABASE from RENAME TO to`, retried while a closed session is still going away
+/// (the server itself waits up to 5 s for other sessions before it refuses).
 async fn rename(admin: &Client, from: &str, to: &str) -> Result<()> {
     let sql = format!(
         "ALTER DATABASE {} RENAME TO {}",
         quote_ident(from),
         quote_ident(to)
     );
-    for attempt in 0..40 {
+    for attempt in 0..3 {
         match admin.batch_execute(&sql).await {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < 39 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
+            Err(e) if attempt < 2 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
                 tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             }
             Err(e) => return Err(query("renaming a branch database")(e).into()),

@@ -13,6 +13,10 @@ use crate::common;
 use common::{column, TestProject};
 
 fn git(root: &Path, args: &[&str]) {
+    git_with_path(root, args, &std::env::var("PATH").unwrap_or_default());
+}
+
+fn git_with_path(root: &Path, args: &[&str], path: &str) {
     let output = Command::new("git")
         .args([
             "-c",
@@ -22,6 +26,7 @@ fn git(root: &Path, args: &[&str]) {
         ])
         .args(args)
         .current_dir(root)
+        .env("PATH", path)
         .output()
         .expect("run git");
     assert!(
@@ -265,16 +270,19 @@ async fn a_switch_killed_between_park_and_swap_is_finished_by_the_next_command()
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    close(blocker).await;
-    // Half done: a parked with its journal, b's database still parked, none in place.
-    assert_eq!(
-        column(
-            &admin,
-            "SELECT count(*) FROM pg_database WHERE datname = 'app'"
-        )
-        .await,
-        ["0"]
+    // Half done: a parked with its journal, none in place (b's rename waits on the blocker).
+    let app_sql = "SELECT count(*) FROM pg_database WHERE datname = 'app'";
+    assert_eq!(column(&admin, app_sql).await, ["0"]);
+    let journal = format!(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{parked_a}'"
     );
+    assert_eq!(
+        column(&admin, &journal).await,
+        [r#"{"devdb_branch":"a","switching_to":"b"}"#]
+    );
+    // The server may still finish the rename the killed devdb asked for, once the blocker goes
+    // (Postgres waits up to 5 s for other sessions): the next command copes either way.
+    close(blocker).await;
 
     let run = project.devdb(&["branch", "status", "--json"]).ok();
     assert!(run.stderr.contains("cut short"), "{}", run.stderr);
