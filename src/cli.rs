@@ -111,7 +111,7 @@ pub enum Command {
     /// The template databases `reset` keeps.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
-    /// A database per git branch: on, off, status, hook.
+    /// A database per git branch: on, off, status, drop, hook.
     #[command(subcommand)]
     Branch(BranchCommand),
     /// Add devdb to an existing repository: find its Compose file, Postgres service and Prisma
@@ -178,6 +178,12 @@ pub enum BranchCommand {
     Off(JsonArg),
     /// The checked-out branch, whose database is in place, and the parked ones (switches first).
     Status(JsonArg),
+    /// Drop a branch's parked database (never the one in place).
+    Drop {
+        branch: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
     /// Install a git post-checkout hook that switches the database on checkout.
     Hook {
         /// Append devdb's call to an existing post-checkout hook instead of refusing.

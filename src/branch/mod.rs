@@ -22,6 +22,10 @@ pub enum BranchError {
     },
     #[error("cannot park branch {branch}'s database: {parked} already exists")]
     ParkedExists { branch: String, parked: String },
+    #[error("branch {0}'s database is the one in place; devdb branch drop only drops parked ones")]
+    InPlace(String),
+    #[error("branch {0} has no parked database")]
+    NotParked(String),
     #[error("{dir} is not inside a git repository; a database per branch needs one")]
     NoRepo { dir: String },
     #[error("{path} exists and is not devdb's")]
@@ -50,6 +54,12 @@ impl BranchError {
             )),
             BranchError::HookExists { .. } => Some(Hint::suggest(
                 "`devdb branch hook --chain` appends devdb's call to it; or add `devdb branch status --quiet` to it yourself",
+            )),
+            BranchError::InPlace(_) => Some(Hint::suggest(
+                "check out another branch first (the next devdb command parks this one), or `devdb reset` to start it over",
+            )),
+            BranchError::NotParked(_) => Some(Hint::suggest(
+                "`devdb branch status` lists the parked databases",
             )),
             BranchError::Io { .. } => None,
         }

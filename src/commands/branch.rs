@@ -1,4 +1,4 @@
-//! `devdb branch on|off|status|hook`.
+//! `devdb branch on|off|status|drop|hook`.
 
 use anyhow::Result;
 
@@ -11,6 +11,9 @@ pub async fn run(ctx: &Ctx, command: BranchCommand) -> Result<()> {
         BranchCommand::On(args) => (ops::branch::set(ctx, true).await?, args.json),
         BranchCommand::Off(args) => (ops::branch::set(ctx, false).await?, args.json),
         BranchCommand::Status(args) => (ops::branch::status(ctx).await?, args.json),
+        BranchCommand::Drop { branch, json } => {
+            (ops::branch::drop_parked(ctx, &branch).await?, json.json)
+        }
         BranchCommand::Hook { chain } => {
             render::branch::hook(&ctx.shell, &ops::branch::install_hook(ctx, chain)?);
             return Ok(());

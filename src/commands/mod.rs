@@ -85,7 +85,8 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Snapshot(SnapshotCommand::List(args)) => args.json,
         Command::Branch(
             BranchCommand::On(a) | BranchCommand::Off(a) | BranchCommand::Status(a),
-        ) => a.json,
+        )
+        | Command::Branch(BranchCommand::Drop { json: a, .. }) => a.json,
         _ => false,
     }
 }

@@ -605,6 +605,25 @@ async fn describe(
     })
 }
 
+/// `devdb branch drop BRANCH`: drops that branch's parked database, under the reset lock.
+pub async fn drop_parked(ctx: &Ctx, branch: &str) -> Result<BranchStatus> {
+    let repo = repo_of(&ctx.config)?;
+    let local = ctx.local().await?;
+    let admin = local.maintenance().connect().await?;
+    workflow::serialize_resets(&ctx.shell, &admin, &local.database).await?;
+    let state = read_state(&admin, &local.database, false).await?;
+    if state.owner() == Some(branch) {
+        return Err(BranchError::InPlace(branch.to_string()).into());
+    }
+    let Some(parked) = state.parked_of(branch) else {
+        return Err(BranchError::NotParked(branch.to_string()).into());
+    };
+    snapshot::drop_database(&admin, &parked.database, "dropping a parked database").await?;
+    ctx.shell
+        .note(format!("dropped {} ({branch})", parked.database));
+    describe(&ctx.config, &repo, &admin, &local.database).await
+}
+
 /// `devdb branch on|off`: recorded for this clone (in its git dir); `on` then claims the
 /// database in place for the checked-out branch.
 pub async fn set(ctx: &Ctx, on: bool) -> Result<BranchStatus> {

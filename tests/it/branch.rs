@@ -385,3 +385,25 @@ async fn the_post_checkout_hook_switches_and_never_clobbers_a_hook() {
     close(admin).await;
     assert_eq!(columns(&project).await, ["items.id", "items.name"]);
 }
+
+#[tokio::test]
+async fn drop_removes_a_parked_database_never_the_one_in_place() {
+    let project = repository("branch-drop");
+    a_then_b(&project).await;
+    status(&project);
+    let refused = project.devdb(&["branch", "drop", "b"]).fails();
+    assert!(
+        refused.stderr.contains("the one in place"),
+        "{}",
+        refused.stderr
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &project
+            .devdb(&["branch", "drop", "a", "--json"])
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(report["parked"], serde_json::json!([]));
+    assert_eq!(databases(&project).await, ["app"]);
+}
