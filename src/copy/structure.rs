@@ -34,6 +34,8 @@ pub async fn dump(
     local: &Client,
     relation: &QualifiedName,
 ) -> Result<Structure, CopyError> {
+    // First: a stage the job cannot reach fails before anything is read or changed.
+    let reach = job_reach(engine, stage, relation).await?;
     if !catalog::relation_exists(remote, relation).await? {
         let available = catalog::tables(remote).await?;
         let unknown = super::plan::expand(&[relation.to_string()], &available)
@@ -50,7 +52,15 @@ pub async fn dump(
             "{relation} already exists in the local database; nothing to copy"
         )));
     }
-    let dumped = run_pg_dump(engine, config, stage, (remote, local), &needs.relations).await?;
+    let dumped = run_pg_dump(
+        engine,
+        config,
+        stage,
+        &reach,
+        (remote, local),
+        &needs.relations,
+    )
+    .await?;
     let dumped = without_unknown_settings(local, &dumped).await?;
     let mut sql = String::new();
     for statement in &needs.enums {
@@ -213,31 +223,71 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> CopyError + '
     }
 }
 
-/// Runs `db-copy structure` for the relations, in the file's db-copy service or else in
-/// devdb's own job image (see `job_base_image`). A stage on a port published on 127.0.0.1 (a
-/// container) is reached by joining the job, not the stage, to that container's network.
-async fn run_pg_dump(
+/// Where the db-copy job, on the engine, reaches the stage: at the stage's own host, or (a
+/// stage on 127.0.0.1, a container of the local engine) at that container on its network,
+/// which the job joins.
+struct JobReach {
+    host: String,
+    port: u16,
+    also_on: Option<String>,
+}
+
+/// A stage on 127.0.0.1 over a remote engine is refused (docker's `container_publishing`):
+/// that address is this machine, which the job on the engine cannot reach.
+async fn job_reach(
     engine: &Engine,
-    config: &Config,
     stage: &Stage,
-    (remote, local): (&Client, &Client),
-    relations: &[QualifiedName],
-) -> Result<String, CopyError> {
+    relation: &QualifiedName,
+) -> Result<JobReach, CopyError> {
     let endpoint = stage.endpoint()?;
-    let mut host = endpoint.host.clone();
-    let mut port = endpoint.port;
-    let mut also_on = None;
-    if matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1") {
-        let published = engine.container_publishing(port).await?.ok_or_else(|| {
+    if !crate::docker::is_loopback(&endpoint.host) {
+        return Ok(JobReach {
+            host: endpoint.host,
+            port: endpoint.port,
+            also_on: None,
+        });
+    }
+    let port = endpoint.port;
+    let what = format!("stage {}", stage.name);
+    let ways_out = format!(
+        "give stage {name} a URL the engine's machine reaches (the database's own host name or \
+         address, not 127.0.0.1 or localhost); or create {relation} with a migration (`devdb \
+         migrate new`, `devdb migrate deploy`) and copy its rows only, which go through this \
+         machine: `devdb copy {relation} --from {name}`",
+        name = stage.name
+    );
+    let published = engine
+        .container_publishing(port, &what, &ways_out)
+        .await?
+        .ok_or_else(|| {
             CopyError::Structure(format!(
                 "stage {} is on 127.0.0.1:{port}, which the db-copy container cannot reach (no container publishes it)",
                 stage.name
             ))
         })?;
-        host = published.address;
-        port = published.container_port;
-        also_on = Some(published.network);
-    }
+    Ok(JobReach {
+        host: published.address,
+        port: published.container_port,
+        also_on: Some(published.network),
+    })
+}
+
+/// Runs `db-copy structure` for the relations, in the file's db-copy service or else in
+/// devdb's own job image (see `job_base_image`), reaching the stage at `reach`.
+async fn run_pg_dump(
+    engine: &Engine,
+    config: &Config,
+    stage: &Stage,
+    reach: &JobReach,
+    (remote, local): (&Client, &Client),
+    relations: &[QualifiedName],
+) -> Result<String, CopyError> {
+    let endpoint = stage.endpoint()?;
+    let JobReach {
+        host,
+        port,
+        also_on,
+    } = reach;
     let sslmode = match stage.sslmode {
         crate::config::SslMode::Disable => "disable",
         crate::config::SslMode::Prefer => "prefer",
@@ -269,7 +319,7 @@ async fn run_pg_dump(
         args,
         env: Vec::new(),
         password: Some(endpoint.password.clone()),
-        also_on,
+        also_on: also_on.clone(),
     };
     let result = match engine.run_job_image(config, service, &image, job).await {
         Err(DockerError::JobFailed { stderr, .. }) if stderr.contains("server version mismatch") => {

@@ -99,9 +99,16 @@ impl ConnectionInfo {
 
     /// Connects without TLS: the local database is only reachable on 127.0.0.1.
     pub async fn connect(&self) -> Result<Client, DbError> {
+        self.connect_as("devdb").await
+    }
+
+    /// `connect` under another application_name, so a session tells what opened it
+    /// (pg_stat_activity, the server log): `devdb spares` for the background job.
+    pub async fn connect_as(&self, application_name: &str) -> Result<Client, DbError> {
         // tokio-postgres bounds only the TCP connect; a port that accepts and never answers
         // must not hang devdb either.
-        let config = self.pg_config();
+        let mut config = self.pg_config();
+        config.application_name(application_name);
         let (client, connection) =
             tokio::time::timeout(LOCAL_CONNECT_TIMEOUT, config.connect(NoTls))
                 .await

@@ -83,7 +83,10 @@ pub async fn watch(ctx: &Ctx, steps: Steps) -> Result<()> {
 /// `wait` (tests, benchmarks): queue behind a running job and return when all is made.
 pub async fn prepare_spares(ctx: &Ctx, wait: bool) -> Result<()> {
     let local = crate::local::connection_info(ctx.engine().await?, &ctx.config).await?;
-    let admin = local.maintenance().connect().await?;
+    let admin = local
+        .maintenance()
+        .connect_as(spare::APPLICATION_NAME)
+        .await?;
     spare::maintain(&ctx.shell, &admin, &local, &ctx.config, wait).await?;
     Ok(())
 }

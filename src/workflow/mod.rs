@@ -133,21 +133,27 @@ pub async fn serialize_resets(
     admin: &tokio_postgres::Client,
     database: &str,
 ) -> Result<(), WorkflowError> {
-    const LOCK: &str = "hashtext('devdb reset ' || $1)";
-    let acquired: bool = admin
-        .query_one(
-            &format!("SELECT pg_try_advisory_lock({LOCK})"),
-            &[&database],
-        )
+    // A literal, not a parameter: one round trip (a parameter prepares first), which counts
+    // over a remote engine's link or tunnel.
+    let lock = format!(
+        "hashtext({})",
+        crate::db::quote_literal(&format!("devdb reset {database}"))
+    );
+    let acquired = admin
+        .simple_query(&format!("SELECT pg_try_advisory_lock({lock})"))
         .await
         .map_err(db_error("taking the reset lock"))?
-        .get(0);
+        .iter()
+        .any(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
+            _ => false,
+        });
     if !acquired {
         shell.note(format!(
             "another reset of database {database} is running; waiting for it to finish"
         ));
         admin
-            .execute(&format!("SELECT pg_advisory_lock({LOCK})"), &[&database])
+            .batch_execute(&format!("SELECT pg_advisory_lock({lock})"))
             .await
             .map_err(db_error("waiting for the other reset"))?;
     }
@@ -168,7 +174,8 @@ pub async fn reset(
     };
 
     let at = steps.begin("up");
-    let local = crate::local::database(engine, config).await?;
+    // up's session on the maintenance database is the reset's admin session: one login.
+    let (local, admin) = crate::local::database_with_session(engine, config).await?;
     steps.end("up", at, local.redacted_url());
 
     let at = steps.begin("database");
@@ -180,7 +187,6 @@ pub async fn reset(
         files,
         dir,
     };
-    let admin = local.maintenance().connect().await?;
     serialize_resets(shell, &admin, &local.database).await?;
     let seed_plan = match options.no_seed {
         true => None,
