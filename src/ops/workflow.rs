@@ -38,8 +38,11 @@ pub async fn reset(
     if let Some(name) = recopy {
         options.recopy_from = Some(ctx.stage(name).await?);
     }
+    super::branch::before_reset(ctx).await?;
     let engine = ctx.engine().await?;
-    Ok(workflow::reset(engine, &ctx.config, &options).await?)
+    let report = workflow::reset(engine, &ctx.config, &options).await?;
+    super::branch::after_reset(ctx).await?;
+    Ok(report)
 }
 
 /// What `seed` ran, and how long it took.

@@ -130,7 +130,7 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError
 /// Two resets of one database at once would drop and rename each other's databases; the second
 /// waits for the first on an advisory lock of the maintenance database, held by `admin`'s
 /// session until the reset ends.
-async fn serialize_resets(
+pub async fn serialize_resets(
     shell: &Shell,
     admin: &tokio_postgres::Client,
     database: &str,
