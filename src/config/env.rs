@@ -112,6 +112,7 @@ fn env_file_error(path: &Path, text: &str, error: dotenvy::Error) -> ConfigError
         other => ConfigError::Invalid {
             path: path.to_path_buf(),
             message: other.to_string(),
+            hint: None,
         },
     }
 }

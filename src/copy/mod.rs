@@ -7,6 +7,7 @@ mod fix_missing;
 pub mod follow;
 pub mod graph;
 pub mod integrity;
+mod narrow;
 pub mod plan;
 mod relations;
 mod restrict;
@@ -89,6 +90,8 @@ impl CopyError {
             CopyError::Plan(e) => e.hint(),
             CopyError::TableFailed { error, .. } => error.hint(),
             CopyError::Docker(e) => e.hint(),
+            CopyError::Database { error, .. } => crate::db::postgres_hint(error),
+            CopyError::Db(e) => e.hint(),
             _ => None,
         }
     }
@@ -161,15 +164,26 @@ pub async fn copy_data(
     stage: &Stage,
     options: &CopyOptions,
 ) -> Result<CopyReport, CopyError> {
-    let started = Instant::now();
     let mut local_client = local.connect().await?;
-    let remote = open_snapshot(stage, &local_client).await?;
-    let planned = plan_copy(shell, config, stage, options, &remote, &local_client).await?;
+    copy_data_in(shell, config, &mut local_client, stage, options).await
+}
+
+/// [`copy_data`] in a local session the caller opened (and may have used for the structure).
+pub async fn copy_data_in(
+    shell: &Shell,
+    config: &Config,
+    local_client: &mut tokio_postgres::Client,
+    stage: &Stage,
+    options: &CopyOptions,
+) -> Result<CopyReport, CopyError> {
+    let started = Instant::now();
+    let remote = open_snapshot(stage, local_client).await?;
+    let planned = plan_copy(shell, config, stage, options, &remote, local_client).await?;
     // Every table in one local transaction, read from the one stage snapshot, so the FK check
     // before the commit sees the whole result and a failure anywhere leaves every table as it
     // was. Tables therefore load one after another.
-    let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
-    let tables = load_tables(shell, stage, &remote, &mut load, &planned.plans).await?;
+    let mut load = transfer::LocalLoad::begin(local_client).await?;
+    let tables = load_tables(shell, stage, &remote, &mut load, &planned).await?;
     let (followed, cut) = if options.no_follow {
         (Vec::new(), Vec::new())
     } else {
@@ -329,6 +343,65 @@ impl TableInputs<'_> {
         }
     }
 
+    /// Whether `table`'s rows are fewer than the stage's: a condition, a limit, reached below
+    /// chosen rows, or restricted to the rows of such a parent.
+    /// `path`: the tables asking, so a cycle stops.
+    fn narrowed(&self, table: &QualifiedName, path: &mut Vec<QualifiedName>) -> bool {
+        if plan::lookup(&self.filters, table).is_some()
+            || plan::lookup(&self.copy.limit, table).is_some()
+            || self.reached.iter().any(|r| &r.table == table)
+        {
+            return true;
+        }
+        if path.contains(table) {
+            return false;
+        }
+        path.push(table.clone());
+        let through = self.keys.iter().any(|k| {
+            &k.child == table && self.tables.contains(&k.parent) && self.narrowed(&k.parent, path)
+        });
+        path.pop();
+        through
+    }
+
+    /// How `table`'s rows can be chosen from its parents' loaded keys instead (the FKs of
+    /// [`filter`](Self::filter)'s condition), unless a parent's key is masked (its local values
+    /// are not the stage's) or the stage lacks a key column.
+    fn narrowing(
+        &self,
+        table: &QualifiedName,
+        remote: &std::collections::HashMap<QualifiedName, catalog::TableInfo>,
+    ) -> Option<restrict::Narrowing> {
+        let own = plan::lookup(&self.filters, table).cloned();
+        let (keys, any) = match self.reached.iter().find(|r| &r.table == table) {
+            Some(entry) => (entry.via.clone(), true),
+            None if own.is_none() && plan::lookup(&self.copy.limit, table).is_none() => {
+                let narrowed = |t: &QualifiedName| self.narrowed(t, &mut vec![table.clone()]);
+                let keys = restrict::restricting_keys(table, self.keys, self.tables, &narrowed);
+                (keys, false)
+            }
+            None => return None,
+        };
+        let mut ties = Vec::new();
+        for key in keys {
+            let masked = plan::masks_for(self.copy, &key.parent);
+            let columns = &remote.get(&key.parent)?.columns;
+            let types = key
+                .parent_columns
+                .iter()
+                .map(|p| match masked.contains_key(p) {
+                    true => None,
+                    false => columns
+                        .iter()
+                        .find(|c| &c.name == p)
+                        .map(|c| c.type_name.clone()),
+                })
+                .collect::<Option<Vec<String>>>()?;
+            ties.push(restrict::Tie { key, types });
+        }
+        (!ties.is_empty()).then_some(restrict::Narrowing { ties, any, own })
+    }
+
     /// The condition choosing `table`'s rows: its own, the one tying a reached child to the
     /// chosen rows above it, or the one restricting a child to the parents that come.
     fn filter(&self, table: &QualifiedName) -> Option<String> {
@@ -349,7 +422,8 @@ impl TableInputs<'_> {
     }
 }
 
-/// One plan per table, from one catalog query per side for all of them.
+/// One plan per table, from one catalog query per side for all of them, in the order they
+/// load: parents a table is narrowed by before it (see [`restrict::load_order`]).
 async fn plan_tables(
     inputs: &TableInputs<'_>,
     remote: &tokio_postgres::Client,
@@ -357,8 +431,19 @@ async fn plan_tables(
 ) -> Result<Vec<Planned>, CopyError> {
     let remote_info = catalog::describe(remote, inputs.tables).await?;
     let mut local_info = catalog::describe(local, inputs.tables).await?;
+    let narrowings: BTreeMap<QualifiedName, restrict::Narrowing> = inputs
+        .tables
+        .iter()
+        .filter_map(|t| Some((t.clone(), inputs.narrowing(t, &remote_info)?)))
+        .collect();
+    let order = restrict::load_order(inputs.tables, &|t| {
+        narrowings
+            .get(t)
+            .map(|n| n.ties.iter().map(|tie| tie.key.parent.clone()).collect())
+            .unwrap_or_default()
+    });
     let mut plans = Vec::new();
-    for table in inputs.tables {
+    for table in &order {
         let Some(local_table) = local_info.remove(table) else {
             return Err(CopyError::MissingLocally {
                 table: table.to_string(),
@@ -380,6 +465,8 @@ async fn plan_tables(
             plan,
             remote_partitioned: remote_table.partitioned,
             local: local_table,
+            narrowing: narrowings.get(table).cloned(),
+            remote_columns: remote_table.columns,
         });
     }
     Ok(plans)
@@ -391,26 +478,26 @@ async fn load_tables(
     stage: &Stage,
     remote: &tokio_postgres::Client,
     load: &mut transfer::LocalLoad<'_>,
-    plans: &[Planned],
+    planned: &CopyPlan,
 ) -> Result<Vec<TableResult>, CopyError> {
+    let plans = &planned.plans;
     let bars = shell.multi();
     let total = bars.add(shell.steps_bar(plans.len() as u64, format!("copy from {}", stage.name)));
     let mut copied = Vec::new();
-    for planned in plans {
-        let bar = bars.insert_before(&total, shell.bytes_bar(planned.plan.table.to_string()));
-        let result = transfer::copy_table(
-            remote,
-            load,
-            &planned.plan,
-            planned.remote_partitioned,
-            &planned.local,
-            &bar,
-        )
-        .await;
+    for table in plans {
+        let bar = bars.insert_before(&total, shell.bytes_bar(table.plan.table.to_string()));
+        let result = match narrow::plan(load, table, planned).await {
+            Ok(narrowed) => {
+                let plan = narrowed.as_ref().unwrap_or(&table.plan);
+                let partitioned = table.remote_partitioned;
+                transfer::copy_table(remote, load, plan, partitioned, &table.local, &bar).await
+            }
+            Err(error) => Err(error),
+        };
         bar.finish_and_clear();
         total.inc(1);
         copied.push(result.map_err(|error| CopyError::TableFailed {
-            table: planned.plan.table.to_string(),
+            table: table.plan.table.to_string(),
             error: Box::new(error),
         })?);
     }
@@ -461,6 +548,9 @@ struct Planned {
     plan: TablePlan,
     remote_partitioned: bool,
     local: catalog::TableInfo,
+    /// How its rows can be chosen by its parents' loaded keys instead of `plan`'s condition.
+    narrowing: Option<restrict::Narrowing>,
+    remote_columns: Vec<plan::Column>,
 }
 
 /// How a parent table the copy follows is read from the stage: all its columns the local table

@@ -14,6 +14,7 @@ use super::CopyError;
 use crate::config::Config;
 use crate::db::stage::Stage;
 use crate::docker::{DockerError, Engine, Job};
+use crate::pg::catalog::{self as pg_catalog, Scope};
 
 /// The DDL that creates `relation` (and its missing dependencies) locally.
 #[derive(Debug, Clone)]
@@ -159,14 +160,21 @@ impl Needs {
         local: &Client,
         relation: &QualifiedName,
     ) -> Result<(), CopyError> {
+        let columns = pg_catalog::columns(remote, Scope::Named(std::slice::from_ref(relation)))
+            .await
+            .map_err(db_error("reading enum types"))?;
+        let enums: Vec<u32> = columns
+            .iter()
+            .filter(|c| c.type_kind == "e")
+            .map(|c| c.type_oid)
+            .collect();
         for row in remote
             .query(
-                "SELECT DISTINCT format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname, \
+                "SELECT format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname, \
                         (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)), \
                         format('%I.%I', n.nspname, t.typname) \
-                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace \
-                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND t.typtype = 'e'",
-                &[&relation.quoted()],
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ANY($1)",
+                &[&enums],
             )
             .await
             .map_err(db_error("reading enum types"))?
@@ -403,11 +411,12 @@ pub async fn apply(local: &Client, sql: &str) -> Result<(), CopyError> {
             action: "creating the structure locally".to_string(),
             error,
         })?;
-    // pg_dump empties search_path for its session; give this connection its default back.
+    // pg_dump's script sets search_path, row_security and more for its session; give this
+    // connection its defaults back, since the rows are copied through it next.
     local
-        .batch_execute("RESET search_path")
+        .batch_execute("RESET ALL")
         .await
-        .map_err(db_error("resetting search_path"))
+        .map_err(db_error("resetting the session's settings"))
 }
 
 /// Turns dumped DDL into a migration that can run where the objects may already exist:

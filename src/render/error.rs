@@ -48,6 +48,7 @@ fn hint_of(err: &(dyn Error + 'static)) -> Option<Hint> {
         return err.hint().map(Hint::suggest);
     }
     first_of!(
+        crate::db::DbError,
         docker::DockerError,
         local::LocalError,
         migrate::MigrateError,

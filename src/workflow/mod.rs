@@ -56,6 +56,8 @@ impl WorkflowError {
             WorkflowError::Copy(e) => e.hint(),
             WorkflowError::Generate(e) => e.hint(),
             WorkflowError::Seed(e) => e.hint(),
+            WorkflowError::Database { error, .. } => crate::db::postgres_hint(error),
+            WorkflowError::Db(e) => e.hint(),
             _ => None,
         }
     }

@@ -239,6 +239,29 @@ async fn a_mask_on_one_side_of_a_key_is_refused_and_the_same_hmac_on_both_sides_
         .await,
         ["90 90 0"]
     );
+
+    // Invoices restricted to filtered accounts whose key is masked: the local keys are not the
+    // stage's, so the invoices are chosen on the stage (3 for each of accounts 1..5).
+    pair.local
+        .devdb(&[
+            "copy",
+            "accounts",
+            "invoices",
+            "--from",
+            "CODE",
+            "--where",
+            "accounts:id <= 5",
+        ])
+        .ok();
+    assert_eq!(
+        column(
+            &client,
+            "SELECT count(*) || ' ' || count(a.id) || ' ' || (SELECT count(*) FROM accounts)
+             FROM invoices i LEFT JOIN accounts a ON a.email = i.email"
+        )
+        .await,
+        ["15 15 5"]
+    );
 }
 
 /// Teams and users in a cycle (a deferrable FK), a self-reference, an FK to a unique non-key
@@ -489,5 +512,58 @@ async fn children_of_a_filtered_parent_come_only_with_their_parents() {
         column(&local, "SELECT count(*) FROM orders WHERE user_id > 5").await,
         ["0"]
     );
+    assert_eq!(dangling(&local).await, ["0 0"]);
+}
+
+#[tokio::test]
+async fn children_of_a_limited_parent_come_only_with_the_rows_that_came() {
+    let pair = StagePair::new(
+        "restrictlimit",
+        &format!(
+            "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
+             INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;
+             INSERT INTO notes SELECT g, CASE WHEN g % 5 <> 0 THEN 1 + g % 400 END, 'n' || g
+                 FROM generate_series(1, 1000) g;"
+        ),
+        SHOP,
+        "  copy:\n    limit: { users: 5 }\n",
+    )
+    .await;
+    let remote = connect(&pair.remote).await;
+    let local = connect(&pair.local).await;
+    let run = pair
+        .local
+        .devdb(&["copy", "notes", "orders", "users", "--from", "CODE"])
+        .ok();
+    // "The first 5 users" is no condition, but the 5 that came are: orders and notes come for
+    // them only, and no other user is pulled in as a parent.
+    let users = column(
+        &local,
+        "SELECT string_agg(id::text, ',' ORDER BY id) FROM users",
+    )
+    .await;
+    assert_eq!(
+        column(&local, "SELECT count(*) FROM users").await,
+        ["5"],
+        "{}",
+        run.stderr
+    );
+    let expected = column(
+        &remote,
+        &format!(
+            "SELECT md5(string_agg(o::text, ',' ORDER BY o.id)) FROM orders o WHERE user_id IN ({u});
+             SELECT md5(string_agg(n::text, ',' ORDER BY n.id)) FROM notes n
+              WHERE n.order_id IS NULL OR n.order_id IN (SELECT id FROM orders WHERE user_id IN ({u}))",
+            u = users[0]
+        ),
+    )
+    .await;
+    let copied = column(
+        &local,
+        "SELECT md5(string_agg(o::text, ',' ORDER BY o.id)) FROM orders o;
+         SELECT md5(string_agg(n::text, ',' ORDER BY n.id)) FROM notes n",
+    )
+    .await;
+    assert_eq!(copied, expected, "{}", run.stderr);
     assert_eq!(dangling(&local).await, ["0 0"]);
 }
