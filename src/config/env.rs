@@ -107,6 +107,7 @@ fn env_file_error(path: &Path, text: &str, error: dotenvy::Error) -> ConfigError
                 line: number,
                 column: index + 1,
                 message: format!("cannot parse `{}` (expected KEY=VALUE)", line.trim()),
+                hint: None,
             }
         }
         other => ConfigError::Invalid {

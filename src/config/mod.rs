@@ -52,6 +52,8 @@ pub enum ConfigError {
         line: usize,
         column: usize,
         message: String,
+        /// The next step, kept out of the message.
+        hint: Option<String>,
     },
     #[error("{}: {message}", path.display())]
     Invalid {
@@ -66,7 +68,7 @@ impl ConfigError {
     /// What to do about it, shown apart from the message.
     pub fn hint(&self) -> Option<String> {
         match self {
-            ConfigError::Invalid { hint, .. } => hint.clone(),
+            ConfigError::Invalid { hint, .. } | ConfigError::Syntax { hint, .. } => hint.clone(),
             ConfigError::NotFound { .. } => Some(
                 "run `devdb init` to add devdb to this repository, run devdb inside your project, \
                  or pass --file PATH (or set COMPOSE_FILE or DEVDB_FILE)"
@@ -218,7 +220,14 @@ impl Config {
             None => Settings::default(),
         };
         if let Some(db) = services.get_mut(&settings.service) {
-            settings.server.apply(db).map_err(invalid)?;
+            settings
+                .server
+                .apply(db)
+                .map_err(|(message, hint)| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message,
+                    hint: Some(hint),
+                })?;
         }
         let warnings = expander
             .unset

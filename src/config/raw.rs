@@ -50,6 +50,7 @@ fn syntax(path: &Path, err: serde_yaml::Error) -> ConfigError {
         line,
         column,
         message: strip_location(&err.to_string()),
+        hint: None,
     }
 }
 

@@ -74,6 +74,9 @@ pub enum CopyError {
     Docker(#[from] crate::docker::DockerError),
     #[error("{0}")]
     Structure(String),
+    /// Refused with a next step known only at run time.
+    #[error("{message}")]
+    Refused { message: String, hint: String },
     /// A subset, virtual FK or follow rule that cannot be applied; nothing was copied.
     #[error("{0}")]
     Subset(String),
@@ -92,6 +95,7 @@ impl CopyError {
             CopyError::Docker(e) => e.hint(),
             CopyError::Database { error, .. } => crate::db::postgres_hint(error),
             CopyError::Db(e) => e.hint(),
+            CopyError::Refused { hint, .. } => Some(Hint::suggest(hint.clone())),
             _ => None,
         }
     }
@@ -566,10 +570,10 @@ async fn plan_source(
     let tables = std::slice::from_ref(table);
     let remote_table = catalog::describe(remote, tables).await?.remove(table);
     let Some(remote_table) = remote_table else {
-        return Err(CopyError::Structure(format!(
-            "copied rows reference {table}, which stage {stage} does not have; \
-             copy with --no-follow and --prune-dangling to drop those rows instead"
-        )));
+        return Err(CopyError::Refused {
+            message: format!("copied rows reference {table}, which stage {stage} does not have"),
+            hint: "copy with --no-follow and --prune-dangling to drop those rows instead".into(),
+        });
     };
     let masks = plan::masks_for(copy, table);
     let plan = plan::plan_table(&plan::TableSpec {
@@ -604,10 +608,13 @@ fn reach_children(
         .iter()
         .find(|t| plan::lookup(&selection.copy.limit, t).is_some())
     {
-        return Err(CopyError::Subset(format!(
-            "--with-children follows the children of rows chosen by a condition, and {table} has a limit; \
-             nothing was copied\n  hint: choose its rows with a condition (--where or the subset's start) instead"
-        )));
+        return Err(CopyError::Refused {
+            message: format!(
+                "--with-children follows the children of rows chosen by a condition, and {table} \
+                 has a limit; nothing was copied"
+            ),
+            hint: "choose its rows with a condition (--where or the subset's start) instead".into(),
+        });
     }
     let reached = graph::children(tables, graph, depth, available);
     for entry in &reached {

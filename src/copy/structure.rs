@@ -301,11 +301,14 @@ async fn run_pg_dump(
         crate::config::SslMode::Prefer => "prefer",
         crate::config::SslMode::Require => "require",
         crate::config::SslMode::VerifyCa | crate::config::SslMode::VerifyFull => {
-            return Err(CopyError::Structure(format!(
-                "stage {}: the db-copy container does not carry a CA bundle yet, so verify-ca/verify-full are not \
-                 available for structure copies; use sslmode: require for this stage, or copy data only",
-                stage.name
-            )))
+            return Err(CopyError::Refused {
+                message: format!(
+                    "stage {}: the db-copy container does not carry a CA bundle yet, so \
+                     verify-ca/verify-full are not available for structure copies",
+                    stage.name
+                ),
+                hint: "use sslmode: require for this stage, or copy data only".into(),
+            })
         }
     };
     let conninfo = format!(
@@ -330,13 +333,20 @@ async fn run_pg_dump(
         also_on: also_on.clone(),
     };
     let result = match engine.run_job_image(config, service, &image, job).await {
-        Err(DockerError::JobFailed { stderr, .. }) if stderr.contains("server version mismatch") => {
-            return Err(CopyError::Structure(format!(
-                "the `{service}` service's pg_dump is older than stage {}'s PostgreSQL {major}:\n{stderr}\n  \
-                 hint: base the `{service}` service on postgres:{major} (or remove it, and devdb builds \
-                 its own job for the stage's version)",
-                stage.name
-            )))
+        Err(DockerError::JobFailed { stderr, .. })
+            if stderr.contains("server version mismatch") =>
+        {
+            return Err(CopyError::Refused {
+                message: format!(
+                    "the `{service}` service's pg_dump is older than stage {}'s PostgreSQL \
+                     {major}:\n{stderr}",
+                    stage.name
+                ),
+                hint: format!(
+                    "base the `{service}` service on postgres:{major} (or remove it, and devdb \
+                     builds its own job for the stage's version)"
+                ),
+            })
         }
         other => other,
     };
