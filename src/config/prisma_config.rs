@@ -679,12 +679,12 @@ mod tests {
             ("export default {\n  schema: 'open\n};\n", 2),
             ("import x from 'y';\n", 1),
         ] {
-            let err = parse(Path::new("/repo/prisma.config.ts"), text)
-                .unwrap_err()
-                .to_string();
+            let err = parse(Path::new("/repo/prisma.config.ts"), text).unwrap_err();
+            let (message, hint) = (err.to_string(), err.hint().unwrap_or_default());
             assert!(
-                err.starts_with(&format!("/repo/prisma.config.ts:{line}:")) && err.contains("x-devdb"),
-                "{text:?}: {err}"
+                message.starts_with(&format!("/repo/prisma.config.ts:{line}:"))
+                    && hint.contains("x-devdb"),
+                "{text:?}: {message} / hint: {hint}"
             );
         }
     }
