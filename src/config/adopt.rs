@@ -558,10 +558,11 @@ mod tests {
             "prisma.config.ts",
             "export default defineConfig({\n  schema: 'prisma/schema.prisma',\n  migrations: { path: process.env.MIGRATIONS },\n});\n",
         );
-        let err = survey(root).unwrap_err().to_string();
+        let err = survey(root).unwrap_err();
+        let (message, hint) = (err.to_string(), err.hint().unwrap_or_default());
         assert!(
-            err.contains("prisma.config.ts:3:") && err.contains("x-devdb.migrations"),
-            "{err}"
+            message.contains("prisma.config.ts:3:") && hint.contains("x-devdb.migrations"),
+            "{message} / hint: {hint}"
         );
     }
 

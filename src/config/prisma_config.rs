@@ -647,11 +647,12 @@ mod tests {
                 "migrations.path",
                 "set x-devdb.migrations",
             )
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+        let (message, hint) = (err.to_string(), err.hint().unwrap_or_default());
         assert!(
-            err.starts_with("/repo/prisma.config.ts:4:1:") && err.contains("x-devdb.migrations"),
-            "{err}"
+            message.starts_with("/repo/prisma.config.ts:4:1:")
+                && hint.contains("x-devdb.migrations"),
+            "{message} / hint: {hint}"
         );
         assert!(matches!(
             config.seed,
