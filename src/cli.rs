@@ -111,6 +111,9 @@ pub enum Command {
     /// The template databases `reset` keeps.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// A database per git branch: on, off, status, drop, hook.
+    #[command(subcommand)]
+    Branch(BranchCommand),
     /// Add devdb to an existing repository: find its Compose file, Postgres service and Prisma
     /// migrations, and append an `x-devdb:` block (or write devdb's example Compose file).
     Init(InitArgs),
@@ -164,6 +167,28 @@ pub enum SnapshotCommand {
     Prune {
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BranchCommand {
+    /// Give every git branch its own local database (for this clone; x-devdb.branches for all).
+    On(JsonArg),
+    /// Keep one database whatever is checked out (parked databases stay).
+    Off(JsonArg),
+    /// The checked-out branch, whose database is in place, and the parked ones (switches first).
+    Status(JsonArg),
+    /// Drop a branch's parked database (never the one in place).
+    Drop {
+        branch: String,
+        #[command(flatten)]
+        json: JsonArg,
+    },
+    /// Install a git post-checkout hook that switches the database on checkout.
+    Hook {
+        /// Append devdb's call to an existing post-checkout hook instead of refusing.
+        #[arg(long)]
+        chain: bool,
     },
 }
 

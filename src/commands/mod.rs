@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Context as _, Result};
 
+mod branch;
 mod copy;
 mod devloop;
 mod init;
@@ -12,7 +13,9 @@ mod migrate;
 mod tunnel;
 mod workflow;
 
-use crate::cli::{Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs};
+use crate::cli::{
+    BranchCommand, Cli, Command, DestroyArgs, JsonArg, MigrateCommand, SnapshotCommand, UpArgs,
+};
 use crate::config::{Config, LoadOptions};
 use crate::ops::{self, Ctx};
 use crate::render::{self, Json};
@@ -59,6 +62,7 @@ pub async fn run(cli: Cli, shell: Shell) -> Result<Outcome> {
         Command::Generate(args) => done(workflow::generate(ctx, args).await),
         Command::Watch(steps) => done(ops::workflow::watch(ctx, workflow::steps(&steps)).await),
         Command::Snapshot(command) => done(workflow::snapshot(ctx, command).await),
+        Command::Branch(command) => done(branch::run(ctx, command).await),
         Command::InternalPrepareSpares { wait } => {
             done(ops::workflow::prepare_spares(ctx, wait).await)
         }
@@ -79,6 +83,10 @@ pub fn wants_json(command: &Command) -> bool {
         Command::Migrate(MigrateCommand::New(args)) => args.json,
         Command::Migrate(MigrateCommand::Diff(args)) => args.json,
         Command::Snapshot(SnapshotCommand::List(args)) => args.json,
+        Command::Branch(
+            BranchCommand::On(a) | BranchCommand::Off(a) | BranchCommand::Status(a),
+        )
+        | Command::Branch(BranchCommand::Drop { json: a, .. }) => a.json,
         _ => false,
     }
 }
@@ -146,7 +154,10 @@ async fn destroy(ctx: &Ctx, args: DestroyArgs) -> Result<()> {
 
 async fn status(ctx: &Ctx, args: JsonArg) -> Result<()> {
     let rows = ops::services::status(ctx).await?;
-    render::services::status(&ctx.shell, &rows, Json::pretty(args.json))
+    render::services::status(&ctx.shell, &rows, Json::pretty(args.json))?;
+    let branches = ops::branch::overview(ctx).await?;
+    render::branch::overview(&ctx.shell, branches.as_ref(), Json::pretty(args.json));
+    Ok(())
 }
 
 async fn url(ctx: &Ctx) -> Result<()> {

@@ -92,6 +92,7 @@ pub fn survey(start: &Path) -> Result<Survey, ConfigError> {
             return Err(ConfigError::Invalid {
                 path: path.clone(),
                 message: "already has an `x-devdb:` block; edit it, or remove it to run `devdb init` again".into(),
+                hint: None,
             });
         }
         inspect_services(path, &text, &mut survey)?;
@@ -227,6 +228,7 @@ fn inspect_services(path: &Path, text: &str, survey: &mut Survey) -> Result<(), 
     let tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid {
         path: path.to_path_buf(),
         message: format!("cannot read it as YAML: {e}"),
+        hint: None,
     })?;
     let Some(services) = tree.get("services").and_then(|s| s.as_mapping()) else {
         return Ok(());

@@ -107,11 +107,13 @@ fn env_file_error(path: &Path, text: &str, error: dotenvy::Error) -> ConfigError
                 line: number,
                 column: index + 1,
                 message: format!("cannot parse `{}` (expected KEY=VALUE)", line.trim()),
+                hint: None,
             }
         }
         other => ConfigError::Invalid {
             path: path.to_path_buf(),
             message: other.to_string(),
+            hint: None,
         },
     }
 }

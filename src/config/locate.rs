@@ -37,10 +37,10 @@ pub fn locate(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigEr
                 path: PathBuf::from("COMPOSE_FILE"),
                 message: format!(
                     "`{list}` names {} files; devdb reads a single Compose file, so merged \
-                     overrides are not supported\n  hint: pass the file that defines the database \
-                     service with --file",
+                     overrides are not supported",
                     files.len()
                 ),
+                hint: Some("pass the file that defines the database service with --file".into()),
             }),
         };
     }
@@ -71,16 +71,14 @@ pub fn read_compose_file(path: &Path) -> Result<String, ConfigError> {
             .collect();
         return Err(ConfigError::Invalid {
             path: path.to_path_buf(),
-            message: format!(
-                "this is a directory, not a Compose file\n  hint: {}",
-                match inside.first() {
+            message: "this is a directory, not a Compose file".into(),
+            hint: Some(match inside.first() {
                     Some(file) => format!("pass the file itself: --file {file}"),
                     None => "pass the path of the YAML file itself with --file; if this folder \
                              was meant to be the file (Docker creates an empty folder when it \
                              bind-mounts a file that does not exist), remove it and restore the file"
                         .to_string(),
-                }
-            ),
+            }),
         });
     }
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -132,9 +130,13 @@ mod tests {
     fn a_directory_is_not_a_compose_file() {
         let dir = tempfile::tempdir().unwrap();
         touch(&dir.path().join("compose.yaml"));
-        let err = read_compose_file(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("is a directory"), "{err}");
-        assert!(err.contains("compose.yaml"), "{err}");
+        let err = read_compose_file(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("is a directory"), "{err}");
+        let hint = err.hint().unwrap_or_default();
+        assert!(
+            hint.contains("--file") && hint.contains("compose.yaml"),
+            "{hint}"
+        );
     }
 
     #[test]
@@ -143,10 +145,12 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("compose.yaml")).unwrap();
         let found = locate(None, dir.path()).unwrap();
         assert_eq!(found, dir.path().join("compose.yaml"));
-        let err = read_compose_file(&found).unwrap_err().to_string();
+        let err = read_compose_file(&found).unwrap_err();
+        let hint = err.hint().unwrap_or_default();
+        assert!(err.to_string().contains("is a directory"), "{err}");
         assert!(
-            err.contains("is a directory") && err.contains("remove it"),
-            "{err}"
+            hint.contains("remove it") && !err.to_string().contains("remove it"),
+            "{hint}"
         );
     }
 }

@@ -52,16 +52,23 @@ pub enum ConfigError {
         line: usize,
         column: usize,
         message: String,
+        /// The next step, kept out of the message.
+        hint: Option<String>,
     },
     #[error("{}: {message}", path.display())]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        path: PathBuf,
+        message: String,
+        /// The next step, kept out of the message.
+        hint: Option<String>,
+    },
 }
 
 impl ConfigError {
-    /// What to do about it, shown apart from the message. (The checks of a loaded file build
-    /// their messages at run time; those still say their next step inside the message.)
+    /// What to do about it, shown apart from the message.
     pub fn hint(&self) -> Option<String> {
         match self {
+            ConfigError::Invalid { hint, .. } | ConfigError::Syntax { hint, .. } => hint.clone(),
             ConfigError::NotFound { .. } => Some(
                 "run `devdb init` to add devdb to this repository, run devdb inside your project, \
                  or pass --file PATH (or set COMPOSE_FILE or DEVDB_FILE)"
@@ -104,7 +111,7 @@ pub struct Config {
     variables: Variables,
     /// Why devdb cannot reach the local database service from the host (it publishes no
     /// usable port), kept for the commands that use it: stage-only work does not.
-    local_port_problem: Option<String>,
+    local_port_problem: Option<Problem>,
     options: LoadOptions,
 }
 
@@ -171,6 +178,7 @@ impl Config {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
+            hint: None,
         };
         let expander = Expander {
             variables: &variables,
@@ -212,7 +220,14 @@ impl Config {
             None => Settings::default(),
         };
         if let Some(db) = services.get_mut(&settings.service) {
-            settings.server.apply(db).map_err(invalid)?;
+            settings
+                .server
+                .apply(db)
+                .map_err(|(message, hint)| ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    message,
+                    hint: Some(hint),
+                })?;
         }
         let warnings = expander
             .unset
@@ -296,9 +311,10 @@ impl Config {
     pub fn check_local_port(&self) -> Result<(), ConfigError> {
         match &self.local_port_problem {
             None => Ok(()),
-            Some(message) => Err(ConfigError::Invalid {
+            Some(problem) => Err(ConfigError::Invalid {
                 path: self.file.clone(),
-                message: message.clone(),
+                message: problem.message.clone(),
+                hint: Some(problem.hint.clone()),
             }),
         }
     }
@@ -414,26 +430,28 @@ impl Expander<'_> {
 
     /// An error about the value written as `raw`, naming any unset variable it was built from.
     pub(crate) fn invalid(&self, what: &str, raw: &str, message: String) -> ConfigError {
+        let (unset, hint) = self.unset_parts(raw).unzip();
         ConfigError::Invalid {
             path: self.file.to_path_buf(),
-            message: format!("{what}: {message}{}", self.unset_note(raw)),
+            message: format!("{what}: {message}{}", unset.unwrap_or_default()),
+            hint,
         }
     }
 
-    /// `""`, or a sentence naming the unset variables `raw` uses and where to set them.
-    pub(crate) fn unset_note(&self, raw: &str) -> String {
+    /// The sentence naming the unset variables `raw` uses, and where to set them (a hint).
+    fn unset_parts(&self, raw: &str) -> Option<(String, String)> {
         let mut unset = Vec::new();
         let _ = self.variables.expand(raw, &mut unset);
         if unset.is_empty() {
-            return String::new();
+            return None;
         }
         let names: Vec<String> = unset.iter().map(|n| format!("${{{n}}}")).collect();
-        format!(
-            "\n  `{raw}` uses {} which {} not set, so it became an empty string\n  hint: {}",
+        let sentence = format!(
+            "\n  `{raw}` uses {} which {} not set, so it became an empty string",
             names.join(", "),
             if unset.len() == 1 { "is" } else { "are" },
-            self.variables.where_to_set()
-        )
+        );
+        Some((sentence, self.variables.where_to_set()))
     }
 }
 
@@ -453,10 +471,14 @@ fn settings_from(
         if let Some(located) = raw::locate_devdb_error(path, text, &message) {
             return located;
         }
-        let notes: String = raw_strings.iter().map(|r| expander.unset_note(r)).collect();
+        let (notes, places): (Vec<String>, Vec<String>) = raw_strings
+            .iter()
+            .filter_map(|r| expander.unset_parts(r))
+            .unzip();
         ConfigError::Invalid {
             path: path.to_path_buf(),
-            message: format!("x-devdb: {message}{notes}"),
+            message: format!("x-devdb: {message}{}", notes.concat()),
+            hint: places.into_iter().next(),
         }
     })
 }
@@ -493,7 +515,14 @@ fn interpolate_value(
 }
 
 /// The database service must publish the port Postgres listens on inside the container.
-fn check_database_port(db: &Service, expander: &Expander) -> Result<(), String> {
+/// A check's finding: what is wrong, and the next step.
+#[derive(Debug, Clone)]
+struct Problem {
+    message: String,
+    hint: String,
+}
+
+fn check_database_port(db: &Service, expander: &Expander) -> Result<(), Problem> {
     let port = db.postgres_port();
     if db.host_port_for(port).is_some() {
         return Ok(());
@@ -504,24 +533,36 @@ fn check_database_port(db: &Service, expander: &Expander) -> Result<(), String> 
         format!("Postgres listens on {port} inside the container (set by `command:` or PGPORT)")
     };
     match db.ports.first() {
-        None => Err(format!(
-            "services.{}.ports: the database service publishes no port, so devdb cannot reach it; \
-             {why}\n  hint: add `ports: [\"127.0.0.1:{port}:{port}\"]` to service `{}`",
-            db.name, db.name
-        )),
+        None => Err(Problem {
+            message: format!(
+                "services.{}.ports: the database service publishes no port, so devdb cannot \
+                 reach it; {why}",
+                db.name
+            ),
+            hint: format!(
+                "add `ports: [\"127.0.0.1:{port}:{port}\"]` to service `{}`",
+                db.name
+            ),
+        }),
         Some(first) => {
             let suggestion = match first.written.rsplit_once(':') {
                 Some((host, _)) => format!("{host}:{port}"),
                 None => port.to_string(),
             };
-            Err(format!(
-                "services.{}.ports: `{}` publishes container port {}, but {why}\n  \
-                 hint: write the entry as \"{suggestion}\" (HOST:CONTAINER, the container side being {port}){}",
-                db.name,
-                first.written,
-                first.container_port,
-                expander.unset_note(&first.written)
-            ))
+            let (unset, where_to_set) = match expander.unset_parts(&first.written) {
+                Some((sentence, place)) => (sentence, format!("; {place}")),
+                None => (String::new(), String::new()),
+            };
+            Err(Problem {
+                message: format!(
+                    "services.{}.ports: `{}` publishes container port {}, but {why}{unset}",
+                    db.name, first.written, first.container_port,
+                ),
+                hint: format!(
+                    "write the entry as \"{suggestion}\" (HOST:CONTAINER, the container side \
+                     being {port}){where_to_set}"
+                ),
+            })
         }
     }
 }
@@ -745,12 +786,10 @@ mod tests {
         let err = load(&format!(
             "{MINIMAL}x-devdb:\n  ready_timeout: ${{NOT_SET}}\n"
         ))
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("${NOT_SET}") && err.contains("--env-file"),
-            "{err}"
-        );
+        .unwrap_err();
+        let hint = err.hint().unwrap_or_default();
+        assert!(err.to_string().contains("${NOT_SET}"), "{err}");
+        assert!(hint.contains("--env-file"), "{hint}");
     }
 
     #[test]
@@ -776,11 +815,12 @@ mod tests {
 
     #[test]
     fn the_database_port_must_be_published_for_postgres() {
+        // The message, then the hint the error carries apart.
         let local_port = |text: &str| {
             load(text)
                 .unwrap()
                 .check_local_port()
-                .map_err(|e| e.to_string())
+                .map_err(|e| format!("{e}\n  hint: {}", e.hint().unwrap_or_default()))
         };
         let text = "services:\n  postgres:\n    image: postgres:16\n    ports: [\"55499:55499\"]\n";
         let err = local_port(text).unwrap_err();

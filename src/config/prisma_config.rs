@@ -64,8 +64,9 @@ impl PrismaConfig {
                 column: 1,
                 message: format!(
                     "`{name}` is `{text}`, which devdb does not evaluate (it reads string literals \
-                     and path.join(...) of literals)\n  hint: write it as a literal, or {instead}"
+                     and path.join(...) of literals)"
                 ),
+                hint: Some(format!("write it as a literal, or {instead}")),
             }),
         }
     }
@@ -147,9 +148,11 @@ fn syntax(path: &Path, line: usize, message: String) -> ConfigError {
         path: path.to_path_buf(),
         line,
         column: 1,
-        message: format!(
-            "{message}\n  hint: devdb reads `export default defineConfig({{ ... }})` (or `export default {{ ... }}`) \
+        message,
+        hint: Some(
+            "devdb reads `export default defineConfig({ ... })` (or `export default { ... }`) \
              with literal values; set the paths in x-devdb instead (`migrations:`, `seed:`)"
+                .into(),
         ),
     }
 }

@@ -37,6 +37,7 @@ pub fn parse(path: &Path, text: &str) -> Result<RawComposeFile, ConfigError> {
                 "a Compose file is a mapping of top-level keys (`services:`, `volumes:`, `x-devdb:`), \
                  but this file holds {found} at its top level"
             ),
+            hint: None,
         });
     }
     serde_yaml::from_str(text).map_err(|e| syntax(path, e))
@@ -49,6 +50,7 @@ fn syntax(path: &Path, err: serde_yaml::Error) -> ConfigError {
         line,
         column,
         message: strip_location(&err.to_string()),
+        hint: None,
     }
 }
 
@@ -61,6 +63,7 @@ pub fn configured_env_files(path: &Path, text: &str) -> Result<Vec<String>, Conf
     serde_yaml::from_value(files.clone()).map_err(|e| ConfigError::Invalid {
         path: path.to_path_buf(),
         message: format!("x-devdb.env_files: {e} (a list of paths)"),
+        hint: None,
     })
 }
 

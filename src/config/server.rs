@@ -39,7 +39,8 @@ pub const FAST_SETTINGS: &[(&str, &str)] = &[
 impl ServerProfile {
     /// The database service's command with this profile's settings added. A custom command
     /// must start Postgres (`postgres ...`) for `-c` flags to mean anything.
-    pub fn apply(self, service: &mut Service) -> Result<(), String> {
+    /// An error is its message and its hint.
+    pub fn apply(self, service: &mut Service) -> Result<(), (String, String)> {
         if self == ServerProfile::Default {
             return Ok(());
         }
@@ -48,11 +49,16 @@ impl ServerProfile {
             .clone()
             .unwrap_or_else(|| vec!["postgres".to_string()]);
         if command.first().map(String::as_str) != Some("postgres") {
-            return Err(format!(
-                "x-devdb.server: fast adds `-c` settings to the postgres command, but services.{}.command starts with `{}`\n  \
-                 hint: start it with `postgres`, or add the settings to the command yourself and drop `server: fast`",
-                service.name,
-                command.first().map(String::as_str).unwrap_or("")
+            return Err((
+                format!(
+                    "x-devdb.server: fast adds `-c` settings to the postgres command, but \
+                     services.{}.command starts with `{}`",
+                    service.name,
+                    command.first().map(String::as_str).unwrap_or("")
+                ),
+                "start it with `postgres`, or add the settings to the command yourself and drop \
+                 `server: fast`"
+                    .into(),
             ));
         }
         for (name, value) in FAST_SETTINGS {

@@ -53,6 +53,9 @@ pub struct Settings {
     /// Named subsets, run by `devdb copy --subset NAME`.
     #[serde(default)]
     pub subsets: BTreeMap<String, SubsetSettings>,
+    /// A database per git branch (`devdb branch on|off` overrides it for one clone).
+    #[serde(default)]
+    pub branches: bool,
 }
 
 /// A virtual foreign key: `from: table(cols)` references `to: table(cols)`, for the rows of
@@ -137,6 +140,7 @@ impl Default for Settings {
             server: Default::default(),
             relations: Vec::new(),
             subsets: BTreeMap::new(),
+            branches: false,
         }
     }
 }

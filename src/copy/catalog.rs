@@ -4,11 +4,11 @@
 use crate::db::quote_ident;
 use std::collections::HashMap;
 
-use serde::Deserialize;
 use tokio_postgres::Client;
 
 use super::plan::{Column, QualifiedName};
 use super::CopyError;
+use crate::pg::catalog::{self as pg_catalog, Scope};
 
 fn query_error(action: String) -> impl FnOnce(tokio_postgres::Error) -> CopyError {
     move |error| CopyError::Database { action, error }
@@ -45,7 +45,7 @@ pub struct TableInfo {
 
 /// An index (or the constraint it backs) that nothing else depends on, so it can be dropped
 /// while rows are loaded and built once after, sorted, instead of updated row by row.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rebuilt {
     /// Qualified, quoted index name.
     pub index: String,
@@ -80,100 +80,98 @@ impl Rebuilt {
     }
 }
 
-/// Reads every table's `TableInfo` in one query; tables that do not exist are absent.
+/// Reads every table's `TableInfo` in one round trip: the catalog layer's readers of
+/// columns, indexes and references, and the tables' kinds, pipelined; tables that do not exist
+/// are absent.
 pub async fn describe(
     client: &impl tokio_postgres::GenericClient,
     tables: &[QualifiedName],
 ) -> Result<HashMap<QualifiedName, TableInfo>, CopyError> {
     let names: Vec<String> = tables.iter().map(QualifiedName::quoted).collect();
-    let rows = client
-        .query(DESCRIBE, &[&names])
-        .await
-        .map_err(query_error(
-            "reading the tables' columns and indexes".to_string(),
-        ))?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&names];
+    let scope = Scope::Named(tables);
+    let (kinds, columns, indexes, referenced) = tokio::try_join!(
+        client.query(KINDS, &params),
+        pg_catalog::columns(client, scope),
+        pg_catalog::indexes(client, scope),
+        pg_catalog::referenced_by_others(client, scope),
+    )
+    .map_err(query_error(
+        "reading the tables' columns and indexes".to_string(),
+    ))?;
     let mut described = HashMap::new();
-    for (row, table) in rows.iter().zip(tables) {
-        let exists: bool = row.get(0);
-        if !exists {
+    for (row, table) in kinds.iter().zip(tables) {
+        let Some(oid) = row.get::<_, Option<u32>>(0) else {
             continue;
-        }
-        let parse = |index: usize| -> Result<serde_json::Value, CopyError> {
-            let text: String = row.get(index);
-            serde_json::from_str(&text).map_err(|e| {
-                CopyError::Structure(format!("{table}: unexpected catalog answer: {e}"))
-            })
         };
-        let columns: Vec<(String, String, bool, bool, bool, bool)> =
-            serde_json::from_value(parse(3)?).unwrap_or_default();
+        let own = || columns.iter().filter(move |c| c.relation_oid == oid);
+        // Partition indexes hang off their parent's, so only an ordinary table's are rebuilt.
+        let ordinary: bool = row.get(2);
         described.insert(
             table.clone(),
             TableInfo {
-                columns: columns
-                    .into_iter()
-                    .map(
-                        |(name, type_name, binary_portable, not_null, has_default, generated)| {
-                            Column {
-                                name,
-                                type_name,
-                                binary_portable,
-                                not_null,
-                                has_default,
-                                generated,
-                            }
-                        },
-                    )
-                    .collect(),
+                columns: own().map(copy_column).collect(),
                 partitioned: row.get(1),
-                referenced: row.get(2),
-                sequences: serde_json::from_value(parse(4)?).unwrap_or_default(),
-                rebuilt: serde_json::from_value(parse(5)?).unwrap_or_default(),
+                referenced: referenced.contains(&oid),
+                sequences: own()
+                    .filter_map(|c| Some((c.name.clone(), c.sequence.clone()?)))
+                    .collect(),
+                rebuilt: indexes
+                    .iter()
+                    .filter(|i| ordinary && i.relation_oid == oid)
+                    .filter_map(rebuilt)
+                    .collect(),
             },
         );
     }
     Ok(described)
 }
 
-/// One row per requested name, in order. Indexes are rebuilt only on ordinary tables that are
-/// no partition (partition indexes hang off their parent's), when valid, not CLUSTER or
-/// replica-identity marked, uncommented, and when nothing depends on them or their
-/// constraint (a foreign key, a view grouping by the primary key).
-const DESCRIBE: &str = r#"
-SELECT c.oid IS NOT NULL,
-       coalesce(c.relkind = 'p', false),
-       EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'
-               AND f.confrelid = c.oid AND f.conrelid <> f.confrelid),
-       coalesce((SELECT json_agg(json_build_array(
-                    a.attname, format_type(a.atttypid, a.atttypmod),
-                    CASE t.typtype WHEN 'e' THEN true WHEN 'd' THEN t.typbasetype < 16384
-                                   WHEN 'b' THEN t.oid < 16384 ELSE false END,
-                    a.attnotnull, a.atthasdef OR a.attidentity <> '', a.attgenerated <> '')
-                    ORDER BY a.attnum)
-                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]')::text,
-       coalesce((SELECT json_agg(json_build_array(a.attname, pg_get_serial_sequence(q.name, a.attname)))
-                 FROM pg_attribute a
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-                   AND pg_get_serial_sequence(q.name, a.attname) IS NOT NULL), '[]')::text,
-       coalesce((SELECT json_agg(json_build_object(
-                    'index', i.indexrelid::regclass::text,
-                    'constraint', con.conname,
-                    'definition', CASE WHEN con.oid IS NULL THEN pg_get_indexdef(i.indexrelid)
-                                       ELSE pg_get_constraintdef(con.oid) END))
-                 FROM pg_index i
-                 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid
-                      AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')
-                 WHERE i.indrelid = c.oid AND c.relkind = 'r' AND NOT c.relispartition
-                   AND i.indisvalid AND NOT i.indisclustered AND NOT i.indisreplident
-                   AND obj_description(i.indexrelid, 'pg_class') IS NULL
-                   AND (con.oid IS NULL OR obj_description(con.oid, 'pg_constraint') IS NULL)
-                   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid
-                                   OR h.inhparent = i.indexrelid)
-                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.deptype = 'n'
-                        AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid)
-                          OR (d.refclassid = 'pg_constraint'::regclass AND d.refobjid = con.oid)))),
-                '[]')::text
-FROM unnest($1::text[]) WITH ORDINALITY AS q(name, position)
-LEFT JOIN pg_class c ON c.oid = to_regclass(q.name)
-ORDER BY q.position
-"#;
+/// One row per requested name, in order: its oid (NULL when absent), partitioned, and an
+/// ordinary table that is no partition.
+const KINDS: &str = "SELECT c.oid, coalesce(c.relkind = 'p', false), \
+        coalesce(c.relkind = 'r' AND NOT c.relispartition, false) \
+ FROM unnest($1::text[]) WITH ORDINALITY AS q(name, position) \
+ LEFT JOIN pg_class c ON c.oid = to_regclass(q.name) ORDER BY q.position";
+
+/// An index is rebuilt when valid, not CLUSTER or replica-identity marked, uncommented, no
+/// partition's nor partitioned, and when nothing depends on it or its constraint.
+fn rebuilt(index: &pg_catalog::Index) -> Option<Rebuilt> {
+    let free = index.valid
+        && !index.clustered
+        && !index.replica_identity
+        && !index.commented
+        && !index.inherited
+        && !index.has_inheritors
+        && !index.depended_on
+        && !index.backs.as_ref().is_some_and(|b| b.commented);
+    free.then(|| Rebuilt {
+        index: index.regclass.clone(),
+        constraint: index.backs.as_ref().map(|b| b.name.clone()),
+        definition: match &index.backs {
+            Some(backed) => backed.definition.clone(),
+            None => index.definition.clone(),
+        },
+    })
+}
+
+/// The first oid initdb leaves to user objects: types below it are built in.
+const FIRST_USER_OID: u32 = 16384;
+
+fn copy_column(c: &pg_catalog::Column) -> Column {
+    // Built-in base types and enums have a binary COPY form without database-specific oids.
+    let binary_portable = match c.type_kind.as_str() {
+        "e" => true,
+        "d" => c.base_type_oid < FIRST_USER_OID,
+        "b" => c.type_oid < FIRST_USER_OID,
+        _ => false,
+    };
+    Column {
+        name: c.name.clone(),
+        type_name: c.type_name.clone(),
+        binary_portable,
+        not_null: c.not_null,
+        has_default: c.has_default || !c.identity.is_empty(),
+        generated: c.generated,
+    }
+}

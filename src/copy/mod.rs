@@ -74,6 +74,9 @@ pub enum CopyError {
     Docker(#[from] crate::docker::DockerError),
     #[error("{0}")]
     Structure(String),
+    /// Refused with a next step known only at run time.
+    #[error("{message}")]
+    Refused { message: String, hint: String },
     /// A subset, virtual FK or follow rule that cannot be applied; nothing was copied.
     #[error("{0}")]
     Subset(String),
@@ -90,6 +93,9 @@ impl CopyError {
             CopyError::Plan(e) => e.hint(),
             CopyError::TableFailed { error, .. } => error.hint(),
             CopyError::Docker(e) => e.hint(),
+            CopyError::Database { error, .. } => crate::db::postgres_hint(error),
+            CopyError::Db(e) => e.hint(),
+            CopyError::Refused { hint, .. } => Some(Hint::suggest(hint.clone())),
             _ => None,
         }
     }
@@ -162,14 +168,25 @@ pub async fn copy_data(
     stage: &Stage,
     options: &CopyOptions,
 ) -> Result<CopyReport, CopyError> {
-    let started = Instant::now();
     let mut local_client = local.connect().await?;
-    let remote = open_snapshot(stage, &local_client).await?;
-    let planned = plan_copy(shell, config, stage, options, &remote, &local_client).await?;
+    copy_data_in(shell, config, &mut local_client, stage, options).await
+}
+
+/// [`copy_data`] in a local session the caller opened (and may have used for the structure).
+pub async fn copy_data_in(
+    shell: &Shell,
+    config: &Config,
+    local_client: &mut tokio_postgres::Client,
+    stage: &Stage,
+    options: &CopyOptions,
+) -> Result<CopyReport, CopyError> {
+    let started = Instant::now();
+    let remote = open_snapshot(stage, local_client).await?;
+    let planned = plan_copy(shell, config, stage, options, &remote, local_client).await?;
     // Every table in one local transaction, read from the one stage snapshot, so the FK check
     // before the commit sees the whole result and a failure anywhere leaves every table as it
     // was. Tables therefore load one after another.
-    let mut load = transfer::LocalLoad::begin(&mut local_client).await?;
+    let mut load = transfer::LocalLoad::begin(local_client).await?;
     let tables = load_tables(shell, stage, &remote, &mut load, &planned).await?;
     let (followed, cut) = if options.no_follow {
         (Vec::new(), Vec::new())
@@ -555,10 +572,10 @@ async fn plan_source(
     let tables = std::slice::from_ref(table);
     let remote_table = catalog::describe(remote, tables).await?.remove(table);
     let Some(remote_table) = remote_table else {
-        return Err(CopyError::Structure(format!(
-            "copied rows reference {table}, which stage {stage} does not have; \
-             copy with --no-follow and --prune-dangling to drop those rows instead"
-        )));
+        return Err(CopyError::Refused {
+            message: format!("copied rows reference {table}, which stage {stage} does not have"),
+            hint: "copy with --no-follow and --prune-dangling to drop those rows instead".into(),
+        });
     };
     let masks = plan::masks_for(copy, table);
     let plan = plan::plan_table(&plan::TableSpec {
@@ -593,10 +610,13 @@ fn reach_children(
         .iter()
         .find(|t| plan::lookup(&selection.copy.limit, t).is_some())
     {
-        return Err(CopyError::Subset(format!(
-            "--with-children follows the children of rows chosen by a condition, and {table} has a limit; \
-             nothing was copied\n  hint: choose its rows with a condition (--where or the subset's start) instead"
-        )));
+        return Err(CopyError::Refused {
+            message: format!(
+                "--with-children follows the children of rows chosen by a condition, and {table} \
+                 has a limit; nothing was copied"
+            ),
+            hint: "choose its rows with a condition (--where or the subset's start) instead".into(),
+        });
     }
     let reached = graph::children(tables, graph, depth, available);
     for entry in &reached {

@@ -14,6 +14,7 @@ use super::CopyError;
 use crate::config::Config;
 use crate::db::stage::Stage;
 use crate::docker::{DockerError, Engine, Job};
+use crate::pg::catalog::{self as pg_catalog, Scope};
 
 /// The DDL that creates `relation` (and its missing dependencies) locally.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub async fn dump(
     local: &Client,
     relation: &QualifiedName,
 ) -> Result<Structure, CopyError> {
+    // First: a stage the job cannot reach fails before anything is read or changed.
+    let reach = job_reach(engine, stage, relation).await?;
     if !catalog::relation_exists(remote, relation).await? {
         let available = catalog::tables(remote).await?;
         let unknown = super::plan::expand(&[relation.to_string()], &available)
@@ -50,7 +53,15 @@ pub async fn dump(
             "{relation} already exists in the local database; nothing to copy"
         )));
     }
-    let dumped = run_pg_dump(engine, config, stage, (remote, local), &needs.relations).await?;
+    let dumped = run_pg_dump(
+        engine,
+        config,
+        stage,
+        &reach,
+        (remote, local),
+        &needs.relations,
+    )
+    .await?;
     let dumped = without_unknown_settings(local, &dumped).await?;
     let mut sql = String::new();
     for statement in &needs.enums {
@@ -149,14 +160,21 @@ impl Needs {
         local: &Client,
         relation: &QualifiedName,
     ) -> Result<(), CopyError> {
+        let columns = pg_catalog::columns(remote, Scope::Named(std::slice::from_ref(relation)))
+            .await
+            .map_err(db_error("reading enum types"))?;
+        let enums: Vec<u32> = columns
+            .iter()
+            .filter(|c| c.type_kind == "e")
+            .map(|c| c.type_oid)
+            .collect();
         for row in remote
             .query(
-                "SELECT DISTINCT format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname, \
+                "SELECT format('CREATE TYPE %I.%I AS ENUM (%s);', n.nspname, t.typname, \
                         (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)), \
                         format('%I.%I', n.nspname, t.typname) \
-                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace n ON n.oid = t.typnamespace \
-                 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped AND t.typtype = 'e'",
-                &[&relation.quoted()],
+                 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = ANY($1)",
+                &[&enums],
             )
             .await
             .map_err(db_error("reading enum types"))?
@@ -213,41 +231,84 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> CopyError + '
     }
 }
 
-/// Runs `db-copy structure` for the relations, in the file's db-copy service or else in
-/// devdb's own job image (see `job_base_image`). A stage on a port published on 127.0.0.1 (a
-/// container) is reached by joining the job, not the stage, to that container's network.
-async fn run_pg_dump(
+/// Where the db-copy job, on the engine, reaches the stage: at the stage's own host, or (a
+/// stage on 127.0.0.1, a container of the local engine) at that container on its network,
+/// which the job joins.
+struct JobReach {
+    host: String,
+    port: u16,
+    also_on: Option<String>,
+}
+
+/// A stage on 127.0.0.1 over a remote engine is refused (docker's `container_publishing`):
+/// that address is this machine, which the job on the engine cannot reach.
+async fn job_reach(
     engine: &Engine,
-    config: &Config,
     stage: &Stage,
-    (remote, local): (&Client, &Client),
-    relations: &[QualifiedName],
-) -> Result<String, CopyError> {
+    relation: &QualifiedName,
+) -> Result<JobReach, CopyError> {
     let endpoint = stage.endpoint()?;
-    let mut host = endpoint.host.clone();
-    let mut port = endpoint.port;
-    let mut also_on = None;
-    if matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1") {
-        let published = engine.container_publishing(port).await?.ok_or_else(|| {
+    if !crate::docker::is_loopback(&endpoint.host) {
+        return Ok(JobReach {
+            host: endpoint.host,
+            port: endpoint.port,
+            also_on: None,
+        });
+    }
+    let port = endpoint.port;
+    let what = format!("stage {}", stage.name);
+    let ways_out = format!(
+        "give stage {name} a URL the engine's machine reaches (the database's own host name or \
+         address, not 127.0.0.1 or localhost); or create {relation} with a migration (`devdb \
+         migrate new`, `devdb migrate deploy`) and copy its rows only, which go through this \
+         machine: `devdb copy {relation} --from {name}`",
+        name = stage.name
+    );
+    let published = engine
+        .container_publishing(port, &what, &ways_out)
+        .await?
+        .ok_or_else(|| {
             CopyError::Structure(format!(
                 "stage {} is on 127.0.0.1:{port}, which the db-copy container cannot reach (no container publishes it)",
                 stage.name
             ))
         })?;
-        host = published.address;
-        port = published.container_port;
-        also_on = Some(published.network);
-    }
+    Ok(JobReach {
+        host: published.address,
+        port: published.container_port,
+        also_on: Some(published.network),
+    })
+}
+
+/// Runs `db-copy structure` for the relations, in the file's db-copy service or else in
+/// devdb's own job image (see `job_base_image`), reaching the stage at `reach`.
+async fn run_pg_dump(
+    engine: &Engine,
+    config: &Config,
+    stage: &Stage,
+    reach: &JobReach,
+    (remote, local): (&Client, &Client),
+    relations: &[QualifiedName],
+) -> Result<String, CopyError> {
+    let endpoint = stage.endpoint()?;
+    let JobReach {
+        host,
+        port,
+        also_on,
+    } = reach;
     let sslmode = match stage.sslmode {
         crate::config::SslMode::Disable => "disable",
         crate::config::SslMode::Prefer => "prefer",
         crate::config::SslMode::Require => "require",
         crate::config::SslMode::VerifyCa | crate::config::SslMode::VerifyFull => {
-            return Err(CopyError::Structure(format!(
-                "stage {}: the db-copy container does not carry a CA bundle yet, so verify-ca/verify-full are not \
-                 available for structure copies; use sslmode: require for this stage, or copy data only",
-                stage.name
-            )))
+            return Err(CopyError::Refused {
+                message: format!(
+                    "stage {}: the db-copy container does not carry a CA bundle yet, so \
+                     verify-ca/verify-full are not available for structure copies",
+                    stage.name
+                ),
+                hint: "use sslmode: require for this stage, or copy data only".into(),
+            })
         }
     };
     let conninfo = format!(
@@ -269,16 +330,23 @@ async fn run_pg_dump(
         args,
         env: Vec::new(),
         password: Some(endpoint.password.clone()),
-        also_on,
+        also_on: also_on.clone(),
     };
     let result = match engine.run_job_image(config, service, &image, job).await {
-        Err(DockerError::JobFailed { stderr, .. }) if stderr.contains("server version mismatch") => {
-            return Err(CopyError::Structure(format!(
-                "the `{service}` service's pg_dump is older than stage {}'s PostgreSQL {major}:\n{stderr}\n  \
-                 hint: base the `{service}` service on postgres:{major} (or remove it, and devdb builds \
-                 its own job for the stage's version)",
-                stage.name
-            )))
+        Err(DockerError::JobFailed { stderr, .. })
+            if stderr.contains("server version mismatch") =>
+        {
+            return Err(CopyError::Refused {
+                message: format!(
+                    "the `{service}` service's pg_dump is older than stage {}'s PostgreSQL \
+                     {major}:\n{stderr}",
+                    stage.name
+                ),
+                hint: format!(
+                    "base the `{service}` service on postgres:{major} (or remove it, and devdb \
+                     builds its own job for the stage's version)"
+                ),
+            })
         }
         other => other,
     };
@@ -353,11 +421,12 @@ pub async fn apply(local: &Client, sql: &str) -> Result<(), CopyError> {
             action: "creating the structure locally".to_string(),
             error,
         })?;
-    // pg_dump empties search_path for its session; give this connection its default back.
+    // pg_dump's script sets search_path, row_security and more for its session; give this
+    // connection its defaults back, since the rows are copied through it next.
     local
-        .batch_execute("RESET search_path")
+        .batch_execute("RESET ALL")
         .await
-        .map_err(db_error("resetting search_path"))
+        .map_err(db_error("resetting the session's settings"))
 }
 
 /// Turns dumped DDL into a migration that can run where the objects may already exist:

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::Secret;
+use crate::hint::Hint;
 
 /// Connect and login to the local database together may take this long.
 const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -99,9 +100,16 @@ impl ConnectionInfo {
 
     /// Connects without TLS: the local database is only reachable on 127.0.0.1.
     pub async fn connect(&self) -> Result<Client, DbError> {
+        self.connect_as("devdb").await
+    }
+
+    /// `connect` under another application_name, so a session tells what opened it
+    /// (pg_stat_activity, the server log): `devdb spares` for the background job.
+    pub async fn connect_as(&self, application_name: &str) -> Result<Client, DbError> {
         // tokio-postgres bounds only the TCP connect; a port that accepts and never answers
         // must not hang devdb either.
-        let config = self.pg_config();
+        let mut config = self.pg_config();
+        config.application_name(application_name);
         let (client, connection) =
             tokio::time::timeout(LOCAL_CONNECT_TIMEOUT, config.connect(NoTls))
                 .await
@@ -175,17 +183,29 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
     }
 }
 
-/// A Postgres error as a user needs it: SQLSTATE, message, detail and hint, or the underlying
-/// I/O cause (tokio-postgres's own Display says only "db error").
+/// Postgres's own HINT of an error, as the next step of the devdb error that wraps it.
+pub fn postgres_hint(error: &tokio_postgres::Error) -> Option<Hint> {
+    error.as_db_error()?.hint().map(Hint::suggest)
+}
+
+impl DbError {
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            DbError::Connect { error, .. } | DbError::Query { error, .. } => postgres_hint(error),
+            DbError::Stage { .. } => None,
+        }
+    }
+}
+
+/// A Postgres error as a user needs it: SQLSTATE, message and detail, or the underlying I/O
+/// cause (tokio-postgres's own Display says only "db error"). Its hint is [`postgres_hint`].
 pub fn describe(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {
         let mut text = format!("{}: {}", db.code().code(), db.message());
         if let Some(detail) = db.detail() {
             text.push_str(&format!(" ({detail})"));
         }
-        if let Some(hint) = db.hint() {
-            text.push_str(&format!("\n  hint: {hint}"));
-        }
+        // Its HINT is the error's hint (`postgres_hint`), shown apart from the message.
         return text;
     }
     let mut text = error.to_string();

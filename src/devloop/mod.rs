@@ -82,9 +82,9 @@ impl DevloopError {
             DevloopError::Migrate(e) => return e.hint(),
             DevloopError::Workflow(e) => return e.hint(),
             DevloopError::Config(e) => return e.hint().map(Hint::suggest),
-            DevloopError::Io { .. } | DevloopError::Database { .. } | DevloopError::Db(_) => {
-                return None
-            }
+            DevloopError::Database { error, .. } => return crate::db::postgres_hint(error),
+            DevloopError::Db(e) => return e.hint(),
+            DevloopError::Io { .. } => return None,
         };
         Some(Hint::suggest(text))
     }

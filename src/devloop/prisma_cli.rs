@@ -5,10 +5,9 @@
 //! from prisma.config.ts) whose URL comes from the environment, never from a file or argument.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use super::DevloopError;
-use crate::db::ConnectionInfo;
+use crate::db::{command, ConnectionInfo};
 
 /// How to start Prisma: a program and the arguments before Prisma's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +125,8 @@ pub async fn migrate_diff(
     result
 }
 
+/// Runs Prisma through devdb's one runner of user commands (`db::command`): DATABASE_URL set
+/// for the child only, stdout kept as the script, stderr kept masked for the error.
 async fn run(
     prisma: &PrismaCli,
     arguments: &[String],
@@ -133,48 +134,34 @@ async fn run(
     cwd: &Path,
     schema: &Path,
 ) -> Result<String, DevloopError> {
-    let output = tokio::process::Command::new(&prisma.program)
-        .args(&prisma.leading)
-        .args(arguments)
-        .current_dir(cwd)
-        .env("DATABASE_URL", database.url())
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("PRISMA_HIDE_UPDATE_MESSAGE", "1")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
+    let mut all = prisma.leading.clone();
+    all.extend(arguments.iter().cloned());
+    let env = [
+        ("CHECKPOINT_DISABLE", "1"),
+        ("PRISMA_HIDE_UPDATE_MESSAGE", "1"),
+    ];
+    let done = command::capture(cwd, &prisma.program, &all, database, &env)
         .await
         .map_err(|source| DevloopError::Spawn {
             program: prisma.describe(),
             source,
         })?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
+    if !done.status.success() {
+        let stderr = done.stderr_tail.join("\n");
         if stderr.contains("npx canceled due to missing packages") {
             return Err(DevloopError::NoPrisma {
                 start: cwd.to_path_buf(),
             });
         }
         return Err(DevloopError::PrismaFailed {
-            status: output.status.to_string(),
+            status: done.status.to_string(),
             schema: schema.to_path_buf(),
-            stderr: redact(&format!("{stderr}{stdout}"), database)
+            stderr: format!("{stderr}\n{}", command::mask(&done.stdout, database))
                 .trim()
                 .to_string(),
         });
     }
-    Ok(stdout)
-}
-
-/// Prisma's text with the password taken out, in case an error echoes the URL.
-fn redact(text: &str, database: &ConnectionInfo) -> String {
-    let text = text.replace(&database.url(), &database.redacted_url());
-    // A very short password would also match ordinary words; the URL form is replaced anyway.
-    match database.password.expose() {
-        password if password.len() >= 6 => text.replace(password, "***"),
-        _ => text,
-    }
+    Ok(done.stdout)
 }
 
 /// True when Prisma's script changes nothing: only comments (Prisma writes

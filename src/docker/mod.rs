@@ -4,6 +4,7 @@
 
 mod connect;
 mod container;
+mod held;
 mod image;
 mod lock;
 pub mod names;
@@ -24,7 +25,7 @@ pub use connect::{resolve_endpoint, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
 pub use oneshot::{Job, JobOutput, PublishedBy};
 pub use project::{ContainerLayout, Published, RunState, ServiceStatus, UpOutcome};
-pub use tunnel::Reach;
+pub use tunnel::{is_loopback, Reach};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -117,6 +118,16 @@ pub enum DockerError {
     Tunnel { container: String, reason: String },
     #[error("service `{service}` has no container yet; run `devdb up` first")]
     NotCreated { service: String },
+    #[error(
+        "{what} is at 127.0.0.1:{port} on this machine, but the db-copy job runs on the engine at \
+         {host}, whose 127.0.0.1 is its own machine; nothing was changed"
+    )]
+    ClientLoopback {
+        what: String,
+        port: u16,
+        host: String,
+        ways_out: String,
+    },
     #[error("{action}: {source}")]
     Api {
         action: String,
@@ -160,6 +171,7 @@ impl DockerError {
                  the version) to a local image that has PostgreSQL {major}'s client tools, or add \
                  a `db_copy` service to the Compose file"
             ),
+            DockerError::ClientLoopback { ways_out, .. } => ways_out.clone(),
             DockerError::Tunnel { .. } => {
                 "the container must run and have perl or nc; `devdb logs` shows its log".into()
             }
@@ -187,6 +199,11 @@ pub struct Engine {
     transport: Option<Arc<ssh::SshTransport>>,
     /// The tunnels this engine opened (docker/tunnel.rs), shared by its clones.
     tunnels: Arc<Mutex<tunnel::Open>>,
+    /// The published ports of containers `up` found running unchanged, from its listing
+    /// (docker/project.rs): a warm `up` needs no inspect to learn where the database is.
+    listed_ports: Arc<Mutex<project::ListedPorts>>,
+    /// The records of the tunnels this process holds for others (docker/held.rs).
+    held: Arc<Mutex<Vec<held::HeldRecord>>>,
 }
 
 impl Engine {
@@ -200,6 +217,8 @@ impl Engine {
             shell: shell.clone(),
             transport,
             tunnels: Arc::default(),
+            listed_ports: Arc::default(),
+            held: Arc::default(),
         })
     }
 }

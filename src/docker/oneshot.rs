@@ -239,12 +239,26 @@ impl Engine {
         })
     }
 
-    /// The container publishing `host_port` on 127.0.0.1: where a job container can reach it
-    /// directly (a network of its and its address there) and on which container port.
+    /// The container publishing `host_port` on the client's 127.0.0.1: where a job container
+    /// can reach it directly (a network of its and its address there) and on which container
+    /// port. Only a local engine's containers are the client's 127.0.0.1: on a remote engine
+    /// that address is the client's machine, which no job there reaches, and a container of
+    /// the engine publishing the same port would be somebody else's. `what` names the service
+    /// there (`stage X`), `ways_out` what the user can do instead, for that error.
     pub async fn container_publishing(
         &self,
         host_port: u16,
+        what: &str,
+        ways_out: &str,
     ) -> Result<Option<PublishedBy>, DockerError> {
+        if self.endpoint.is_remote() {
+            return Err(DockerError::ClientLoopback {
+                what: what.to_string(),
+                port: host_port,
+                host: self.endpoint.host.clone(),
+                ways_out: ways_out.to_string(),
+            });
+        }
         let containers = self
             .docker
             .list_containers(Some(ListContainersOptionsBuilder::default().build()))

@@ -1,9 +1,10 @@
 //! Project-wide operations behind `up`, `down`, `destroy`, `status`, `logs` and `url`.
 
+use std::collections::HashMap;
 use std::io::Write;
 
 use bollard::container::LogOutput;
-use bollard::models::{ContainerInspectResponse, ContainerSummary};
+use bollard::models::{ContainerInspectResponse, ContainerSummary, PortSummary};
 use bollard::query_parameters::{
     ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
 };
@@ -68,6 +69,9 @@ pub struct ServiceStatus {
     pub image: Option<String>,
 }
 
+/// Container name → its published ports, as a listing of running containers showed them.
+pub(super) type ListedPorts = HashMap<String, Vec<PortSummary>>;
+
 impl Engine {
     /// Creates or starts the database service and what it depends on; volumes are kept.
     pub async fn start_services(
@@ -83,15 +87,42 @@ impl Engine {
             let state = self
                 .ensure_container(config, service, &image_id, current)
                 .await?;
+            let container = container_name(&config.project, &service.name);
+            if let (ServiceState::Unchanged, Some(summary)) = (state, current) {
+                self.remember_ports(&container, summary);
+            }
             outcomes.push(UpOutcome {
                 service: service.name.clone(),
-                container: container_name(&config.project, &service.name),
+                container,
                 state,
                 image: service.image.clone().unwrap_or_default(),
                 image_action,
             });
         }
         Ok(outcomes)
+    }
+
+    /// Keeps the ports a listing showed for `container`, which runs unchanged: this command
+    /// changes nothing about it, so they hold for as long as the command runs.
+    fn remember_ports(&self, container: &str, summary: &ContainerSummary) {
+        let ports = summary.ports.clone().unwrap_or_default();
+        self.listed_ports
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(container.to_string(), ports);
+    }
+
+    /// The binding of `container_port` a listing showed (see `remember_ports`).
+    fn listed_port(&self, container: &str, container_port: u16) -> Option<Published> {
+        let listed = self.listed_ports.lock().unwrap_or_else(|e| e.into_inner());
+        listed.get(container)?.iter().find_map(|p| {
+            let tcp = p.typ.is_none_or(|t| t.to_string() == "tcp");
+            (tcp && p.private_port == container_port).then_some(())?;
+            Some(Published {
+                port: p.public_port?,
+                address: p.ip.clone().unwrap_or_default(),
+            })
+        })
     }
 
     /// The host address and port bound to `container_port`; None when the container does not
@@ -101,6 +132,9 @@ impl Engine {
         container: &str,
         container_port: u16,
     ) -> Result<Option<Published>, DockerError> {
+        if let Some(published) = self.listed_port(container, container_port) {
+            return Ok(Some(published));
+        }
         let inspect = match self.docker.inspect_container(container, None).await {
             Ok(inspect) => inspect,
             Err(e) if is_not_found(&e) => return Ok(None),

@@ -20,7 +20,7 @@ use std::pin::Pin;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::Docker;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -76,6 +76,13 @@ impl Engine {
         let host = match self.endpoint.remote_address() {
             None => "127.0.0.1".to_string(),
             Some(_) if is_loopback(&published.address) => {
+                if let Some(port) = self.held_elsewhere(container, container_port) {
+                    return Ok(Some(Reach {
+                        host: "127.0.0.1".to_string(),
+                        port,
+                        tunneled: false,
+                    }));
+                }
                 let port = self.tunnel(container, container_port, 0).await?;
                 return Ok(Some(Reach {
                     host: "127.0.0.1".to_string(),
@@ -97,6 +104,23 @@ impl Engine {
         self.open_tunnels().values().any(|port| *port == local_port)
     }
 
+    /// The port of a tunnel a `devdb tunnel` of this user holds to this container port
+    /// (docker/held.rs), which spares this command an exec of its own.
+    fn held_elsewhere(&self, container: &str, container_port: u16) -> Option<u16> {
+        super::held::find(&self.endpoint.host, container, container_port)
+    }
+
+    /// A tunnel as `tunnel` opens it, recorded for the user's other devdb commands to use for
+    /// as long as this process runs (`devdb tunnel`).
+    pub async fn hold_tunnel(
+        &self,
+        container: &str,
+        container_port: u16,
+        local_port: u16,
+    ) -> Result<u16, DockerError> {
+        self.open(container, container_port, local_port, true).await
+    }
+
     /// A listener on the client's 127.0.0.1 (`local_port`, or any free one for 0) forwarding
     /// each connection to 127.0.0.1:`container_port` inside `container`.
     pub async fn tunnel(
@@ -105,10 +129,25 @@ impl Engine {
         container_port: u16,
         local_port: u16,
     ) -> Result<u16, DockerError> {
+        self.open(container, container_port, local_port, false)
+            .await
+    }
+
+    async fn open(
+        &self,
+        container: &str,
+        container_port: u16,
+        local_port: u16,
+        hold: bool,
+    ) -> Result<u16, DockerError> {
         let key = (container.to_string(), container_port);
         if local_port == 0 {
-            if let Some(port) = self.open_tunnels().get(&key) {
-                return Ok(*port);
+            let open = self.open_tunnels().get(&key).copied();
+            if let Some(port) = open {
+                if hold {
+                    self.keep_record(container, container_port, port);
+                }
+                return Ok(port);
             }
         }
         let listener = TcpListener::bind(("127.0.0.1", local_port))
@@ -119,6 +158,9 @@ impl Engine {
             })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
         self.open_tunnels().insert(key, port);
+        if hold {
+            self.keep_record(container, container_port, port);
+        }
         // The task keeps the engine (and an ssh engine's connection) for as long as it runs.
         tokio::spawn(serve(
             self.clone(),
@@ -127,6 +169,19 @@ impl Engine {
             container_port,
         ));
         Ok(port)
+    }
+
+    /// Records a held tunnel for the user's other commands; the record goes when the last
+    /// clone of this engine does (the tunnel's task holds one until the process ends).
+    fn keep_record(&self, container: &str, container_port: u16, port: u16) {
+        if let Some(record) =
+            super::held::record(&self.endpoint.host, container, container_port, port)
+        {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(record);
+        }
     }
 }
 
@@ -141,14 +196,20 @@ async fn serve(engine: Engine, listener: TcpListener, container: String, contain
         let ready = std::mem::replace(&mut spare, start());
         let shell = engine.shell.clone();
         let container = container.clone();
+        let docker = engine.docker.clone();
         tokio::spawn(async move {
-            let carried = match ready.await {
-                Ok(Ok(forwarder)) => carry(&container, forwarder, client).await,
-                Ok(Err(e)) => Err(e),
-                Err(e) => Err(DockerError::Tunnel {
-                    container,
-                    reason: e.to_string(),
-                }),
+            // A spare that failed or already ended (a held tunnel's, started before the
+            // container was recreated or started) is replaced by a fresh one for this client.
+            let forwarder = match ready.await {
+                Ok(Ok(mut forwarder)) => match forwarder.ended() {
+                    false => Ok(forwarder),
+                    true => start_forwarder(&docker, &container, container_port).await,
+                },
+                _ => start_forwarder(&docker, &container, container_port).await,
+            };
+            let carried = match forwarder {
+                Ok(forwarder) => carry(&container, forwarder, client).await,
+                Err(e) => Err(e),
             };
             if let Err(e) = carried {
                 shell.note(format!("devdb tunnel: {e}"));
@@ -163,8 +224,8 @@ impl Engine {
     }
 }
 
-/// True for an address only the engine's own machine can reach.
-fn is_loopback(address: &str) -> bool {
+/// True for a loopback address: only the machine it is said on reaches it.
+pub fn is_loopback(address: &str) -> bool {
     address
         .parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_loopback())
@@ -175,6 +236,14 @@ fn is_loopback(address: &str) -> bool {
 struct Forwarder {
     output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
     input: Pin<Box<dyn AsyncWrite + Send>>,
+}
+
+impl Forwarder {
+    /// True when the exec said something or ended before its client wrote a byte: it is not
+    /// waiting for one any more (its container stopped, or it failed).
+    fn ended(&mut self) -> bool {
+        self.output.next().now_or_never().is_some()
+    }
 }
 
 async fn start_forwarder(

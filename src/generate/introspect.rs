@@ -5,7 +5,7 @@
 use tokio_postgres::{Client, Row};
 
 use super::GenerateError;
-use crate::pg::catalog::USER_SCHEMA;
+use crate::pg::catalog::{self as pg_catalog, Scope, USER_SCHEMA};
 
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
@@ -206,59 +206,14 @@ async fn read_relations(client: &Client) -> Result<Vec<Row>, GenerateError> {
         .map_err(db_error("reading relations"))
 }
 
-const COLUMNS: &str = "SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), t.typname, tn.nspname, t.typtype::text, \
-        et.typname, et.typtype::text, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), \
-        a.attidentity::text, a.attgenerated <> '', col_description(a.attrelid, a.attnum), \
-        bt.typname, format_type(t.typbasetype, t.typtypmod) \
- FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace \
- LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
- LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd' \
- LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
- WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum";
-
-const CONSTRAINTS: &str =
-    "SELECT c.conrelid, c.conname, c.contype::text, pg_get_constraintdef(c.oid, true), \
-        ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i) \
-              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i), \
-        fn.nspname, fc.relname, \
-        ARRAY(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i) \
-              JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n ORDER BY k.i), \
-        c.confdeltype::text, c.confupdtype::text \
- FROM pg_constraint c LEFT JOIN pg_class fc ON fc.oid = c.confrelid \
- LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
- WHERE c.conrelid = ANY($1) AND c.conparentid = 0 ORDER BY c.conrelid, c.conname";
-
-/// Indexes that back no constraint and are not a partition's copy of its parent's.
-const INDEXES: &str = "SELECT i.indrelid, ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i \
- JOIN pg_class ic ON ic.oid = i.indexrelid \
- WHERE i.indrelid = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
-   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) \
- ORDER BY 1, 2";
-
-const INDEX_DETAILS: &str = "SELECT i.indrelid, ic.relname, i.indisunique, i.indisprimary, am.amname, \
-        ARRAY(SELECT coalesce(a.attname::text, '') FROM generate_subscripts(i.indkey, 1) k \
-              LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[k] AND i.indkey[k] <> 0 \
-              WHERE k < i.indnkeyatts ORDER BY k), \
-        ARRAY(SELECT (i.indoption[k] & 1) = 1 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
-        ARRAY(SELECT (i.indoption[k] & 2) = 2 FROM generate_subscripts(i.indkey, 1) k WHERE k < i.indnkeyatts ORDER BY k), \
-        pg_get_expr(i.indpred, i.indrelid), \
-        EXISTS (SELECT 1 FROM generate_subscripts(i.indclass, 1) k JOIN pg_opclass oc ON oc.oid = i.indclass[k] \
-                WHERE NOT oc.opcdefault), \
-        EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype IN ('p', 'u')) \
- FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
- WHERE i.indrelid = ANY($1) \
-   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.contype = 'x') \
- ORDER BY 1, 2";
-
 const TRIGGERS: &str = "SELECT tgrelid, tgname, pg_get_triggerdef(oid, true) FROM pg_trigger \
  WHERE tgrelid = ANY($1) AND NOT tgisinternal ORDER BY 1, 2";
 
 /// The parts of every relation read (each row's first column is the relation's oid).
 struct RelationParts {
-    columns: Vec<Row>,
-    constraints: Vec<Row>,
-    indexes: Vec<Row>,
-    index_details: Vec<Row>,
+    columns: Vec<pg_catalog::Column>,
+    constraints: Vec<pg_catalog::Constraint>,
+    indexes: Vec<pg_catalog::Index>,
     triggers: Vec<Row>,
 }
 
@@ -268,12 +223,21 @@ impl RelationParts {
             client.query(sql, &[&oids]).await.map_err(db_error(action))
         };
         Ok(RelationParts {
-            columns: query(COLUMNS, "reading columns").await?,
-            constraints: query(CONSTRAINTS, "reading constraints").await?,
-            indexes: query(INDEXES, "reading indexes").await?,
-            index_details: query(INDEX_DETAILS, "reading index details").await?,
+            columns: pg_catalog::columns(client, Scope::Oids(oids))
+                .await
+                .map_err(db_error("reading columns"))?,
+            constraints: pg_catalog::constraints(client, Scope::Oids(oids))
+                .await
+                .map_err(db_error("reading constraints"))?,
+            indexes: pg_catalog::indexes(client, Scope::Oids(oids))
+                .await
+                .map_err(db_error("reading indexes"))?,
             triggers: query(TRIGGERS, "reading triggers").await?,
         })
+    }
+
+    fn indexes_of(&self, oid: u32) -> impl Iterator<Item = &pg_catalog::Index> {
+        self.indexes.iter().filter(move |i| i.relation_oid == oid)
     }
 
     /// The relation of a [`read_relations`] row, with its parts.
@@ -296,11 +260,29 @@ impl RelationParts {
             row_security: row.get(7),
             has_subclass: row.get(8),
             oid,
-            index_details: rows_of(&self.index_details, oid).map(index_info).collect(),
-            columns: rows_of(&self.columns, oid).map(column_info).collect(),
-            constraints: rows_of(&self.constraints, oid).map(constraint).collect(),
-            indexes: rows_of(&self.indexes, oid)
-                .map(|i| (i.get(1), i.get(2)))
+            // Every index but an exclusion constraint's, in detail.
+            index_details: self
+                .indexes_of(oid)
+                .filter(|i| !i.used_by.contains(&'x'))
+                .map(index_info)
+                .collect(),
+            columns: self
+                .columns
+                .iter()
+                .filter(|c| c.relation_oid == oid)
+                .map(column_info)
+                .collect(),
+            constraints: self
+                .constraints
+                .iter()
+                .filter(|c| c.relation_oid == oid && !c.inherited)
+                .map(constraint)
+                .collect(),
+            // Indexes no constraint names, that are not a partition's copy of its parent's.
+            indexes: self
+                .indexes_of(oid)
+                .filter(|i| i.used_by.is_empty() && !i.inherited)
+                .map(|i| (i.name.clone(), i.definition.clone()))
                 .collect(),
             triggers: rows_of(&self.triggers, oid)
                 .map(|t| (t.get(1), t.get(2)))
@@ -314,61 +296,49 @@ fn rows_of(rows: &[Row], oid: u32) -> impl Iterator<Item = &Row> {
     rows.iter().filter(move |r| r.get::<_, u32>(0) == oid)
 }
 
-fn index_info(i: &Row) -> IndexInfo {
-    let columns: Vec<String> = i.get(5);
-    let descending: Vec<bool> = i.get(6);
-    let nulls_first: Vec<bool> = i.get(7);
+fn index_info(i: &pg_catalog::Index) -> IndexInfo {
     IndexInfo {
-        name: i.get(1),
-        unique: i.get(2),
-        primary: i.get(3),
-        method: i.get(4),
-        parts: columns
-            .into_iter()
-            .zip(descending)
-            .zip(nulls_first)
-            .map(|((column, desc), nulls)| ((!column.is_empty()).then_some(column), desc, nulls))
-            .collect(),
-        predicate: i.get(8),
-        custom_opclass: i.get(9),
-        constraint: i.get(10),
+        name: i.name.clone(),
+        unique: i.unique,
+        primary: i.primary,
+        method: i.method.clone(),
+        parts: i.parts.clone(),
+        predicate: i.predicate.clone(),
+        custom_opclass: i.custom_opclass,
+        constraint: i.used_by.iter().any(|k| matches!(k, 'p' | 'u')),
     }
 }
 
-fn column_info(c: &Row) -> ColumnInfo {
+fn column_info(c: &pg_catalog::Column) -> ColumnInfo {
     ColumnInfo {
-        name: c.get(1),
-        type_name: c.get(2),
-        udt_name: c.get(3),
-        type_schema: c.get(4),
-        type_kind: c.get(5),
-        element_name: c.get(6),
-        element_kind: c.get(7),
-        not_null: c.get(8),
-        default: c.get(9),
-        identity: c.get(10),
-        generated: c.get(11),
-        comment: c.get(12),
-        domain_base: c
-            .get::<_, Option<String>>(13)
-            .map(|name| (name, c.get::<_, String>(14))),
+        name: c.name.clone(),
+        type_name: c.type_name.clone(),
+        udt_name: c.udt_name.clone(),
+        type_schema: c.type_schema.clone(),
+        type_kind: c.type_kind.clone(),
+        element_name: c.element_name.clone(),
+        element_kind: c.element_kind.clone(),
+        not_null: c.not_null,
+        default: c.default.clone(),
+        identity: c.identity.clone(),
+        generated: c.generated,
+        comment: c.comment.clone(),
+        domain_base: c.domain_base.clone(),
     }
 }
 
-fn constraint(c: &Row) -> Constraint {
-    let kind: String = c.get(2);
-    let on_delete: Option<String> = c.get(8);
-    let on_update: Option<String> = c.get(9);
+fn constraint(c: &pg_catalog::Constraint) -> Constraint {
     Constraint {
-        name: c.get(1),
-        kind: kind.chars().next().unwrap_or('?'),
-        definition: c.get(3),
-        columns: c.get(4),
+        name: c.name.clone(),
+        kind: c.kind,
+        definition: c.definition.clone(),
+        columns: c.columns.clone(),
         references: c
-            .get::<_, Option<String>>(5)
-            .map(|schema| (schema, c.get::<_, String>(6), c.get::<_, Vec<String>>(7))),
-        on_delete: on_delete.and_then(|s| s.chars().next()).unwrap_or(' '),
-        on_update: on_update.and_then(|s| s.chars().next()).unwrap_or(' '),
+            .references
+            .as_ref()
+            .map(|(parent, columns)| (parent.schema.clone(), parent.name.clone(), columns.clone())),
+        on_delete: c.on_delete,
+        on_update: c.on_update,
     }
 }
 

@@ -54,6 +54,7 @@ impl GenerateError {
                 "install it, or remove the entry from x-devdb.generate",
             )),
             GenerateError::Config(e) => e.hint().map(Hint::suggest),
+            GenerateError::Database { error, .. } => crate::db::postgres_hint(error),
             _ => None,
         }
     }

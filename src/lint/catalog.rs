@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::Client;
 
 use super::refs::{self, Kind};
-use crate::pg::catalog::USER_SCHEMA;
+use crate::pg::catalog::{self as pg_catalog, Scope, USER_SCHEMA};
 use crate::pg::QualifiedName;
 
 /// A view or function that names relations (and columns), so dropping or changing them breaks it.
@@ -156,18 +156,12 @@ pub async fn load(client: &Client) -> Result<Catalog, tokio_postgres::Error> {
                 .add(kind, &QualifiedName::new(row.get(0), row.get(1)));
         }
     }
-    let columns = named(format!(
-        "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod) \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND {USER_SCHEMA}"
-    ))
-    .await?;
-    for row in columns {
+    for column in pg_catalog::columns(client, Scope::UserTables).await? {
         catalog
             .tables
-            .entry(QualifiedName::new(row.get(0), row.get(1)))
+            .entry(column.relation)
             .or_default()
-            .insert(row.get(2), row.get(3));
+            .insert(column.name, column.type_name);
     }
     load_sizes_and_indexes(client, &mut catalog).await?;
     catalog.users = view_users(client).await?;
@@ -194,26 +188,17 @@ async fn load_sizes_and_indexes(
     for row in client.query(sql, &[]).await? {
         catalog.volatile.insert(row.get(0));
     }
-    let sql = format!(
-        "SELECT i.relname, n.nspname, t.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
-         JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE {USER_SCHEMA}"
-    );
-    for row in client.query(&sql, &[]).await? {
-        catalog
-            .indexes
-            .insert(row.get(0), QualifiedName::new(row.get(1), row.get(2)));
+    for index in pg_catalog::indexes(client, Scope::UserRelations).await? {
+        catalog.indexes.insert(index.name, index.relation);
     }
-    let sql = format!(
-        "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid), con.convalidated FROM pg_constraint con \
-         JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE con.contype = 'c' AND {USER_SCHEMA}"
-    );
-    for row in client.query(&sql, &[]).await? {
-        let definition: String = row.get(2);
-        if let Some(column) = not_null_check_of_definition(&definition) {
+    for check in pg_catalog::constraints(client, Scope::UserRelations).await? {
+        if check.kind != 'c' {
+            continue;
+        }
+        if let Some(column) = not_null_check_of_definition(&check.definition) {
             catalog
                 .not_null_checks
-                .insert((row.get(0), row.get(1)), (column, row.get(3)));
+                .insert((check.relation.name, check.name), (column, check.validated));
         }
     }
     Ok(())
@@ -238,24 +223,11 @@ fn not_null_check_of_definition(definition: &str) -> Option<String> {
 
 /// Views and materialized views with the relations and columns they use (pg_depend).
 async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error> {
-    let rows = client
-        .query(
-            &format!(
-                "SELECT DISTINCT n.nspname, v.relname, t.relname, COALESCE(a.attname, '') \
-                 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class \
-                 JOIN pg_namespace n ON n.oid = v.relnamespace JOIN pg_class t ON t.oid = d.refobjid \
-                 LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
-                 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
-                 AND v.oid <> t.oid AND {USER_SCHEMA}"
-            ),
-            &[],
-        )
-        .await?;
+    let rows = pg_catalog::view_dependencies(client).await?;
     let mut users: BTreeMap<QualifiedName, User> = BTreeMap::new();
-    for row in rows {
-        let name = QualifiedName::new(row.get(0), row.get(1));
-        let relation: String = row.get(2);
-        let column: String = row.get(3);
+    for dependency in rows {
+        let name = dependency.view;
+        let relation = dependency.relation;
         let user = users.entry(name.clone()).or_insert_with(|| User {
             kind: "view",
             name,
@@ -264,7 +236,7 @@ async fn view_users(client: &Client) -> Result<Vec<User>, tokio_postgres::Error>
             column_names: BTreeSet::new(),
             star: false,
         });
-        if !column.is_empty() {
+        if let Some(column) = dependency.column {
             user.exact_columns.insert((relation.clone(), column));
         }
         user.relations.insert(relation);
@@ -319,6 +291,11 @@ mod tests {
     fn not_null_checks_are_read_from_their_definition() {
         assert_eq!(
             not_null_check_of_definition("CHECK ((email IS NOT NULL)) NOT VALID").as_deref(),
+            Some("email")
+        );
+        // The catalog layer reads definitions pretty-printed (fewer parentheses).
+        assert_eq!(
+            not_null_check_of_definition("CHECK (email IS NOT NULL)").as_deref(),
             Some("email")
         );
         assert_eq!(

@@ -143,6 +143,7 @@ impl LintError {
     pub fn hint(&self) -> Option<Hint> {
         match self {
             LintError::Migrate(e) => e.hint(),
+            LintError::Catalog { error, .. } => crate::db::postgres_hint(error),
             _ => None,
         }
     }

@@ -94,6 +94,26 @@ impl UpReport {
 
 /// Creates or starts what is missing, waits for Postgres and creates the database.
 pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpReport, LocalError> {
+    Ok(up_with_session(engine, config, rebuild).await?.0)
+}
+
+/// Brings the local database up (a no-op in milliseconds when it runs), keeping the session
+/// on the maintenance database that readiness was checked with: a command that needs one
+/// (`reset`) logs in once, not twice (over a remote engine, each login is a SCRAM exchange
+/// and a TLS or tunnel connection).
+pub async fn database_with_session(
+    engine: &Engine,
+    config: &Config,
+) -> Result<(ConnectionInfo, tokio_postgres::Client), LocalError> {
+    let (report, session) = up_with_session(engine, config, false).await?;
+    Ok((report.connection, session))
+}
+
+async fn up_with_session(
+    engine: &Engine,
+    config: &Config,
+    rebuild: bool,
+) -> Result<(UpReport, tokio_postgres::Client), LocalError> {
     config.check_local_port()?;
     let services = engine.start_services(config, rebuild).await?;
     let container = database_container(config);
@@ -114,11 +134,12 @@ pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpRep
     };
     let client = wait_until_ready(engine, config, &connection).await?;
     let database_created = db::ensure_database(&client, &connection.database).await?;
-    Ok(UpReport {
+    let report = UpReport {
         services,
         connection,
         database_created,
-    })
+    };
+    Ok((report, client))
 }
 
 /// Brings the local database up (a no-op in milliseconds when it runs) and says how to reach it.
@@ -164,7 +185,7 @@ pub async fn hold_tunnel(
     let container = database_container(config);
     let port = config.database_service().postgres_port();
     info.host = "127.0.0.1".to_string();
-    info.port = engine.tunnel(&container, port, local_port).await?;
+    info.port = engine.hold_tunnel(&container, port, local_port).await?;
     Ok(Some(info))
 }
 

@@ -133,6 +133,7 @@ impl MigrateError {
             MigrateError::LockTimeout { .. } => Hint::suggest(
                 "wait for the other `devdb migrate` or `prisma migrate` to finish and try again",
             ),
+            MigrateError::Database { error, .. } => return crate::db::postgres_hint(error),
             _ => return None,
         })
     }

@@ -1,6 +1,6 @@
 //! `copy` (rows, or a relation's structure and then its rows) and `fix-missing` (a relation's
-//! structure as a migration). The stage is resolved once and the local database opened once
-//! for the structure work; the row copy itself (`crate::copy::copy_data`) keeps its sessions.
+//! structure as a migration). The stage is resolved once and one local session serves the
+//! whole command: the structure work and then the row copy (`crate::copy::copy_data_in`).
 
 use std::path::PathBuf;
 
@@ -32,29 +32,31 @@ pub async fn copy(
     structure: Structure,
     mut options: CopyOptions,
 ) -> Result<Option<CopyReport>> {
-    let local = ctx.local().await?;
+    let mut local = ctx.local().await?.connect().await?;
     if structure != Structure::No {
         let [relation] = options.tables.as_slice() else {
             bail!("--schema and --schema-only take exactly one relation");
         };
         let relation = QualifiedName::parse(relation);
         let stage = ctx.stage(stage).await?;
-        let local_client = local.connect().await?;
-        let tables = create_structure(ctx, &stage, &local_client, &relation).await?;
-        drop(local_client);
+        let tables = create_structure(ctx, &stage, &local, &relation).await?;
         if structure == Structure::Only || tables.is_empty() {
             return Ok(None);
         }
         options.tables = tables.iter().map(ToString::to_string).collect();
-        return Ok(Some(copy_rows(ctx, &stage, &options).await?));
+        return Ok(Some(copy_rows(ctx, &stage, &mut local, &options).await?));
     }
     let stage = ctx.stage(stage).await?;
-    Ok(Some(copy_rows(ctx, &stage, &options).await?))
+    Ok(Some(copy_rows(ctx, &stage, &mut local, &options).await?))
 }
 
-async fn copy_rows(ctx: &Ctx, stage: &Stage, options: &CopyOptions) -> Result<CopyReport> {
-    let local = ctx.local().await?;
-    Ok(copy::copy_data(&ctx.shell, &ctx.config, local, stage, options).await?)
+async fn copy_rows(
+    ctx: &Ctx,
+    stage: &Stage,
+    local: &mut Client,
+    options: &CopyOptions,
+) -> Result<CopyReport> {
+    Ok(copy::copy_data_in(&ctx.shell, &ctx.config, local, stage, options).await?)
 }
 
 /// Dumps `relation` (and what it needs that is missing locally) from the stage and creates it

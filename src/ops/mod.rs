@@ -3,6 +3,7 @@
 //! result, so `commands/` decides text or JSON. This is the only floor that resolves stages and
 //! opens the local database, so each happens once per command.
 
+pub mod branch;
 pub mod copy;
 pub mod devloop;
 pub mod init;
@@ -19,7 +20,6 @@ use crate::config::Config;
 use crate::db::stage::Stage;
 use crate::db::{ConnectionInfo, DbError};
 use crate::docker::{DockerError, Engine};
-use crate::local::LocalError;
 use crate::shell::Shell;
 
 /// What every operation runs with: the loaded configuration, the output, and (made on first
@@ -50,11 +50,16 @@ impl Ctx {
             .await
     }
 
-    /// The local database, brought up (a no-op in milliseconds when it runs) on first use.
-    pub async fn local(&self) -> Result<&ConnectionInfo, LocalError> {
+    /// The local database, brought up (a no-op in milliseconds when it runs) on first use,
+    /// and (branches on) the checked-out branch's.
+    pub async fn local(&self) -> anyhow::Result<&ConnectionInfo> {
         let engine = self.engine().await?;
         self.local
-            .get_or_try_init(|| crate::local::database(engine, &self.config))
+            .get_or_try_init(|| async {
+                let local = crate::local::database(engine, &self.config).await?;
+                branch::follow(&self.shell, engine, &self.config, &local).await?;
+                Ok(local)
+            })
             .await
     }
 

@@ -29,6 +29,7 @@ pub async fn up(ctx: &Ctx, rebuild: bool) -> Result<Up> {
     let report = local::up(engine, &ctx.config, rebuild).await;
     spinner.finish_and_clear();
     let report = report?;
+    super::branch::follow(&ctx.shell, engine, &ctx.config, &report.connection).await?;
     Ok(Up {
         project: ctx.config.project.clone(),
         changed: !report.changed_nothing(),

@@ -38,8 +38,11 @@ pub async fn reset(
     if let Some(name) = recopy {
         options.recopy_from = Some(ctx.stage(name).await?);
     }
+    super::branch::before_reset(ctx).await?;
     let engine = ctx.engine().await?;
-    Ok(workflow::reset(engine, &ctx.config, &options).await?)
+    let report = workflow::reset(engine, &ctx.config, &options).await?;
+    super::branch::after_reset(ctx).await?;
+    Ok(report)
 }
 
 /// What `seed` ran, and how long it took.
@@ -80,7 +83,10 @@ pub async fn watch(ctx: &Ctx, steps: Steps) -> Result<()> {
 /// `wait` (tests, benchmarks): queue behind a running job and return when all is made.
 pub async fn prepare_spares(ctx: &Ctx, wait: bool) -> Result<()> {
     let local = crate::local::connection_info(ctx.engine().await?, &ctx.config).await?;
-    let admin = local.maintenance().connect().await?;
+    let admin = local
+        .maintenance()
+        .connect_as(spare::APPLICATION_NAME)
+        .await?;
     spare::maintain(&ctx.shell, &admin, &local, &ctx.config, wait).await?;
     Ok(())
 }

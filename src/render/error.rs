@@ -36,7 +36,9 @@ fn describe(err: &anyhow::Error) -> String {
 
 /// The hint of one link of the chain, when it is one of devdb's error types.
 fn hint_of(err: &(dyn Error + 'static)) -> Option<Hint> {
-    use crate::{config, copy, devloop, docker, generate, lint, local, migrate, ops, workflow};
+    use crate::{
+        branch, config, copy, devloop, docker, generate, lint, local, migrate, ops, workflow,
+    };
     macro_rules! first_of {
         ($($kind:ty),* $(,)?) => {
             $(if let Some(err) = err.downcast_ref::<$kind>() {
@@ -48,6 +50,8 @@ fn hint_of(err: &(dyn Error + 'static)) -> Option<Hint> {
         return err.hint().map(Hint::suggest);
     }
     first_of!(
+        crate::db::DbError,
+        branch::BranchError,
         docker::DockerError,
         local::LocalError,
         migrate::MigrateError,

@@ -2,6 +2,7 @@
 //! scripts, the report itself), written through the Shell. `commands/` parses and calls `ops`;
 //! the wording lives here, one file per family of commands, so neither floor mixes the two.
 
+pub mod branch;
 pub mod devloop;
 pub mod error;
 pub mod init;

@@ -56,6 +56,8 @@ impl WorkflowError {
             WorkflowError::Copy(e) => e.hint(),
             WorkflowError::Generate(e) => e.hint(),
             WorkflowError::Seed(e) => e.hint(),
+            WorkflowError::Database { error, .. } => crate::db::postgres_hint(error),
+            WorkflowError::Db(e) => e.hint(),
             _ => None,
         }
     }
@@ -128,26 +130,32 @@ fn db_error(action: &str) -> impl FnOnce(tokio_postgres::Error) -> WorkflowError
 /// Two resets of one database at once would drop and rename each other's databases; the second
 /// waits for the first on an advisory lock of the maintenance database, held by `admin`'s
 /// session until the reset ends.
-async fn serialize_resets(
+pub async fn serialize_resets(
     shell: &Shell,
     admin: &tokio_postgres::Client,
     database: &str,
 ) -> Result<(), WorkflowError> {
-    const LOCK: &str = "hashtext('devdb reset ' || $1)";
-    let acquired: bool = admin
-        .query_one(
-            &format!("SELECT pg_try_advisory_lock({LOCK})"),
-            &[&database],
-        )
+    // A literal, not a parameter: one round trip (a parameter prepares first), which counts
+    // over a remote engine's link or tunnel.
+    let lock = format!(
+        "hashtext({})",
+        crate::db::quote_literal(&format!("devdb reset {database}"))
+    );
+    let acquired = admin
+        .simple_query(&format!("SELECT pg_try_advisory_lock({lock})"))
         .await
         .map_err(db_error("taking the reset lock"))?
-        .get(0);
+        .iter()
+        .any(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
+            _ => false,
+        });
     if !acquired {
         shell.note(format!(
             "another reset of database {database} is running; waiting for it to finish"
         ));
         admin
-            .execute(&format!("SELECT pg_advisory_lock({LOCK})"), &[&database])
+            .batch_execute(&format!("SELECT pg_advisory_lock({lock})"))
             .await
             .map_err(db_error("waiting for the other reset"))?;
     }
@@ -168,7 +176,8 @@ pub async fn reset(
     };
 
     let at = steps.begin("up");
-    let local = crate::local::database(engine, config).await?;
+    // up's session on the maintenance database is the reset's admin session: one login.
+    let (local, admin) = crate::local::database_with_session(engine, config).await?;
     steps.end("up", at, local.redacted_url());
 
     let at = steps.begin("database");
@@ -180,7 +189,6 @@ pub async fn reset(
         files,
         dir,
     };
-    let admin = local.maintenance().connect().await?;
     serialize_resets(shell, &admin, &local.database).await?;
     let seed_plan = match options.no_seed {
         true => None,

@@ -24,6 +24,8 @@ use crate::db::{quote_ident, ConnectionInfo};
 use crate::migrate::{self, files, MigrationFile};
 use crate::shell::Shell;
 
+/// The background job's sessions' application_name (a reset's are `devdb`).
+pub const APPLICATION_NAME: &str = "devdb spares";
 const SPARE: &str = "devdb_spare_";
 /// Left by jobs of earlier devdb versions, which copied under this name and then renamed.
 const LEGACY_IN_PROGRESS: &str = "devdb_sparetmp_";
@@ -67,15 +69,18 @@ pub struct Inventory {
 
 impl Inventory {
     pub async fn read(admin: &Client) -> Result<Inventory, WorkflowError> {
+        // The simple protocol: one round trip (`query` would prepare first).
         let names = admin
-            .query(
+            .simple_query(
                 "SELECT datname FROM pg_database WHERE datname LIKE 'devdb\\_%' ORDER BY datname",
-                &[],
             )
             .await
             .map_err(db_error("listing devdb's databases"))?
             .iter()
-            .map(|r| r.get(0))
+            .filter_map(|message| match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                _ => None,
+            })
             .collect();
         Ok(Inventory { names })
     }
@@ -508,7 +513,11 @@ impl Job<'_> {
             .await
             .map_err(db_error("starting a snapshot"))?;
         for (i, &target) in targets.iter().enumerate() {
-            let client = self.local.with_database(building).connect().await?;
+            let client = self
+                .local
+                .with_database(building)
+                .connect_as(APPLICATION_NAME)
+                .await?;
             migrate::deploy(self.shell, &client, self.dir, &self.files[..target]).await?;
             drop(client);
             let name = self.snapshot(target);

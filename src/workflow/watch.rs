@@ -46,6 +46,9 @@ pub async fn watch(engine: &Engine, config: &Config, options: &ResetOptions) -> 
 
 async fn run_once(engine: &Engine, config: &Config, options: &ResetOptions) {
     let shell = &engine.shell;
+    if crate::ops::branch::before_watch_run(engine, config).await {
+        return;
+    }
     match reset(engine, config, options).await {
         Ok(report) => shell.note(format!(
             "ok: {} migrations applied, {} from snapshot, {} ms",

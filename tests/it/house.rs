@@ -237,3 +237,58 @@ mod json {
         pub hint: Option<String>,
     }
 }
+
+/// A hint composed at run time (a config check, Postgres's own HINT) is the error's `hint`
+/// under `--json`, and the message no longer carries it.
+#[tokio::test]
+async fn json_errors_carry_run_time_hints_apart_from_the_message() {
+    let project = TestProject::new("hintcfg");
+    project.write_compose("services:\n  postgres:\n    image: postgres:16\n");
+    let run = project.devdb(&["up", "--json"]);
+    assert_eq!(code(&run), Some(2), "{}", run.stderr);
+    let error: json::Error = parse(&run.stdout);
+    assert!(
+        error.error.message.contains("publishes no port"),
+        "{error:?}"
+    );
+    let hint = error.error.hint.clone().expect("a hint");
+    assert!(
+        hint.contains("ports: [\"127.0.0.1:5432:5432\"]"),
+        "{error:?}"
+    );
+    assert!(
+        !error.error.message.contains("hint") && !error.error.message.contains("ports: ["),
+        "{error:?}"
+    );
+
+    let pair = common::StagePair::new(
+        "hintpg",
+        "CREATE TABLE people (id int PRIMARY KEY); INSERT INTO people VALUES (1);",
+        "CREATE TABLE people (id int PRIMARY KEY);",
+        "",
+    )
+    .await;
+    let run = pair.local.devdb(&[
+        "copy",
+        "people",
+        "--from",
+        "CODE",
+        "--where",
+        "people:no_such_function(id)",
+        "--json",
+    ]);
+    assert_eq!(code(&run), Some(2), "{}", run.stderr);
+    let error: json::Error = parse(&run.stdout);
+    assert!(
+        error.error.message.contains("no_such_function"),
+        "{error:?}"
+    );
+    // Postgres: "No function matches the given name and argument types. ..."
+    let hint = error.error.hint.clone().expect("Postgres's hint");
+    assert!(hint.contains("No function matches"), "{error:?}");
+    assert!(
+        !error.error.message.contains("No function matches"),
+        "{error:?}"
+    );
+    assert!(!error.error.message.contains("hint"), "{error:?}");
+}

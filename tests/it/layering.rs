@@ -173,8 +173,9 @@ fn commands_stay_thin() {
         })
         .sum();
     // A ratchet: the text and JSON went to render/, the work of `init` to ops/init.rs.
+    // +33 for `devdb branch` (commands/branch.rs and its dispatch, the branch part of status).
     assert!(
-        lines <= 420,
+        lines <= 453,
         "src/commands/ has {lines} lines; move the work into ops/"
     );
 }
@@ -208,4 +209,18 @@ fn render_does_no_work() {
 fn pg_imports_nothing_else_of_devdb() {
     let found: Vec<String> = foreign_imports(&src("pg"), &["pg"]);
     assert!(found.is_empty(), "pg/ imports:\n{}", found.join("\n"));
+}
+
+#[test]
+fn catalog_sql_stays_in_pg() {
+    // Relations, columns, constraints and indexes are read by `pg::catalog`, one reader per
+    // fact, so copy, lint and generate see the same facts through the same user-schema filter.
+    // An entry here needs a reason (a reader that cannot be a shared fact); none does today.
+    let allowed: &[&str] = &["pg/"];
+    let found = uses_outside(&["pg_attribute", "pg_constraint", "pg_index"], allowed);
+    assert!(
+        found.is_empty(),
+        "catalog SQL outside src/pg/ (add a reader to pg::catalog):\n{}",
+        found.join("\n")
+    );
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary (as cargo and ripgrep have): each concept is a module, so the
 //! suite links once instead of once per file, and `cargo nextest run -E "test(/^copy::/)"` picks a concept.
 
+mod branch;
 mod common;
 mod copy;
 mod devloop;

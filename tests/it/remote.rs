@@ -557,6 +557,16 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
     // `devdb tunnel` holds a port for a long-lived client; the checks below read through it.
     let held = HeldTunnel::open(&private, &env);
     let through = held.url(&url);
+    // While it runs, the user's other commands go through it (no exec of their own): `url`
+    // says its port, with no note of a tunnel closing.
+    let run = devdb(&private, &["url"], &env).ok();
+    assert!(
+        run.stdout.contains(&format!("@127.0.0.1:{}/", held.port))
+            && !run.stderr.contains("devdb tunnel"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
     let tables = "select string_agg(tablename, ',' order by tablename)::text from pg_tables \
                   where schemaname = 'public'";
     assert_eq!(
@@ -600,6 +610,25 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
         );
         assert_eq!(query_one(&through, notes).await.as_deref(), Ok("25 note 9"));
     }
+
+    // A reset logs in to the maintenance database once (up's session is its admin session),
+    // as the server's log of connections shows; the background job's sessions are named apart.
+    let (client, connection) = tokio_postgres::connect(&through, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // Two queries: ALTER SYSTEM refuses the implicit transaction of a multi-statement one.
+    for sql in [
+        "ALTER SYSTEM SET log_connections = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        client.batch_execute(sql).await.unwrap();
+    }
+    drop(client);
+    let logins = || maintenance_logins(&devdb(&private, &["logs"], &env).ok().stdout);
+    let before = logins();
+    devdb(&private, &["reset"], &env).ok();
+    assert_eq!(logins() - before, 1, "maintenance logins of one reset");
     drop(held);
 
     for project in [&open, &private] {
@@ -609,6 +638,18 @@ async fn the_database_is_reached_from_the_client_in_both_port_shapes() {
             Vec::<String>::new()
         );
     }
+}
+
+/// Logins of devdb's foreground sessions to the maintenance database in a server log with
+/// log_connections on.
+fn maintenance_logins(log: &str) -> usize {
+    log.lines()
+        .filter(|line| {
+            line.contains("connection authorized")
+                && line.contains("database=postgres")
+                && line.trim_end().ends_with("application_name=devdb")
+        })
+        .count()
 }
 
 /// The stage's tables: `notes` (as the project's migration makes it) and `tags`, which only
@@ -669,33 +710,42 @@ impl RemoteEngine {
     /// interfaces, with `sql` applied; its URL, which the client and the engine's containers
     /// reach alike. It goes with the engine.
     async fn start_stage(&self, sql: &str) -> String {
+        let login = ["stage", "stage-pw", "shop"];
+        self.start_postgres("stage", login, "", sql).await
+    }
+
+    /// A Postgres container `name` on a network of its own (the engine runs with
+    /// --bridge=none), publishing 5432 on `host_port` ("": any) of all interfaces, logging in
+    /// as `[user, password, database]`, with `sql` applied; its URL from the client.
+    async fn start_postgres(
+        &self,
+        name: &str,
+        [user, password, database]: [&str; 3],
+        host_port: &str,
+        sql: &str,
+    ) -> String {
         use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
         let remote = self.client().await;
-        // The engine runs with --bridge=none: the stage gets a network of its own.
         let network = NetworkCreateRequest {
-            name: "stage".to_string(),
+            name: name.to_string(),
             driver: Some("bridge".to_string()),
             ..Default::default()
         };
         remote.create_network(network).await.unwrap();
         let binding = PortBinding {
             host_ip: Some(String::new()),
-            host_port: Some(String::new()),
+            host_port: Some(host_port.to_string()),
         };
         let body = ContainerCreateBody {
             image: Some(common::postgres_image()),
-            env: Some(
-                [
-                    "POSTGRES_USER=stage",
-                    "POSTGRES_PASSWORD=stage-pw",
-                    "POSTGRES_DB=shop",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ),
+            env: Some(vec![
+                format!("POSTGRES_USER={user}"),
+                format!("POSTGRES_PASSWORD={password}"),
+                format!("POSTGRES_DB={database}"),
+            ]),
             exposed_ports: Some(vec!["5432/tcp".to_string()]),
             host_config: Some(HostConfig {
-                network_mode: Some("stage".to_string()),
+                network_mode: Some(name.to_string()),
                 port_bindings: Some(std::collections::HashMap::from([(
                     "5432/tcp".to_string(),
                     Some(vec![binding]),
@@ -705,12 +755,12 @@ impl RemoteEngine {
             ..Default::default()
         };
         let options = bollard::query_parameters::CreateContainerOptionsBuilder::default()
-            .name("stage")
+            .name(name)
             .build();
         remote.create_container(Some(options), body).await.unwrap();
-        remote.start_container("stage", None).await.unwrap();
+        remote.start_container(name, None).await.unwrap();
         let port = remote
-            .inspect_container("stage", None)
+            .inspect_container(name, None)
             .await
             .unwrap()
             .network_settings
@@ -722,8 +772,11 @@ impl RemoteEngine {
                     .host_port
                     .clone()
             })
-            .expect("the stage publishes 5432");
-        let url = format!("postgres://stage:stage-pw@{}:{port}/shop", self.address);
+            .expect("the container publishes 5432");
+        let url = format!(
+            "postgres://{user}:{password}@{}:{port}/{database}",
+            self.address
+        );
         let started = Instant::now();
         loop {
             match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
@@ -736,10 +789,94 @@ impl RemoteEngine {
                     let _ = e;
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(e) => panic!("the stage did not accept connections within 60 s: {e}"),
+                Err(e) => panic!("{name} did not accept connections within 60 s: {e}"),
             }
         }
     }
+}
+
+/// A stage on the client's 127.0.0.1 (a database of this machine's engine) while the engine
+/// is remote: a structure copy cannot run there (the db-copy job on the engine would dial the
+/// engine's own 127.0.0.1, here a decoy of somebody else's on the same port), so `copy
+/// --schema` and `fix-missing` are one error naming the stage and the engine and change
+/// nothing; a row copy, which the client reads itself, works.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stage_on_the_clients_loopback_is_refused_for_structure_but_copies_rows() {
+    let Some(engine) = RemoteEngine::start(5) else {
+        return;
+    };
+    engine.load_image(&common::postgres_image()).await;
+    let env = engine.tls_env();
+
+    // The stage: on this machine's engine, at 127.0.0.1.
+    let stage = common::TestProject::with_database("remote-clientstage", "");
+    stage.devdb(&["up"]).ok();
+    let stage_url = stage.devdb(&["url"]).ok().stdout.trim().to_string();
+    assert!(stage_url.contains("@127.0.0.1:"), "{stage_url}");
+    common::connect(&stage)
+        .await
+        .batch_execute(STAGE_SQL)
+        .await
+        .expect("the stage's tables");
+    let stage_port = stage_url
+        .rsplit_once(':')
+        .and_then(|(_, tail)| tail.split('/').next())
+        .unwrap()
+        .to_string();
+
+    // On the remote engine, an unrelated database on the same port, with the same login and
+    // a `tags` of another shape.
+    let decoy = "create table tags (id int primary key, decoy_only text);";
+    let login = ["app", "test-secret-pw", "app"];
+    engine
+        .start_postgres("decoy", login, &stage_port, decoy)
+        .await;
+
+    let project = remote_project("remote-clientcopy", "\"5432\"");
+    project.write_compose(&remote_yaml(&project, "\"5432\"", &stage_yaml(&stage_url)));
+    project.write_migration(
+        "20260101000000_init",
+        "create table notes (id int primary key, body text);",
+    );
+    devdb(&project, &["migrate", "deploy"], &env).ok();
+    let url = devdb(&project, &["url"], &env)
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let tags = "select coalesce(to_regclass('public.tags')::text, 'none')";
+
+    for command in [
+        &["copy", "tags", "--from", "STAGE", "--schema"][..],
+        &["fix-missing", "tags", "--from", "STAGE"][..],
+    ] {
+        let failed = devdb(&project, command, &env).fails();
+        assert!(
+            failed.stderr.contains("stage STAGE")
+                && failed.stderr.contains(&format!("127.0.0.1:{stage_port}"))
+                && failed.stderr.contains(&engine.host())
+                && failed.stderr.contains("hint:"),
+            "{command:?}: {}",
+            failed.stderr
+        );
+        assert_eq!(query_one(&url, tags).await.as_deref(), Ok("none"));
+    }
+    let migrations = std::fs::read_dir(project.path().join("migrations"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(migrations, 1, "fix-missing wrote a migration");
+
+    // Rows only: the client reads the stage on its own 127.0.0.1.
+    devdb(&project, &["copy", "notes", "--from", "STAGE"], &env).ok();
+    let notes = "select count(*)::text || ' ' || max(body) from notes";
+    assert_eq!(query_one(&url, notes).await.as_deref(), Ok("25 note 9"));
+
+    devdb(&project, &["destroy", "--yes"], &env).ok();
+    assert_eq!(
+        engine.resources_of(&owned(&project, "dev")).await,
+        Vec::<String>::new()
+    );
 }
 
 /// An sshd in the engine's namespace whose sessions see that engine as their DOCKER_HOST (as
