@@ -306,7 +306,10 @@ async fn missing_keys(
 /// The stage's rows of the parent with these keys, as the parent's plan reads them (masks
 /// applied, so a masked key is matched masked). For a self-reference whose key is not masked,
 /// the keys grow on the stage to every ancestor of those rows first (a manager's manager, up
-/// to the root), so a chain of N levels takes one query instead of N rounds.
+/// to the root), so a chain of N levels takes one query instead of N rounds. Each level looks
+/// its keys up one by one (a lateral subquery the planner keeps): the planner cannot know how
+/// few keys a level has, and a plain join walked the whole primary key at every level
+/// (165 ms against 93 ms for 6,577 managers of 200,000 users in benches/subset).
 pub fn fetch_sql(key: &ForeignKey, parent: &Source, batch: &[Vec<String>]) -> String {
     let arrays: Vec<String> = (0..key.parent_columns.len())
         .map(|i| {
@@ -378,8 +381,8 @@ pub fn fetch_sql(key: &ForeignKey, parent: &Source, batch: &[Vec<String>]) -> St
         .map(|(p, name)| format!("s.{} = k.{name}", quote_ident(p)))
         .collect();
     format!(
-        "WITH RECURSIVE k({names}) AS ({keys} UNION SELECT {} FROM {}{} s JOIN k ON {} WHERE {}) \
-         {select}(SELECT {names} FROM k)",
+        "WITH RECURSIVE k({names}) AS ({keys} UNION SELECT {} FROM k CROSS JOIN LATERAL \
+         (SELECT * FROM {}{} s WHERE {} OFFSET 0) s WHERE {}) {select}(SELECT {names} FROM k)",
         referencing.join(", "),
         if key.parent_only { "ONLY " } else { "" },
         key.parent.quoted(),
@@ -546,7 +549,7 @@ mod tests {
         let keys = vec![vec!["7".to_string()]];
         assert_eq!(
             fetch_sql(&key, &parent, &keys),
-            r#"WITH RECURSIVE k(k0) AS (SELECT k.k0::bigint FROM unnest(ARRAY['7']::text[]) AS k(k0) UNION SELECT s."manager_id"::bigint FROM ONLY "public"."users" s JOIN k ON s."id" = k.k0 WHERE s."manager_id" IS NOT NULL) SELECT s."id", s."manager_id" FROM (SELECT "id", "manager_id" FROM "public"."users") s WHERE (s."id") IN (SELECT k0 FROM k)"#
+            r#"WITH RECURSIVE k(k0) AS (SELECT k.k0::bigint FROM unnest(ARRAY['7']::text[]) AS k(k0) UNION SELECT s."manager_id"::bigint FROM k CROSS JOIN LATERAL (SELECT * FROM ONLY "public"."users" s WHERE s."id" = k.k0 OFFSET 0) s WHERE s."manager_id" IS NOT NULL) SELECT s."id", s."manager_id" FROM (SELECT "id", "manager_id" FROM "public"."users") s WHERE (s."id") IN (SELECT k0 FROM k)"#
         );
         parent.masked = vec!["manager_id".into()];
         assert!(!fetch_sql(&key, &parent, &keys).starts_with("WITH RECURSIVE"));
