@@ -558,9 +558,11 @@ mod tests {
             "prisma.config.ts",
             "export default defineConfig({\n  schema: 'prisma/schema.prisma',\n  migrations: { path: process.env.MIGRATIONS },\n});\n",
         );
-        let err = survey(root).unwrap_err().to_string();
+        let err = survey(root).unwrap_err();
+        let hint = err.hint().unwrap_or_default();
+        let err = err.to_string();
         assert!(
-            err.contains("prisma.config.ts:3:") && err.contains("x-devdb.migrations"),
+            err.contains("prisma.config.ts:3:") && hint.contains("x-devdb.migrations"),
             "{err}"
         );
     }

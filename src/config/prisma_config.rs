@@ -647,10 +647,11 @@ mod tests {
                 "migrations.path",
                 "set x-devdb.migrations",
             )
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+        let hint = err.hint().unwrap_or_default();
+        let err = err.to_string();
         assert!(
-            err.starts_with("/repo/prisma.config.ts:4:1:") && err.contains("x-devdb.migrations"),
+            err.starts_with("/repo/prisma.config.ts:4:1:") && hint.contains("x-devdb.migrations"),
             "{err}"
         );
         assert!(matches!(
@@ -679,11 +680,11 @@ mod tests {
             ("export default {\n  schema: 'open\n};\n", 2),
             ("import x from 'y';\n", 1),
         ] {
-            let err = parse(Path::new("/repo/prisma.config.ts"), text)
-                .unwrap_err()
-                .to_string();
+            let err = parse(Path::new("/repo/prisma.config.ts"), text).unwrap_err();
+            let hint = err.hint().unwrap_or_default();
+            let err = err.to_string();
             assert!(
-                err.starts_with(&format!("/repo/prisma.config.ts:{line}:")) && err.contains("x-devdb"),
+                err.starts_with(&format!("/repo/prisma.config.ts:{line}:")) && hint.contains("x-devdb"),
                 "{text:?}: {err}"
             );
         }
