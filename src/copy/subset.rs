@@ -56,20 +56,20 @@ pub fn select(config: &Config, options: &CopyOptions) -> Result<Selection, CopyE
     };
     let Some(subset) = config.settings.subsets.get(name) else {
         let known: Vec<&str> = config.settings.subsets.keys().map(String::as_str).collect();
-        return Err(CopyError::Subset(format!(
-            "no subset `{name}` in x-devdb.subsets; nothing was copied\n  hint: {}",
-            if known.is_empty() {
+        return Err(CopyError::Refused {
+            message: format!("no subset `{name}` in x-devdb.subsets; nothing was copied"),
+            hint: if known.is_empty() {
                 "declare it under x-devdb.subsets (see the README's Subsets)".to_string()
             } else {
                 format!("use one of: {}", known.join(", "))
-            }
-        )));
+            },
+        });
     };
     if subset.start.is_empty() {
-        return Err(CopyError::Subset(format!(
-            "x-devdb.subsets.{name} has no start tables; nothing was copied\n  \
-             hint: add `start: {{ TABLE: CONDITION }}` (`true` for all rows)"
-        )));
+        return Err(CopyError::Refused {
+            message: format!("x-devdb.subsets.{name} has no start tables; nothing was copied"),
+            hint: "add `start: { TABLE: CONDITION }` (`true` for all rows)".into(),
+        });
     }
     for (table, condition) in &subset.start {
         if condition.trim() != "true" {

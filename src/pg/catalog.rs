@@ -1,6 +1,6 @@
 //! Catalog readers shared by every part of devdb that asks Postgres what it holds: the one
-//! "user schema" filter and one reader per fact (tables, columns, foreign keys), each over a
-//! [`Scope`] in one query. Callers (copy, lint, generate) build their own views from these
+//! "user schema" filter and one reader per fact (tables, columns, constraints, indexes,
+//! foreign keys, references, view dependencies), most over a [`Scope`], each one query. Callers (copy, lint, generate) build their own views from these
 //! facts instead of writing their own catalog SQL. They return tokio_postgres's errors; the
 //! caller says what it was doing.
 
@@ -48,7 +48,7 @@ pub enum Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// A query `SELECT oid ...` of the relations (its parameter, if any, is [`Scope::param`]).
+    /// A query `SELECT oid ...` of the relations (its parameter, if any, is [`Scope::params`]).
     fn wanted(&self) -> String {
         match self {
             Scope::UserTables => format!(
