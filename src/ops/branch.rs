@@ -222,17 +222,16 @@ async fn apply(
             };
             set_tag(admin, database, &journal).await?;
             rename(admin, database, &parked_from).await?;
-            let mut done = swap_in(
+            let done = swap_in(
                 admin,
                 database,
                 &parked_from,
                 from,
                 to,
                 parked.as_deref(),
-                &missing,
+                missing,
             )
             .await?;
-            done.missing = missing;
             Ok(Some(done))
         }
         Plan::Resume {
@@ -266,7 +265,7 @@ async fn swap_in(
     from: &str,
     to: &str,
     parked: Option<&str>,
-    missing: &[String],
+    missing: Vec<String>,
 ) -> Result<Switched> {
     let how = match parked {
         Some(parked) => {
@@ -296,6 +295,7 @@ async fn swap_in(
     set_tag(admin, parked_from, &Tag::of(from)).await?;
     let mut done = switched(Some(from), to, how);
     done.parked_as = Some(parked_from.to_string());
+    done.missing = missing;
     Ok(done)
 }
 
@@ -337,17 +337,16 @@ async fn resume(
                 Some(_) => Vec::new(),
                 None => missing_migrations(&local.with_database(parked_from), files).await?,
             };
-            let mut done = swap_in(
+            let done = swap_in(
                 admin,
                 database,
                 parked_from,
                 from,
                 to,
                 parked.as_deref(),
-                &missing,
+                missing,
             )
             .await?;
-            done.missing = missing;
             done
         }
     };
