@@ -466,20 +466,19 @@ async fn a_copy_killed_between_tables_leaves_the_previous_rows_and_every_fk_hold
     assert_eq!(dangling(&local).await, ["0 0"]);
 }
 
+/// SHOP with 50 users, 400 orders and 1,000 notes (every fifth note on no order).
+fn shop_with_rows() -> String {
+    format!(
+        "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
+         INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;
+         INSERT INTO notes SELECT g, CASE WHEN g % 5 <> 0 THEN 1 + g % 400 END, 'n' || g
+             FROM generate_series(1, 1000) g;"
+    )
+}
+
 #[tokio::test]
 async fn children_of_a_filtered_parent_come_only_with_their_parents() {
-    let pair = StagePair::new(
-        "restrict",
-        &format!(
-            "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
-             INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;
-             INSERT INTO notes SELECT g, CASE WHEN g % 5 <> 0 THEN 1 + g % 400 END, 'n' || g
-                 FROM generate_series(1, 1000) g;"
-        ),
-        SHOP,
-        "",
-    )
-    .await;
+    let pair = StagePair::new("restrict", &shop_with_rows(), SHOP, "").await;
     let remote = connect(&pair.remote).await;
     let local = connect(&pair.local).await;
     pair.local
@@ -519,12 +518,7 @@ async fn children_of_a_filtered_parent_come_only_with_their_parents() {
 async fn children_of_a_limited_parent_come_only_with_the_rows_that_came() {
     let pair = StagePair::new(
         "restrictlimit",
-        &format!(
-            "{SHOP} INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 50) g;
-             INSERT INTO orders SELECT g, 1 + g % 50, g FROM generate_series(1, 400) g;
-             INSERT INTO notes SELECT g, CASE WHEN g % 5 <> 0 THEN 1 + g % 400 END, 'n' || g
-                 FROM generate_series(1, 1000) g;"
-        ),
+        &shop_with_rows(),
         SHOP,
         "  copy:\n    limit: { users: 5 }\n",
     )
