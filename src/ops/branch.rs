@@ -86,6 +86,11 @@ fn enabled(config: &Config, repo: &Repo) -> (bool, &'static str) {
     }
 }
 
+/// The repository, when devdb follows its branches (on by `devdb branch on` or the config).
+fn followed_repo(config: &Config) -> Option<Repo> {
+    Repo::find(config.root()).filter(|repo| enabled(config, repo).0)
+}
+
 fn head_of(repo: &Repo) -> Result<Head, BranchError> {
     repo.head().map_err(|error| BranchError::Io {
         action: "reading what is checked out",
@@ -102,12 +107,9 @@ pub async fn follow(
     config: &Config,
     local: &ConnectionInfo,
 ) -> Result<Option<Switched>> {
-    let Some(repo) = Repo::find(config.root()) else {
+    let Some(repo) = followed_repo(config) else {
         return Ok(None);
     };
-    if !enabled(config, &repo).0 {
-        return Ok(None);
-    }
     let started = Instant::now();
     let head = head_of(&repo)?;
     let admin = local.maintenance().connect().await?;
@@ -507,9 +509,9 @@ fn say(shell: &Shell, done: &Switched) {
 /// Before `reset` (which brings the database up itself): follow the branch first, so the
 /// reset recreates the checked-out branch's database. Costs nothing with branches off.
 pub async fn before_reset(ctx: &Ctx) -> Result<()> {
-    match Repo::find(ctx.config.root()) {
-        Some(repo) if enabled(&ctx.config, &repo).0 => ctx.local().await.map(|_| ()),
-        _ => Ok(()),
+    match followed_repo(&ctx.config) {
+        Some(_) => ctx.local().await.map(|_| ()),
+        None => Ok(()),
     }
 }
 
@@ -519,9 +521,8 @@ pub async fn before_reset(ctx: &Ctx) -> Result<()> {
 /// the new branch's migrations). What happened is said either way.
 pub async fn before_watch_run(engine: &Engine, config: &Config) -> bool {
     let shell = &engine.shell;
-    match Repo::find(config.root()) {
-        Some(repo) if enabled(config, &repo).0 => {}
-        _ => return false,
+    if followed_repo(config).is_none() {
+        return false;
     }
     let followed = match crate::local::database(engine, config).await {
         Ok(local) => follow(shell, engine, config, &local).await,
@@ -539,11 +540,11 @@ pub async fn before_watch_run(engine: &Engine, config: &Config) -> bool {
 /// After `reset`: the new database is the checked-out branch's at once (untagged, a checkout
 /// before the next command would hand it to the wrong branch).
 pub async fn after_reset(ctx: &Ctx) -> Result<()> {
-    let Some(repo) = Repo::find(ctx.config.root()) else {
+    let Some(repo) = followed_repo(&ctx.config) else {
         return Ok(());
     };
     let head = head_of(&repo)?;
-    let (true, Some(branch)) = (enabled(&ctx.config, &repo).0, head.branch()) else {
+    let Some(branch) = head.branch() else {
         return Ok(());
     };
     let local = ctx.local().await?;
