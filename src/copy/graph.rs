@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::integrity::ForeignKey;
+use super::CopyError;
 use crate::config::FollowRule;
 use crate::pg::QualifiedName;
 
@@ -105,64 +106,71 @@ pub fn check_rules(
     rules: &BTreeMap<String, FollowRule>,
     keys: &[ForeignKey],
     place: &dyn Fn(&str) -> String,
-) -> Result<(), String> {
+) -> Result<(), CopyError> {
     for (name, rule) in rules {
         let place = place(name);
         let Some(key) = keys.iter().find(|k| &k.name == name) else {
             let mut known: Vec<&str> = keys.iter().map(|k| k.name.as_str()).collect();
             known.sort();
             known.dedup();
-            return Err(format!(
-                "{place} names `{name}`, which is no foreign key of the copied \
-                 tables; nothing was copied\n  hint: use one of: {}",
-                known.join(", ")
-            ));
+            return Err(CopyError::Refused {
+                message: format!(
+                    "{place} names `{name}`, which is no foreign key of the copied tables; \
+                     nothing was copied"
+                ),
+                hint: format!("use one of: {}", known.join(", ")),
+            });
         };
-        if *rule != FollowRule::SetNull || key.nullable {
-            continue;
+        if *rule == FollowRule::SetNull && !key.nullable {
+            return Err(set_null_refused(&place, name, key, keys));
         }
-        let mut message = format!(
-            "{place}: `{name}: set-null` cannot cut {}: its columns are NOT NULL; \
-             nothing was copied",
-            key.describe()
-        );
-        match cycle_through(key, keys) {
-            Some(cycle) => {
-                let tables: Vec<String> = cycle.iter().map(|k| k.child.to_string()).collect();
-                let named = |keep: fn(&ForeignKey) -> bool| -> Vec<String> {
-                    cycle.iter().filter(|k| keep(k)).map(|k| k.name.clone()).collect()
-                };
-                let nullable = named(|k| k.nullable);
-                let deferrable = named(|k| k.deferrable);
-                message.push_str(&format!(
-                    "\n  it closes the cycle {} → {}",
-                    tables.join(" → "),
-                    key.child
-                ));
-                if !nullable.is_empty() {
-                    message.push_str(&format!(
-                        "\n  hint: set-null a nullable key of the cycle instead: {}",
-                        nullable.join(", ")
-                    ));
-                } else if !deferrable.is_empty() {
-                    message.push_str(&format!(
-                        "\n  hint: its deferrable key {} lets the cycle load whole: drop the rule",
-                        deferrable.join(", ")
-                    ));
-                } else {
-                    message.push_str(
-                        ", which has no nullable or deferrable edge, so no key of it can be cut\n  \
-                         hint: drop the rule (parents then follow around the cycle), or make one of its keys nullable in a migration",
-                    );
-                }
-            }
-            None => message.push_str(
-                "\n  hint: drop the rule (the parent rows then follow), or make the key nullable in a migration",
-            ),
-        }
-        return Err(message);
     }
     Ok(())
+}
+
+/// `name: set-null` on a NOT NULL key: the message names the cycle it closes (if any), the
+/// hint the edge of that cycle that could be cut instead, or what to change.
+fn set_null_refused(place: &str, name: &str, key: &ForeignKey, keys: &[ForeignKey]) -> CopyError {
+    let mut message = format!(
+        "{place}: `{name}: set-null` cannot cut {}: its columns are NOT NULL; nothing was copied",
+        key.describe()
+    );
+    let Some(cycle) = cycle_through(key, keys) else {
+        return CopyError::Refused {
+            message,
+            hint: "drop the rule (the parent rows then follow), or make the key nullable in a migration"
+                .into(),
+        };
+    };
+    let tables: Vec<String> = cycle.iter().map(|k| k.child.to_string()).collect();
+    let named = |keep: fn(&ForeignKey) -> bool| -> Vec<String> {
+        cycle
+            .iter()
+            .filter(|k| keep(k))
+            .map(|k| k.name.clone())
+            .collect()
+    };
+    let (nullable, deferrable) = (named(|k| k.nullable), named(|k| k.deferrable));
+    message.push_str(&format!(
+        "\n  it closes the cycle {} → {}",
+        tables.join(" → "),
+        key.child
+    ));
+    let hint = if !nullable.is_empty() {
+        format!(
+            "set-null a nullable key of the cycle instead: {}",
+            nullable.join(", ")
+        )
+    } else if !deferrable.is_empty() {
+        format!(
+            "its deferrable key {} lets the cycle load whole: drop the rule",
+            deferrable.join(", ")
+        )
+    } else {
+        message.push_str(", which has no nullable or deferrable edge, so no key of it can be cut");
+        "drop the rule (parents then follow around the cycle), or make one of its keys nullable in a migration".into()
+    };
+    CopyError::Refused { message, hint }
 }
 
 #[cfg(test)]
@@ -256,6 +264,13 @@ pub mod tests {
         ];
         let rules = |name: &str| BTreeMap::from([(name.to_string(), FollowRule::SetNull)]);
         let place = |_: &str| "x-devdb.copy.follow".to_string();
+        // The message and its hint, as the text output shows them.
+        let check_rules = |rules: &BTreeMap<String, FollowRule>,
+                           keys: &[ForeignKey],
+                           place: &dyn Fn(&str) -> String| {
+            super::check_rules(rules, keys, place)
+                .map_err(|e| format!("{e}\n  hint: {}", e.hint().expect("a hint").text))
+        };
         assert!(check_rules(&rules("c_a"), &keys, &place).is_ok());
         let error = check_rules(&rules("a_b"), &keys, &place).unwrap_err();
         assert!(

@@ -96,6 +96,9 @@ impl CopyError {
             CopyError::Database { error, .. } => crate::db::postgres_hint(error),
             CopyError::Db(e) => e.hint(),
             CopyError::Refused { hint, .. } => Some(Hint::suggest(hint.clone())),
+            CopyError::MaskBreaksKey(_) => Some(Hint::suggest(
+                "mask both columns with `hmac` (equal values stay equal, so the key still joins), or neither",
+            )),
             _ => None,
         }
     }
@@ -289,8 +292,7 @@ async fn plan_copy(
         declared: relations::resolve(&config.settings.relations, local).await?,
     };
     let graph = keys_of.touching(local, &available).await?;
-    graph::check_rules(&selection.rules, &graph, &|rule| selection.rule_place(rule))
-        .map_err(CopyError::Subset)?;
+    graph::check_rules(&selection.rules, &graph, &|rule| selection.rule_place(rule))?;
     let reached = reach_children(shell, &selection, &tables, &graph, &available)?;
     tables.extend(reached.iter().map(|r| r.table.clone()));
     let keys = keys_of.touching(local, &tables).await?;

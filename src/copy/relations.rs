@@ -122,9 +122,12 @@ fn resolve_one(entry: Parsed, found: &[catalog::Relation]) -> Result<ForeignKey,
 }
 
 fn bad(index: usize, relation: &RelationSettings, message: String) -> CopyError {
-    CopyError::Subset(format!(
-        "x-devdb.relations[{index}] (from: {}, to: {}): {message}; nothing was copied\n  \
-         hint: name an existing table and its columns, as `table(column, ...)` or `schema.table(column)`",
-        relation.from, relation.to
-    ))
+    CopyError::Refused {
+        message: format!(
+            "x-devdb.relations[{index}] (from: {}, to: {}): {message}; nothing was copied",
+            relation.from, relation.to
+        ),
+        hint: "name an existing table and its columns, as `table(column, ...)` or `schema.table(column)`"
+            .into(),
+    }
 }
