@@ -57,9 +57,8 @@ pub async fn seed(ctx: &Ctx) -> Result<Seeded> {
         bail!("no seed configured; add steps under x-devdb.seed (see README, Seeds)");
     };
     let local = ctx.local().await?;
-    let admin = local.maintenance().connect().await?;
     let started = std::time::Instant::now();
-    seed::run(&ctx.shell, &ctx.config, &plan, local, &admin).await?;
+    seed::run(&ctx.shell, &ctx.config, &plan, local, None).await?;
     Ok(Seeded {
         database: local.database.clone(),
         plan: plan.describe(),

@@ -316,7 +316,7 @@ async fn run_seed(
     history: &History,
 ) -> Result<(), WorkflowError> {
     let at = steps.begin("seed");
-    seed::run(steps.shell, config, plan, local, admin).await?;
+    seed::run(steps.shell, config, plan, local, Some(admin)).await?;
     let name = snapshot::database_name(&plan.snapshot_key(&history.hashes));
     let last = history
         .files

@@ -201,18 +201,28 @@ fn expand(root: &Path, index: usize, globs: &[String]) -> Result<Vec<PathBuf>, S
     Ok(files)
 }
 
-/// Seeds the local database `local.database`: all or nothing.
+/// Seeds the local database `local.database`: all or nothing. `admin`, a session on the
+/// maintenance database, is needed only by a plan with a command (it seeds a copy); without one
+/// given, such a plan opens its own, so a SQL-only seed logs in once.
 pub async fn run(
     shell: &Shell,
     config: &Config,
     plan: &SeedPlan,
     local: &ConnectionInfo,
-    admin: &Client,
+    admin: Option<&Client>,
 ) -> Result<(), WorkflowError> {
     if !plan.has_command() {
         let client = local.connect().await?;
         return run_steps(shell, config, plan, local, &client).await;
     }
+    let opened;
+    let admin = match admin {
+        Some(admin) => admin,
+        None => {
+            opened = local.maintenance().connect().await?;
+            &opened
+        }
+    };
     drop_leftovers(admin).await;
     let work = format!(
         "{WORK_PREFIX}{}",
