@@ -202,6 +202,46 @@ async fn a_failing_seed_names_where_and_leaves_the_migrated_database() {
     ));
     assert_eq!(reset(&project, &[])["seed"], "ran");
     assert_eq!(names(&project).await, ["ada"]);
+
+    // `devdb seed` with only SQL steps logs in once to each database: up's check of the
+    // maintenance database, then the seed's own session (no second maintenance session: it seeds
+    // no copy), as the server's log of connections shows.
+    for sql in [
+        "ALTER SYSTEM SET log_connections = on",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).await.unwrap();
+    }
+    write(
+        &project,
+        "seed/03_more.sql",
+        "INSERT INTO users VALUES (3, 'cy');\n",
+    );
+    project.write_compose(&project.database_yaml(
+        &postgres_image(),
+        "\"5432\"",
+        "",
+        "  seed:\n    - sql: [seed/03_more.sql]\n",
+    ));
+    let logins = |database: &str| {
+        let log = project.devdb(&["logs"]).ok().stdout;
+        log.lines()
+            .filter(|l| {
+                l.contains("connection authorized")
+                    && l.contains(&format!("database={database} "))
+                    && l.contains("application_name=devdb")
+            })
+            .count()
+    };
+    let before = (logins("postgres"), logins("app"));
+    project.devdb(&["seed"]).ok();
+    let after = (logins("postgres"), logins("app"));
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "logins of one SQL-only seed (maintenance, app)"
+    );
+    assert_eq!(names(&project).await, ["ada", "cy"]);
 }
 
 #[test]
