@@ -74,12 +74,10 @@ pub enum CopyError {
     Docker(#[from] crate::docker::DockerError),
     #[error("{0}")]
     Structure(String),
-    /// Refused with a next step known only at run time.
+    /// Refused with a next step known only at run time (a subset, virtual FK or follow rule
+    /// that cannot be applied among them; nothing was copied).
     #[error("{message}")]
     Refused { message: String, hint: String },
-    /// A subset, virtual FK or follow rule that cannot be applied; nothing was copied.
-    #[error("{0}")]
-    Subset(String),
 }
 
 impl CopyError {
