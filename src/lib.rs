@@ -1,6 +1,7 @@
 //! devdb: a real local Postgres for every developer of a Postgres-backed service, kept in step
 //! with the migrations and with the remote stages.
 
+pub mod atomic;
 pub mod branch;
 pub mod cli;
 pub mod commands;

@@ -45,9 +45,7 @@ fn record_in(
     create_private_dir(dir).ok()?;
     let path = dir.join(key(host, container, container_port));
     let text = format!("{} {local_port}\n", std::process::id());
-    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-    std::fs::write(&temporary, text).ok()?;
-    std::fs::rename(&temporary, &path).ok()?;
+    crate::atomic::write(&path, text.as_bytes(), crate::atomic::Mode::Private).ok()?;
     Some(HeldRecord { path })
 }
 

@@ -105,17 +105,15 @@ pub fn ensure_lock_file(dir: &Path) -> Result<(), MigrateError> {
             })?;
             // Renamed into place whole: a deploy running beside this one reads either no file
             // or all of it, never the empty file `fs::write` creates first.
-            let io = |source| MigrateError::Io {
+            crate::atomic::write(
+                &path,
+                LOCK_CONTENT.as_bytes(),
+                crate::atomic::Mode::KeepOr0644,
+            )
+            .map_err(|source| MigrateError::Io {
                 path: path.clone(),
                 source,
-            };
-            let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-            std::io::Write::write_all(&mut file, LOCK_CONTENT.as_bytes()).map_err(io)?;
-            // A temporary file is private (0600); the lock file is a project file like the
-            // migrations, as `fs::write` made it.
-            let readable = std::os::unix::fs::PermissionsExt::from_mode(0o644);
-            file.as_file().set_permissions(readable).map_err(io)?;
-            file.persist(&path).map_err(|e| io(e.error))?;
+            })?;
             Ok(())
         }
         Err(source) => Err(MigrateError::Io { path, source }),

@@ -44,16 +44,6 @@ pub fn init(cwd: &Path, dry_run: bool) -> Result<Init> {
 /// Writes through a temporary file in the same folder renamed into place (keeping the old
 /// file's permissions), so an interrupted `init` leaves the user's Compose file as it was.
 fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write as _;
-    let what = || format!("writing {}", path.display());
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(what)?;
-    file.write_all(text.as_bytes()).with_context(what)?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        file.as_file()
-            .set_permissions(meta.permissions())
-            .with_context(what)?;
-    }
-    file.persist(path).map_err(|e| e.error).with_context(what)?;
-    Ok(())
+    crate::atomic::write(path, text.as_bytes(), crate::atomic::Mode::KeepOr0644)
+        .with_context(|| format!("writing {}", path.display()))
 }
