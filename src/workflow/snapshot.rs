@@ -204,9 +204,10 @@ pub async fn prune(
     Ok(dropped)
 }
 
-/// Runs `sql`, which needs `database` to have no sessions. Tries it first (usually nobody is
-/// connected); otherwise closes the sessions and, when a client reconnects (or a closed
-/// session is not gone yet), tries again for about half a second.
+/// Runs `sql`, which needs `database` to have no sessions. Closes them first: with one still
+/// there, the server waits up to 5 s for it to leave before it refuses (a reset with the app's
+/// pool connected took 5.1 s instead of 30 ms). When a client reconnects, or a closed session
+/// is not gone yet, closes them again and retries for about half a second.
 pub async fn without_sessions(
     admin: &Client,
     database: &str,
@@ -215,14 +216,12 @@ pub async fn without_sessions(
 ) -> Result<(), WorkflowError> {
     let mut attempt = 0;
     loop {
+        terminate_sessions(admin, database).await?;
         match admin.batch_execute(sql).await {
             Ok(()) => return Ok(()),
             Err(e) if attempt < 20 && e.code() == Some(&SqlState::OBJECT_IN_USE) => {
-                if attempt > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
                 attempt += 1;
-                terminate_sessions(admin, database).await?;
             }
             Err(e) => return Err(db_error(action)(e)),
         }

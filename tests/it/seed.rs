@@ -88,7 +88,9 @@ async fn an_unchanged_reset_restores_the_seeded_snapshot_and_an_edit_reruns_only
         "the seeded rows come from the snapshot"
     );
 
-    // An edited seed file: migrations restored from their snapshot, only the seed runs.
+    // An edited seed file: migrations restored from their snapshot, only the seed runs. That
+    // snapshot is the background job's work: wait until it is done.
+    project.devdb(&["internal-prepare-spares", "--wait"]).ok();
     write(
         &project,
         "seed/01_users.sql",
