@@ -362,6 +362,42 @@ fn write_context(
     tls
 }
 
+/// `docker save` of `image` from the machine's engine, read from its kept copy when there is one
+/// (written whole, then renamed, so a test beside this one never reads half of it).
+async fn saved_image(image: &str) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let local = common::docker().await;
+    let id = local
+        .inspect_image(image)
+        .await
+        .expect("inspect image")
+        .id
+        .expect("image id");
+    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.tar", id.replace(':', "-")));
+    if let Ok(tar) = std::fs::read(&kept) {
+        return tar;
+    }
+    let mut tar = Vec::new();
+    let mut export = local.export_image(image);
+    while let Some(chunk) = export.next().await {
+        tar.extend_from_slice(&chunk.expect("export image"));
+    }
+    let mut file = tempfile::NamedTempFile::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::io::Write::write_all(&mut file, &tar).unwrap();
+    file.persist(&kept).unwrap();
+    // Copies of images rebuilt since are of no use any more.
+    for entry in std::fs::read_dir(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("sha256-") && name.ends_with(".tar") && entry.path() != kept {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    tar
+}
+
 fn sha256_hex(text: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(text.as_bytes())
@@ -389,15 +425,12 @@ impl RemoteEngine {
         .unwrap()
     }
 
-    /// `docker save | docker load` of `image` from the machine's engine into this one.
+    /// `docker save | docker load` of `image` from the machine's engine into this one. The saved
+    /// tar is kept in the target's temp folder under the image's id: the engine takes about 13 s
+    /// to write 500 MB of layers, and three tests load the same image.
     async fn load_image(&self, image: &str) {
         use futures_util::StreamExt;
-        let local = common::docker().await;
-        let mut tar = Vec::new();
-        let mut export = local.export_image(image);
-        while let Some(chunk) = export.next().await {
-            tar.extend_from_slice(&chunk.expect("export image"));
-        }
+        let tar = saved_image(image).await;
         let remote = self.client().await;
         let options = bollard::query_parameters::ImportImageOptionsBuilder::default().build();
         let mut import = remote.import_image(options, bollard::body_full(tar.into()), None);
