@@ -22,6 +22,12 @@ pub fn alter(from: &CreateStmt, to: &CreateStmt) -> Result<(Vec<String>, Vec<Str
             "table {name}: options, partitioning, inheritance or persistence differ"
         ));
     }
+    if !same_order(from, to) {
+        missing.push(format!(
+            "table {name}: its columns are in another order (a column dropped and added back \
+             sits at the end; only recreating the table would move it)"
+        ));
+    }
     let (old_checks, new_checks) = (checks(from), checks(to));
     for (conname, old) in &old_checks {
         if new_checks
@@ -85,6 +91,19 @@ pub fn reshapes(from: &CreateStmt, to: &CreateStmt) -> bool {
             Some(new) => alter_type(&table, old, false).ok() != alter_type(&table, new, false).ok(),
         },
     )
+}
+
+/// Whether the columns both have keep their relative order.
+fn same_order(from: &CreateStmt, to: &CreateStmt) -> bool {
+    let (old, new) = (columns(from), columns(to));
+    let common = |these: &[&ColumnDef], others: &[&ColumnDef]| -> Vec<String> {
+        these
+            .iter()
+            .filter(|c| others.iter().any(|o| o.colname == c.colname))
+            .map(|c| c.colname.clone())
+            .collect()
+    };
+    common(&old, &new) == common(&new, &old)
 }
 
 /// The table without its columns and constraints, as text.
