@@ -158,6 +158,10 @@ async fn dump(project: &TestProject, database: &str) -> Vec<String> {
             }
         }
     }
+    assert!(
+        text.contains("CREATE TABLE"),
+        "pg_dump of {database} gave no schema:\n{text}"
+    );
     text.lines()
         .filter(|l| !l.is_empty() && !l.starts_with("--") && !l.starts_with('\\'))
         .filter(|l| !l.starts_with("SET ") && !l.starts_with("SELECT pg_catalog.set_config"))
@@ -173,12 +177,12 @@ async fn replayed(
     client: &tokio_postgres::Client,
     name: &str,
 ) -> Vec<String> {
-    client
-        .batch_execute(&format!(
-            "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"
-        ))
-        .await
-        .unwrap();
+    for statement in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        client.batch_execute(&statement).await.unwrap();
+    }
     let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
     let url = format!("{}/{name}", url.rsplit_once('/').unwrap().0);
     let (fresh, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)

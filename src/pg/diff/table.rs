@@ -139,9 +139,18 @@ fn checks(table: &CreateStmt) -> Vec<(String, &Constraint)> {
 }
 
 fn same(a: &Constraint, b: &Constraint) -> bool {
-    let text = |c: &Constraint| deparse(&NodeEnum::Constraint(Box::new(c.clone()))).ok();
-    let (a, b) = (strip_location(a), strip_location(b));
-    text(&a) == text(&b) || a == b
+    constraint_text(a).ok() == constraint_text(b).ok()
+}
+
+/// A constraint as Postgres writes it (deparsed inside an `ALTER TABLE ... ADD`, the only place
+/// the deparser takes one).
+fn constraint_text(c: &Constraint) -> Result<String, String> {
+    let node = NodeEnum::Constraint(Box::new(strip_location(c)));
+    let table = RangeVar {
+        relname: "t".to_string(),
+        ..Default::default()
+    };
+    command(&table, AlterTableType::AtAddConstraint, "", Some(node))
 }
 
 fn strip_location(c: &Constraint) -> Constraint {
@@ -172,7 +181,7 @@ fn parts(table: &RangeVar, column: &ColumnDef) -> Result<Parts, String> {
         None => None,
     };
     let generated = match constraint(ConstrType::ConstrGenerated) {
-        Some(c) => Some(deparse(&NodeEnum::Constraint(Box::new(strip_location(c))))?),
+        Some(c) => Some(constraint_text(c)?),
         None => None,
     };
     let mut rest = column.clone();
