@@ -231,13 +231,16 @@ async fn adopt(project: &TestProject, client: &tokio_postgres::Client, name: &st
         .batch_execute(sql)
         .await
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    let run = project.devdb(&["migrate", "diff", "--from-db"]);
-    assert_eq!(
-        run.status.code(),
-        Some(1),
-        "{name}: drift exits 1: {}",
-        run.all()
-    );
+    if name == CASES[0].0 {
+        // Once, not per case: each run costs two copies of the history and three dumps.
+        let run = project.devdb(&["migrate", "diff", "--from-db"]);
+        assert_eq!(run.status.code(), Some(1), "drift exits 1: {}", run.all());
+        assert!(
+            run.stdout.contains("CREATE SCHEMA billing"),
+            "{}",
+            run.all()
+        );
+    }
     let run = project.devdb(&["migrate", "new", name, "--from-db", "--json"]);
     assert!(run.status.success(), "{name}: {}", run.all());
     let report = json(&run);
