@@ -66,8 +66,8 @@ pub enum DevloopError {
         modified: Vec<String>,
     },
     #[error(
-        "the SQL devdb computed does not reproduce the local database (applied to a copy of the \
-         history, its pg_dump differs; nothing was written):\n{}{}",
+        "the SQL devdb computed does not reproduce the local database (checked on a copy of the \
+         history; nothing was written):\n{}{}",
         differences.join("\n"),
         match not_expressed.is_empty() {
             true => String::new(),
