@@ -408,6 +408,7 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
         report["verify_milliseconds"],
         report["milliseconds"]
     );
+    eprintln!("{}", report["sql"].as_str().unwrap_or_default());
     project.devdb(&["migrate", "status"]).ok();
     drop(client);
     // The whole history, the adopted migration included, from scratch through devdb's deploy.
