@@ -158,19 +158,22 @@ async fn compute(
     let container =
         crate::docker::names::container_name(&config.project, &config.database_service().name);
     let admin = local.maintenance().connect().await?;
+    // The local database is dumped while the history's copy is made: neither waits on the other.
     let at = Instant::now();
-    let copy = history::open(&admin, local, dir, files).await?;
-    let history_milliseconds = report::millis(at.elapsed().as_millis());
-    let at = Instant::now();
-    let dumps = async {
-        let from = pg_dump(engine, &container, &copy.connection).await?;
-        let to = pg_dump(engine, &container, local).await?;
-        Ok::<_, DevloopError>((from, to))
-    }
-    .await;
+    let (copy, to) = tokio::join!(
+        async {
+            let copy = history::open(&admin, local, dir, files).await;
+            (copy, at.elapsed())
+        },
+        pg_dump(engine, &container, local)
+    );
+    let (copy, history_time) = copy;
+    let copy = copy?;
+    let from = pg_dump(engine, &container, &copy.connection).await;
     history::close(&admin, &copy.connection).await?;
-    let (from, to) = dumps?;
-    let dump_milliseconds = report::millis(at.elapsed().as_millis());
+    let (from, to) = (from?, to?);
+    let history_milliseconds = report::millis(history_time.as_millis());
+    let dump_milliseconds = report::millis((at.elapsed() - history_time).as_millis());
     let plan = diff::diff(&from, &to).map_err(DevloopError::Differ)?;
     let at = Instant::now();
     if !plan.is_empty() || !plan.not_expressed.is_empty() {

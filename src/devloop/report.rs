@@ -62,7 +62,8 @@ pub struct DbDiff {
     pub replayed: usize,
     /// Making the history's copy.
     pub history_milliseconds: u64,
-    /// pg_dump of the history's copy and of the local database.
+    /// pg_dump of the history's copy and of the local database, beyond the time the local
+    /// dump overlapped the copy's making.
     pub dump_milliseconds: u64,
     /// Applying the SQL to a second copy and comparing its dump.
     pub verify_milliseconds: u64,
