@@ -374,6 +374,16 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
     .await;
     assert_eq!(tables.len(), 3, "{tables:?}");
     let (a, b) = (&tables[0], &tables[1]);
+    // The corpus's partitioned table: its column and index reach every partition.
+    let partitioned = common::column(
+        &client,
+        "SELECT format('%I.%I', relnamespace::regnamespace, relname) FROM pg_class \
+         WHERE relkind = 'p' ORDER BY 1 LIMIT 1",
+    )
+    .await;
+    let events = partitioned
+        .first()
+        .expect("the corpus has a partitioned table");
     let drift = format!(
         "ALTER TABLE {a} ADD COLUMN adopted_note text DEFAULT 'n/a' NOT NULL; \
          CREATE INDEX adopted_ix ON {a} (adopted_note) WHERE adopted_note <> 'n/a'; \
@@ -381,7 +391,9 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
          CREATE TABLE public.adopted (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
            label text UNIQUE, CHECK (length(label) > 0)); \
          CREATE VIEW public.adopted_labels AS SELECT label FROM public.adopted; \
-         ALTER TABLE {b} ADD COLUMN adopted_id bigint REFERENCES public.adopted(id) ON DELETE CASCADE"
+         ALTER TABLE {b} ADD COLUMN adopted_id bigint REFERENCES public.adopted(id) ON DELETE CASCADE; \
+         ALTER TABLE {events} ADD COLUMN adopted_source text; \
+         CREATE INDEX adopted_events_ix ON {events} (adopted_source)"
     );
     client.batch_execute(&drift).await.unwrap();
     let want = dump(&project, "app").await;

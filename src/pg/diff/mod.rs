@@ -63,6 +63,12 @@ pub fn diff(from: &str, to: &str) -> Result<Plan, String> {
     let mut plan = Plan::default();
     let mut changes: HashMap<&object::Key, Change> = HashMap::new();
     let mut recreate: BTreeSet<&object::Key> = BTreeSet::new();
+    // A partition's columns follow its parent's: an ALTER of the parent changes them too.
+    let partitions: BTreeSet<String> = old
+        .iter()
+        .chain(&new)
+        .filter_map(|o| object::attached_partition(&o.node))
+        .collect();
     for o in &old {
         let Some(n) = new_by_key.get(&o.key) else {
             continue;
@@ -70,7 +76,7 @@ pub fn diff(from: &str, to: &str) -> Result<Plan, String> {
         if n.text == o.text {
             continue;
         }
-        let change = change_of(o, n)?;
+        let change = change_of(o, n, partitions.contains(&o.key.name))?;
         if let Change::Missing(reason) = &change {
             plan.not_expressed.push(reason.clone());
         }
@@ -107,10 +113,10 @@ pub fn diff(from: &str, to: &str) -> Result<Plan, String> {
     Ok(plan)
 }
 
-fn change_of(o: &Object, n: &Object) -> Result<Change, String> {
+fn change_of(o: &Object, n: &Object, partition: bool) -> Result<Change, String> {
     Ok(match (&o.node, &n.node) {
         (NodeEnum::CreateStmt(a), NodeEnum::CreateStmt(b)) => {
-            let (statements, missing) = table::alter(a, b)?;
+            let (statements, missing) = table::alter(a, b, partition)?;
             match missing.is_empty() {
                 true => Change::InPlace(statements),
                 false => Change::Missing(missing.join("; ")),

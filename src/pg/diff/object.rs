@@ -290,3 +290,21 @@ fn named(node: &NodeEnum) -> Option<String> {
         _ => None,
     }
 }
+
+/// The partition an `ALTER TABLE parent ATTACH PARTITION child` attaches (`schema.child`).
+pub fn attached_partition(node: &NodeEnum) -> Option<String> {
+    let NodeEnum::AlterTableStmt(alter) = node else {
+        return None;
+    };
+    alter.cmds.iter().find_map(|c| match &c.node {
+        Some(NodeEnum::AlterTableCmd(cmd))
+            if cmd.subtype == AlterTableType::AtAttachPartition as i32 =>
+        {
+            match cmd.def.as_ref()?.node.as_ref()? {
+                NodeEnum::PartitionCmd(p) => Some(range_name(p.name.as_ref())),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}

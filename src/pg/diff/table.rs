@@ -11,8 +11,13 @@ use pg_query::{Node, NodeEnum};
 
 use super::object::{deparse, range_name};
 
-/// The statements taking `from` to `to`, and what they cannot express.
-pub fn alter(from: &CreateStmt, to: &CreateStmt) -> Result<(Vec<String>, Vec<String>), String> {
+/// The statements taking `from` to `to`, and what they cannot express. A `partition`'s columns
+/// are left to its parent's statements, which Postgres applies to every partition.
+pub fn alter(
+    from: &CreateStmt,
+    to: &CreateStmt,
+    partition: bool,
+) -> Result<(Vec<String>, Vec<String>), String> {
     let table = to.relation.clone().unwrap_or_default();
     let name = range_name(Some(&table));
     let mut out = Vec::new();
@@ -42,7 +47,10 @@ pub fn alter(from: &CreateStmt, to: &CreateStmt) -> Result<(Vec<String>, Vec<Str
             )?);
         }
     }
-    let (old_columns, new_columns) = (columns(from), columns(to));
+    let (old_columns, mut new_columns) = (columns(from), columns(to));
+    if partition {
+        new_columns = old_columns.clone();
+    }
     for old in &old_columns {
         if !new_columns.iter().any(|c| c.colname == old.colname) {
             out.push(command(

@@ -156,3 +156,13 @@ fn the_attribute_version_of_debian_15_is_ignored() {
     let to = format!("{BASE}ALTER TABLE ONLY public.users ALTER COLUMN id SET (pg_attver=1);\n");
     assert!(diff(BASE, &to).unwrap().is_empty());
 }
+
+#[test]
+fn a_partition_takes_its_columns_from_its_parent() {
+    let from = "CREATE TABLE public.ev (id int, at date) PARTITION BY RANGE (at);\n\
+                CREATE TABLE public.ev_1 (id int, at date);\n\
+                ALTER TABLE ONLY public.ev ATTACH PARTITION public.ev_1 FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');\n";
+    let to = from.replace("(id int, at date)", "(id int, at date, note text)");
+    let sql = script(from, &to);
+    assert_eq!(sql, "ALTER TABLE public.ev ADD COLUMN note text;\n");
+}
