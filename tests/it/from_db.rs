@@ -422,6 +422,39 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
     );
     eprintln!("{}", report["sql"].as_str().unwrap_or_default());
     project.devdb(&["migrate", "status"]).ok();
+
+    // Second round on the corpus's own objects: an enum value, a view widened (its dependents
+    // and grants recreated with it), a policy rewritten, a trigger dropped, a sequence and a
+    // materialized view's comment changed.
+    let definition = common::column(&client, "SELECT pg_get_viewdef('app.order_summaries')").await;
+    let view = definition[0].trim().trim_end_matches(';');
+    let drift = format!(
+        "ALTER TYPE app.order_state ADD VALUE 'adopted_state'; \
+         CREATE OR REPLACE VIEW app.order_summaries AS SELECT s.*, 1 AS adopted FROM ({view}) s; \
+         DROP POLICY addresses_owner ON app.addresses; \
+         CREATE POLICY addresses_owner ON app.addresses USING (user_id > 0); \
+         DROP TRIGGER users_updated_at ON app.users; \
+         ALTER SEQUENCE app.order_number_seq INCREMENT BY 2; \
+         COMMENT ON MATERIALIZED VIEW reporting.product_sales IS 'adopted'"
+    );
+    client.batch_execute(&drift).await.unwrap();
+    let want = dump(&project, "app").await;
+    let run = project.devdb(&[
+        "migrate",
+        "new",
+        "adopt corpus objects",
+        "--from-db",
+        "--json",
+    ]);
+    assert!(run.status.success(), "{}", run.all());
+    assert_eq!(
+        json(&run)["not_expressed"],
+        serde_json::json!([]),
+        "{}",
+        run.all()
+    );
+    eprintln!("{}", json(&run)["sql"].as_str().unwrap_or_default());
+    project.devdb(&["migrate", "status"]).ok();
     drop(client);
     // The whole history, the adopted migration included, from scratch through devdb's deploy.
     project.devdb(&["migrate", "reset", "--yes"]).ok();
