@@ -396,7 +396,6 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
          CREATE INDEX adopted_events_ix ON {events} (adopted_source)"
     );
     client.batch_execute(&drift).await.unwrap();
-    let want = dump(&project, "app").await;
     let run = project.devdb(&[
         "migrate",
         "new",
