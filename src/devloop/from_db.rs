@@ -80,9 +80,13 @@ pub async fn new_from_db(
             path: written.clone(),
             source,
         })?;
-        let folder = folder_name(&written);
-        let client = local.connect().await?;
-        migrate::resolve_applied(&client, &files::discover(&dir)?, &folder).await?;
+        if let Err(error) = record(local, &dir, &folder_name(&written)).await {
+            // Unrecorded, the folder would be a pending migration of objects that exist.
+            if let Some(folder) = written.parent() {
+                std::fs::remove_dir_all(folder).ok();
+            }
+            return Err(error);
+        }
         // The history grew: the background job makes its snapshot for the next run.
         crate::workflow::spare::spawn(config);
         path = Some(written);
@@ -102,6 +106,13 @@ pub async fn new_from_db(
         verify_milliseconds: computed.verify_milliseconds,
         milliseconds: report::millis(started.elapsed().as_millis()),
     })
+}
+
+/// Records the migration `folder` as applied in the local ledger, without running it.
+async fn record(local: &ConnectionInfo, dir: &Path, folder: &str) -> Result<(), DevloopError> {
+    let client = local.connect().await?;
+    migrate::resolve_applied(&client, &files::discover(dir)?, folder).await?;
+    Ok(())
 }
 
 fn folder_name(script: &Path) -> String {
