@@ -257,7 +257,7 @@ pub fn is_attribute_version(command: &pg_query::protobuf::AlterTableCmd) -> bool
         .all(|o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == "pg_attver"))
 }
 
-/// The objects a comment or grant is about, by qualified name.
+/// The objects a comment or grant is about, or a trigger runs, by qualified name.
 fn targets_of(node: &NodeEnum) -> Vec<String> {
     match node {
         NodeEnum::CommentStmt(s) => comment_target(s).into_iter().collect(),
@@ -266,6 +266,8 @@ fn targets_of(node: &NodeEnum) -> Vec<String> {
             .iter()
             .filter_map(|o| named(o.node.as_ref()?))
             .collect(),
+        // The function a trigger executes: recreating the function takes the trigger along.
+        NodeEnum::CreateTrigStmt(s) => vec![list_name(&s.funcname)],
         _ => Vec::new(),
     }
 }

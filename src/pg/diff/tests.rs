@@ -166,3 +166,22 @@ fn a_partition_takes_its_columns_from_its_parent() {
     let sql = script(from, &to);
     assert_eq!(sql, "ALTER TABLE public.ev ADD COLUMN note text;\n");
 }
+
+#[test]
+fn a_recreated_function_takes_its_triggers_along() {
+    let from = format!(
+        "{BASE}CREATE FUNCTION public.stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+         CREATE TRIGGER users_stamp BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.stamp();\n"
+    );
+    // Same result type: replaced in place, the trigger untouched.
+    let to = from.replace("RETURN NEW; END", "RETURN OLD; END");
+    assert!(!script(&from, &to).contains("TRIGGER"));
+    let to = from.replace("stamp() RETURNS trigger", "stamp() RETURNS event_trigger");
+    let sql = script(&from, &to);
+    let lines: Vec<&str> = sql.lines().collect();
+    assert!(
+        lines[0].starts_with("DROP TRIGGER") && lines[1].starts_with("DROP FUNCTION"),
+        "{sql}"
+    );
+    assert!(lines.last().unwrap().starts_with("CREATE TRIGGER"), "{sql}");
+}
