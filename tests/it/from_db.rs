@@ -423,8 +423,8 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
     project.devdb(&["migrate", "status"]).ok();
 
     // Second round on the corpus's own objects: an enum value, a view widened (its dependents
-    // and grants recreated with it), a policy rewritten, a trigger dropped, a sequence and a
-    // materialized view's comment changed.
+    // and grants recreated with it), a policy rewritten, row security and a trigger dropped, a
+    // sequence and a materialized view's comment changed.
     let definition = common::column(&client, "SELECT pg_get_viewdef('app.order_summaries')").await;
     let view = definition[0].trim().trim_end_matches(';');
     let drift = format!(
@@ -433,6 +433,7 @@ async fn drift_on_the_real_corpus_is_adopted_and_a_reset_rebuilds_it() {
          DROP POLICY addresses_owner ON app.addresses; \
          CREATE POLICY addresses_owner ON app.addresses USING (user_id > 0); \
          DROP TRIGGER users_updated_at ON app.users; \
+         ALTER TABLE app.addresses DISABLE ROW LEVEL SECURITY; \
          ALTER SEQUENCE app.order_number_seq INCREMENT BY 2; \
          COMMENT ON MATERIALIZED VIEW reporting.product_sales IS 'adopted'"
     );

@@ -109,9 +109,29 @@ fn alter_table(
         }
         (Kind::Default, _) => (AlterTableType::AtColumnDefault, cmd.name.clone()),
         (Kind::Identity, _) => (AlterTableType::AtDropIdentity, cmd.name.clone()),
+        (Kind::Other, _) => match opposite(cmd.subtype) {
+            Some(subtype) => (subtype, cmd.name.clone()),
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     table::command(&table, subtype, &name, None).map(Some)
+}
+
+/// The command undoing a table setting pg_dump writes apart (row security).
+fn opposite(subtype: i32) -> Option<AlterTableType> {
+    [
+        (
+            AlterTableType::AtEnableRowSecurity,
+            AlterTableType::AtDisableRowSecurity,
+        ),
+        (
+            AlterTableType::AtForceRowSecurity,
+            AlterTableType::AtNoForceRowSecurity,
+        ),
+    ]
+    .into_iter()
+    .find_map(|(done, undo)| (done as i32 == subtype).then_some(undo))
 }
 
 /// The table a foreign key statement (`ALTER TABLE ... ADD CONSTRAINT ... REFERENCES t`) points to.

@@ -185,3 +185,12 @@ fn a_recreated_function_takes_its_triggers_along() {
     );
     assert!(lines.last().unwrap().starts_with("CREATE TRIGGER"), "{sql}");
 }
+
+#[test]
+fn row_security_is_turned_off_again() {
+    let to = format!("{BASE}ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;\n");
+    assert_eq!(
+        script(&to, BASE),
+        "ALTER TABLE public.users DISABLE ROW LEVEL SECURITY;\n"
+    );
+}
