@@ -250,8 +250,8 @@ pub enum MigrateCommand {
     /// Create migrations/<timestamp>_<name>/migration.sql (empty, or with --from-prisma the
     /// SQL from the history to schema.prisma, applied locally).
     New(NewArgs),
-    /// Print the SQL from the migration history to schema.prisma (--from-prisma); exit 1 when
-    /// there is any.
+    /// Print the SQL from the migration history to schema.prisma (--from-prisma) or to the
+    /// local database (--from-db); exit 1 when there is any.
     Diff(DiffArgs),
     /// Apply pending migrations (to the local database unless --stage is given).
     Deploy(StageArgs),
@@ -290,6 +290,10 @@ pub struct NewArgs {
     /// Write the migration only; do not apply it to the local database.
     #[arg(long, requires = "from_prisma")]
     pub create_only: bool,
+    /// Adopt drift: fill it with the SQL from the migration history to the local database as
+    /// it is now (changed by hand), verified on a copy, and record it as applied locally.
+    #[arg(long, conflicts_with = "from_prisma")]
+    pub from_db: bool,
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -298,8 +302,11 @@ pub struct NewArgs {
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// Compare the migration history with schema.prisma, through the project's Prisma CLI.
-    #[arg(long, required = true)]
+    #[arg(long, required_unless_present = "from_db")]
     pub from_prisma: bool,
+    /// Compare the migration history with the local database (drift made by hand).
+    #[arg(long, conflicts_with_all = ["from_prisma", "schema"])]
+    pub from_db: bool,
     /// The schema.prisma (or schema folder); default: found as `migrate new --from-prisma` does.
     #[arg(long, value_name = "PATH")]
     pub schema: Option<PathBuf>,

@@ -1,4 +1,4 @@
-//! `devdb migrate new --from-prisma` and `migrate diff --from-prisma`: thin glue between the CLI
+//! `devdb migrate new|diff --from-prisma|--from-db`: thin glue between the CLI
 //! and `crate::devloop`, which does the work.
 
 use anyhow::Result;
@@ -10,12 +10,21 @@ use crate::ops::{self, Ctx};
 use crate::render::{self, Json};
 
 pub async fn diff(ctx: &Ctx, args: DiffArgs) -> Result<Outcome> {
+    if args.from_db {
+        let report = ops::devloop::diff_from_db(ctx).await?;
+        render::devloop::db_diff(&ctx.shell, &report, Json::line(args.json))?;
+        return Ok(drift(report.empty));
+    }
     let report = ops::devloop::diff(ctx, args.schema.as_deref()).await?;
     render::devloop::diff(&ctx.shell, &report, Json::line(args.json))?;
-    Ok(match report.empty {
+    Ok(drift(report.empty))
+}
+
+fn drift(empty: bool) -> Outcome {
+    match empty {
         true => Outcome::Done,
         false => Outcome::NotUpToDate,
-    })
+    }
 }
 
 pub async fn new(ctx: &Ctx, args: NewArgs) -> Result<Outcome> {
@@ -25,5 +34,11 @@ pub async fn new(ctx: &Ctx, args: NewArgs) -> Result<Outcome> {
     };
     let report = ops::devloop::new(ctx, args.schema.as_deref(), &options).await?;
     render::devloop::new(&ctx.shell, &report, Json::line(args.json))?;
+    Ok(Outcome::Done)
+}
+
+pub async fn new_from_db(ctx: &Ctx, args: NewArgs) -> Result<Outcome> {
+    let report = ops::devloop::new_from_db(ctx, &args.name).await?;
+    render::devloop::db_new(&ctx.shell, &report, Json::line(args.json))?;
     Ok(Outcome::Done)
 }

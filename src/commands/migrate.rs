@@ -12,6 +12,7 @@ pub async fn run(ctx: &Ctx, command: MigrateCommand) -> Result<Outcome> {
     let done = |result: Result<()>| result.map(|()| Outcome::Done);
     match command {
         MigrateCommand::New(args) if args.from_prisma => super::devloop::new(ctx, args).await,
+        MigrateCommand::New(args) if args.from_db => super::devloop::new_from_db(ctx, args).await,
         MigrateCommand::New(args) => {
             done(ops::migrate::new(ctx, &args.name).map(|path| ctx.shell.result(path.display())))
         }

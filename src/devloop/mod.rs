@@ -3,6 +3,7 @@
 //! replayed into a shadow database. `from_prisma` asks the project's own Prisma CLI for the SQL
 //! from a throwaway copy of that snapshot to what schema.prisma describes.
 
+pub mod from_db;
 pub mod from_prisma;
 pub mod history;
 pub mod prisma_cli;
@@ -12,8 +13,9 @@ use std::path::PathBuf;
 
 use crate::hint::Hint;
 
+pub use from_db::{diff_from_db, new_from_db};
 pub use from_prisma::{diff_from_prisma, new_from_prisma, NewOptions};
-pub use report::{Diff, New};
+pub use report::{DbDiff, DbNew, Diff, New};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevloopError {
@@ -51,6 +53,41 @@ pub enum DevloopError {
         action: String,
         error: tokio_postgres::Error,
     },
+    #[error(
+        "the local database has not applied exactly the migrations on disk{}{}{}, so its \
+         difference from the history is not only drift",
+        list(" (pending: ", pending),
+        list(" (failed: ", failed),
+        list(" (modified after applying: ", modified)
+    )]
+    HistoryNotApplied {
+        pending: Vec<String>,
+        failed: Vec<String>,
+        modified: Vec<String>,
+    },
+    #[error(
+        "the SQL devdb computed does not reproduce the local database (checked on a copy of the \
+         history; nothing was written):\n{}{}",
+        differences.join("\n"),
+        match not_expressed.is_empty() {
+            true => String::new(),
+            false => format!("\nnot expressed by devdb's differ:\n  {}", not_expressed.join("\n  ")),
+        }
+    )]
+    DriftNotReproduced {
+        differences: Vec<String>,
+        not_expressed: Vec<String>,
+    },
+    #[error("pg_dump of database {database} in container {container} failed:\n{stderr}")]
+    Dump {
+        database: String,
+        container: String,
+        stderr: String,
+    },
+    #[error("comparing the schemas: {0}")]
+    Differ(String),
+    #[error(transparent)]
+    Docker(Box<crate::docker::DockerError>),
     // Boxed: the other modules' errors are large, this enum's own are small.
     #[error(transparent)]
     Local(Box<crate::local::LocalError>),
@@ -78,6 +115,20 @@ impl DevloopError {
             DevloopError::PrismaFailed { .. } => {
                 "fix what Prisma names above (`prisma validate` checks the schema), then run it again"
             }
+            DevloopError::HistoryNotApplied { .. } => {
+                "run `devdb migrate deploy` (or resolve the failed or modified migration, see \
+                 `devdb migrate status`) first, then adopt the drift"
+            }
+            DevloopError::DriftNotReproduced { .. } => {
+                "write this change as a migration by hand (`devdb migrate new NAME`, then `devdb \
+                 migrate resolve --applied NAME`), or undo it locally with `devdb reset`"
+            }
+            DevloopError::Dump { .. } => {
+                "the database container must run and accept local connections for its user \
+                 (`devdb up`, `devdb logs`)"
+            }
+            DevloopError::Differ(_) => "this dump holds a statement devdb cannot read; please report it",
+            DevloopError::Docker(e) => return e.hint(),
             DevloopError::Local(e) => return e.hint(),
             DevloopError::Migrate(e) => return e.hint(),
             DevloopError::Workflow(e) => return e.hint(),
@@ -117,6 +168,14 @@ impl From<crate::workflow::WorkflowError> for DevloopError {
 impl From<crate::config::ConfigError> for DevloopError {
     fn from(error: crate::config::ConfigError) -> Self {
         DevloopError::Config(Box::new(error))
+    }
+}
+
+/// `prefix` and the names, comma-separated, and `)`; nothing when there are none.
+fn list(prefix: &str, names: &[String]) -> String {
+    match names.is_empty() {
+        true => String::new(),
+        false => format!("{prefix}{})", names.join(", ")),
     }
 }
 

@@ -45,6 +45,52 @@ pub struct New {
     pub milliseconds: u64,
 }
 
+/// `devdb migrate diff --from-db --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbDiff {
+    /// The SQL from the history's database to the local one; empty when there is no drift.
+    pub sql: String,
+    /// True when the local database has no drift (exit code 0; else 1).
+    pub empty: bool,
+    pub statements: usize,
+    /// Differences the differ found and no statement expresses.
+    pub not_expressed: Vec<String>,
+    /// The SQL applied to a copy of the history gave the local database's pg_dump.
+    pub verified: bool,
+    pub history: String,
+    pub replayed: usize,
+    /// Making the history's copy.
+    pub history_milliseconds: u64,
+    /// pg_dump of the history's copy and of the local database, beyond the time the local
+    /// dump overlapped the copy's making.
+    pub dump_milliseconds: u64,
+    /// Applying the SQL to a second copy and comparing its dump.
+    pub verify_milliseconds: u64,
+    pub milliseconds: u64,
+}
+
+/// `devdb migrate new NAME --from-db --json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbNew {
+    /// The migration folder's name; null when there was no drift and nothing was written.
+    pub migration: Option<String>,
+    pub path: Option<String>,
+    pub sql: String,
+    pub empty: bool,
+    /// Recorded as applied in the local `_prisma_migrations` (the database already has it).
+    pub recorded: bool,
+    pub statements: usize,
+    pub not_expressed: Vec<String>,
+    pub history: String,
+    pub replayed: usize,
+    pub history_milliseconds: u64,
+    pub dump_milliseconds: u64,
+    pub verify_milliseconds: u64,
+    pub milliseconds: u64,
+}
+
 /// Milliseconds as JSON carries them.
 pub fn millis(value: u128) -> u64 {
     u64::try_from(value).unwrap_or(u64::MAX)

@@ -4,6 +4,7 @@
 
 mod connect;
 mod container;
+mod exec;
 mod held;
 mod image;
 mod lock;
@@ -23,6 +24,7 @@ use crate::shell::Shell;
 
 pub use connect::{resolve_endpoint, Endpoint, TlsFiles};
 pub use container::{config_hash, ServiceState};
+pub use exec::ExecOutput;
 pub use oneshot::{Job, JobOutput, PublishedBy};
 pub use project::{ContainerLayout, Published, RunState, ServiceStatus, UpOutcome};
 pub use tunnel::{is_loopback, Reach};

@@ -3,6 +3,7 @@
 //! `foreign_key`). It imports nothing else of devdb, so every floor above can share it.
 
 pub mod catalog;
+pub mod diff;
 pub mod foreign_key;
 pub mod name;
 

@@ -176,8 +176,9 @@ fn commands_stay_thin() {
         .sum();
     // A ratchet: the text and JSON went to render/, the work of `init` to ops/init.rs.
     // +33 for `devdb branch` (commands/branch.rs and its dispatch, the branch part of status).
+    // +16 for `migrate new|diff --from-db` (its dispatch and two thin functions).
     assert!(
-        lines <= 453,
+        lines <= 469,
         "src/commands/ has {lines} lines; move the work into ops/"
     );
 }

@@ -7,6 +7,7 @@ mod copy;
 mod devloop;
 mod first_contact;
 mod foundation;
+mod from_db;
 mod house;
 mod layering;
 mod lint;
