@@ -3,6 +3,7 @@
 //! replayed into a shadow database. `from_prisma` asks the project's own Prisma CLI for the SQL
 //! from a throwaway copy of that snapshot to what schema.prisma describes.
 
+pub mod datamodel;
 pub mod from_prisma;
 pub mod history;
 pub mod prisma_cli;
@@ -62,6 +63,8 @@ pub enum DevloopError {
     Workflow(Box<crate::workflow::WorkflowError>),
     #[error(transparent)]
     Config(Box<crate::config::ConfigError>),
+    #[error(transparent)]
+    Generate(Box<crate::generate::GenerateError>),
 }
 
 impl DevloopError {
@@ -82,6 +85,7 @@ impl DevloopError {
             DevloopError::Migrate(e) => return e.hint(),
             DevloopError::Workflow(e) => return e.hint(),
             DevloopError::Config(e) => return e.hint().map(Hint::suggest),
+            DevloopError::Generate(e) => return e.hint(),
             DevloopError::Database { error, .. } => return crate::db::postgres_hint(error),
             DevloopError::Db(e) => return e.hint(),
             DevloopError::Io { .. } => return None,
@@ -117,6 +121,12 @@ impl From<crate::workflow::WorkflowError> for DevloopError {
 impl From<crate::config::ConfigError> for DevloopError {
     fn from(error: crate::config::ConfigError) -> Self {
         DevloopError::Config(Box::new(error))
+    }
+}
+
+impl From<crate::generate::GenerateError> for DevloopError {
+    fn from(error: crate::generate::GenerateError) -> Self {
+        DevloopError::Generate(Box::new(error))
     }
 }
 
