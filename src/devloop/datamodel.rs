@@ -16,6 +16,8 @@ use crate::generate::introspect::{RelationKind, Schema};
 
 /// The cache folder, under the project root.
 pub const DIR: &str = ".devdb/prisma-history";
+/// Entries kept (the newest): the current history, and a few others to switch back to.
+const KEEP: usize = 8;
 
 /// What devdb hands Prisma as the history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,16 +61,34 @@ pub fn cached(root: &Path, key: &str) -> Option<Plan> {
 pub async fn plan(client: &Client, root: &Path, key: &str) -> Result<Plan, DevloopError> {
     let schema = crate::generate::introspect::read(client).await?;
     let (text, warnings) = crate::generate::prisma_datamodel(&schema);
-    match fallback_reason(&schema, &warnings) {
+    let plan = match fallback_reason(&schema, &warnings) {
         Some(reason) => {
             write_atomically(&fallback_path(root, key), &format!("{reason}\n"))?;
-            Ok(Plan::Fallback(reason))
+            Plan::Fallback(reason)
         }
         None => {
             let path = datamodel_path(root, key);
             write_atomically(&path, &text)?;
-            Ok(Plan::Datamodel(path))
+            Plan::Datamodel(path)
         }
+    };
+    prune(&root.join(DIR));
+    Ok(plan)
+}
+
+/// Removes all but the `KEEP` newest entries (best effort: a cache, not a record).
+fn prune(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
+    for (_, path) in files.into_iter().skip(KEEP) {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -209,5 +229,31 @@ mod tests {
             .filter(|n| n.starts_with('.'))
             .collect();
         assert!(left.is_empty(), "temporary files left: {left:?}");
+    }
+
+    #[test]
+    fn the_cache_keeps_the_newest_entries() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(DIR);
+        for i in 0..KEEP + 3 {
+            write_atomically(&datamodel_path(root.path(), &format!("k{i}")), "").unwrap();
+            let at =
+                std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000 + i as u64);
+            std::fs::File::options()
+                .write(true)
+                .open(datamodel_path(root.path(), &format!("k{i}")))
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        }
+        prune(&dir);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), KEEP, "{left:?}");
+        assert!(!left.contains(&"k0.prisma".to_string()), "{left:?}");
+        assert!(left.contains(&format!("k{}.prisma", KEEP + 2)), "{left:?}");
     }
 }
