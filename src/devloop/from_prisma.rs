@@ -236,10 +236,14 @@ async fn diff_from_copy(
         }
     };
     let closing = at.elapsed().saturating_sub(prisma_time);
+    let history = match &fallback {
+        None => format!("{}, rendered as a datamodel", copy.source),
+        Some(reason) => format!("{} (no datamodel: {reason})", copy.source),
+    };
     Ok(Computed {
         schema: inputs.schema.clone(),
         sql: sql?,
-        history: copy.source,
+        history,
         replayed: copy.replayed,
         history_milliseconds: report::millis(closing.as_millis()),
         prisma_milliseconds: report::millis(prisma_time.as_millis()),
