@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::datamodel::{self, Plan};
 use super::history::{self, HistoryCopy};
 use super::prisma_cli::{self, PrismaCli};
 use super::report::{self, Diff, New};
@@ -52,7 +53,28 @@ pub fn locate_schema(config: &Config, explicit: Option<&Path>) -> Result<PathBuf
     Err(DevloopError::NoSchema { looked })
 }
 
-/// The SQL from the history to the schema, and what the history's copy was made from.
+/// Which of Prisma's inputs stood for the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// devdb's datamodel of the history (`--from-schema`): Prisma reads no database.
+    Schema,
+    /// A throwaway copy of the history's database (`--from-config-datasource`).
+    Database,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Schema => "schema",
+            Route::Database => "database",
+        }
+    }
+}
+
+/// Forces the database route (`DEVDB_FROM_PRISMA_ROUTE=database`), e.g. to compare the routes.
+const ROUTE_VARIABLE: &str = "DEVDB_FROM_PRISMA_ROUTE";
+
+/// The SQL from the history to the schema, and what stood for the history.
 struct Computed {
     schema: PathBuf,
     sql: String,
@@ -60,13 +82,20 @@ struct Computed {
     replayed: usize,
     history_milliseconds: u64,
     prisma_milliseconds: u64,
+    route: Route,
+    fallback: Option<String>,
+    datamodel_cached: bool,
 }
 
-async fn compute(
-    config: &Config,
-    local: &ConnectionInfo,
-    schema: Option<&Path>,
-) -> Result<Computed, DevloopError> {
+/// Everything a run needs before it touches the history.
+struct Inputs {
+    schema: PathBuf,
+    prisma: PrismaCli,
+    dir: PathBuf,
+    files: Vec<files::MigrationFile>,
+}
+
+fn inputs(config: &Config, schema: Option<&Path>) -> Result<Inputs, DevloopError> {
     let schema = locate_schema(config, schema)?;
     let schema_dir = match schema.is_dir() {
         true => schema.clone(),
@@ -77,37 +106,151 @@ async fn compute(
     let dir = config.migrations_dir();
     files::ensure_lock_file(&dir)?;
     let files = files::discover(&dir)?;
+    Ok(Inputs {
+        schema,
+        prisma,
+        dir,
+        files,
+    })
+}
+
+async fn compute(
+    config: &Config,
+    local: &ConnectionInfo,
+    schema: Option<&Path>,
+) -> Result<Computed, DevloopError> {
+    let inputs = inputs(config, schema)?;
     let admin = local.maintenance().connect().await?;
     let at = Instant::now();
-    let copy = history::open(&admin, local, &dir, &files).await?;
-    let mut history_time = at.elapsed();
-    let at = Instant::now();
-    let sql = run_prisma(&prisma, &schema, &copy, config.root()).await;
-    let prisma_time = at.elapsed();
-    let at = Instant::now();
-    history::close(&admin, &copy.connection).await?;
-    history_time += at.elapsed();
-    if copy.replayed > 0 {
+    let hashes = crate::workflow::snapshot::prefix_hashes(&inputs.files);
+    let key = datamodel::key(
+        hashes.last().map(String::as_str),
+        &server_version(&admin).await?,
+    );
+    let root = config.root();
+    let cached = match std::env::var(ROUTE_VARIABLE).as_deref() {
+        Ok("database") => Some(Plan::Fallback(format!("{ROUTE_VARIABLE}=database"))),
+        _ => datamodel::cached(root, &key),
+    };
+    if let Some(Plan::Datamodel(path)) = &cached {
+        // Warm: the datamodel says the whole history, no database is copied or read.
+        let history_time = at.elapsed();
+        let at = Instant::now();
+        let sql = prisma_cli::migrate_diff_schemas(
+            &inputs.prisma,
+            path,
+            &inputs.schema,
+            &local.maintenance(),
+            root,
+        )
+        .await?;
+        return Ok(Computed {
+            history: format!("the cached datamodel of {} migrations", inputs.files.len()),
+            replayed: 0,
+            history_milliseconds: report::millis(history_time.as_millis()),
+            prisma_milliseconds: report::millis(at.elapsed().as_millis()),
+            route: Route::Schema,
+            fallback: None,
+            datamodel_cached: true,
+            schema: inputs.schema,
+            sql,
+        });
+    }
+    let copy = history::open(&admin, local, &inputs.dir, &inputs.files).await?;
+    let plan = match cached {
+        Some(plan) => Ok(plan),
+        None => plan_from_copy(&copy, root, &key).await,
+    };
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(error) => {
+            history::close(&admin, &copy.connection).await.ok();
+            return Err(error);
+        }
+    };
+    let history_time = at.elapsed();
+    let computed = diff_from_copy(&inputs, &admin, local, copy, plan, root).await?;
+    if computed.replayed > 0 {
         // The history had no snapshot: the background job makes it for the next run.
         crate::workflow::spare::spawn(config);
     }
     Ok(Computed {
-        schema,
-        sql: sql?,
-        history: copy.source,
-        replayed: copy.replayed,
-        history_milliseconds: report::millis(history_time.as_millis()),
-        prisma_milliseconds: report::millis(prisma_time.as_millis()),
+        history_milliseconds: computed.history_milliseconds
+            + report::millis(history_time.as_millis()),
+        ..computed
     })
 }
 
-async fn run_prisma(
-    prisma: &PrismaCli,
-    schema: &Path,
-    copy: &HistoryCopy,
+async fn server_version(admin: &tokio_postgres::Client) -> Result<String, DevloopError> {
+    let row = admin
+        .query_one("SHOW server_version", &[])
+        .await
+        .map_err(super::db_error("reading the server's version"))?;
+    Ok(row.get(0))
+}
+
+/// Renders (and caches) the datamodel of the history copy, or the reason it cannot say it all.
+async fn plan_from_copy(copy: &HistoryCopy, root: &Path, key: &str) -> Result<Plan, DevloopError> {
+    let client = copy.connection.connect().await?;
+    datamodel::plan(&client, root, key).await
+}
+
+/// Prisma's diff from the history (the datamodel, or else the copy itself) to the schema; the
+/// copy is dropped while Prisma runs when Prisma does not need it. `history_milliseconds` here
+/// is the part of dropping the copy that Prisma did not hide.
+async fn diff_from_copy(
+    inputs: &Inputs,
+    admin: &tokio_postgres::Client,
+    local: &ConnectionInfo,
+    copy: HistoryCopy,
+    plan: Plan,
     root: &Path,
-) -> Result<String, DevloopError> {
-    prisma_cli::migrate_diff(prisma, schema, &copy.connection, root).await
+) -> Result<Computed, DevloopError> {
+    let at = Instant::now();
+    let (route, fallback, sql, prisma_time) = match plan {
+        Plan::Datamodel(path) => {
+            let maintenance = local.maintenance();
+            let prisma = async {
+                let sql = prisma_cli::migrate_diff_schemas(
+                    &inputs.prisma,
+                    &path,
+                    &inputs.schema,
+                    &maintenance,
+                    root,
+                )
+                .await;
+                (sql, at.elapsed())
+            };
+            let ((sql, prisma_time), closed) =
+                tokio::join!(prisma, history::close(admin, &copy.connection));
+            closed?;
+            (Route::Schema, None, sql, prisma_time)
+        }
+        Plan::Fallback(reason) => {
+            let sql =
+                prisma_cli::migrate_diff(&inputs.prisma, &inputs.schema, &copy.connection, root)
+                    .await;
+            let prisma_time = at.elapsed();
+            history::close(admin, &copy.connection).await?;
+            (Route::Database, Some(reason), sql, prisma_time)
+        }
+    };
+    let closing = at.elapsed().saturating_sub(prisma_time);
+    let history = match &fallback {
+        None => format!("{}, rendered as a datamodel", copy.source),
+        Some(reason) => format!("{} (no datamodel: {reason})", copy.source),
+    };
+    Ok(Computed {
+        schema: inputs.schema.clone(),
+        sql: sql?,
+        history,
+        replayed: copy.replayed,
+        history_milliseconds: report::millis(closing.as_millis()),
+        prisma_milliseconds: report::millis(prisma_time.as_millis()),
+        route,
+        fallback,
+        datamodel_cached: false,
+    })
 }
 
 /// `devdb migrate diff --from-prisma`.
@@ -126,6 +269,9 @@ pub async fn diff_from_prisma(
         replayed: computed.replayed,
         history_milliseconds: computed.history_milliseconds,
         prisma_milliseconds: computed.prisma_milliseconds,
+        route: computed.route.name().to_string(),
+        fallback: computed.fallback,
+        datamodel_cached: computed.datamodel_cached,
         milliseconds: report::millis(started.elapsed().as_millis()),
     })
 }
@@ -181,6 +327,9 @@ pub async fn new_from_prisma(
         replayed: computed.replayed,
         history_milliseconds: computed.history_milliseconds,
         prisma_milliseconds: computed.prisma_milliseconds,
+        route: computed.route.name().to_string(),
+        fallback: computed.fallback,
+        datamodel_cached: computed.datamodel_cached,
         milliseconds: report::millis(started.elapsed().as_millis()),
     })
 }

@@ -3,6 +3,7 @@
 //! replayed into a shadow database. `from_prisma` asks the project's own Prisma CLI for the SQL
 //! from a throwaway copy of that snapshot to what schema.prisma describes.
 
+pub mod datamodel;
 pub mod from_db;
 pub mod from_prisma;
 pub mod history;
@@ -99,6 +100,8 @@ pub enum DevloopError {
     Workflow(Box<crate::workflow::WorkflowError>),
     #[error(transparent)]
     Config(Box<crate::config::ConfigError>),
+    #[error(transparent)]
+    Generate(Box<crate::generate::GenerateError>),
 }
 
 impl DevloopError {
@@ -133,6 +136,7 @@ impl DevloopError {
             DevloopError::Migrate(e) => return e.hint(),
             DevloopError::Workflow(e) => return e.hint(),
             DevloopError::Config(e) => return e.hint().map(Hint::suggest),
+            DevloopError::Generate(e) => return e.hint(),
             DevloopError::Database { error, .. } => return crate::db::postgres_hint(error),
             DevloopError::Db(e) => return e.hint(),
             DevloopError::Io { .. } => return None,
@@ -176,6 +180,12 @@ fn list(prefix: &str, names: &[String]) -> String {
     match names.is_empty() {
         true => String::new(),
         false => format!("{prefix}{})", names.join(", ")),
+    }
+}
+
+impl From<crate::generate::GenerateError> for DevloopError {
+    fn from(error: crate::generate::GenerateError) -> Self {
+        DevloopError::Generate(Box::new(error))
     }
 }
 

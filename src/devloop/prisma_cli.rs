@@ -92,6 +92,25 @@ pub fn config_text(schema: &Path) -> String {
     )
 }
 
+/// The arguments of `prisma migrate diff` from the datamodel `from` to `schema`, as SQL: two
+/// files, no database.
+pub fn schema_diff_arguments(from: &Path, schema: &Path, config: &Path) -> Vec<String> {
+    [
+        "migrate",
+        "diff",
+        "--from-schema",
+        &from.display().to_string(),
+        "--to-schema",
+        &schema.display().to_string(),
+        "--script",
+        "--config",
+        &config.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 /// Runs `prisma migrate diff` from `database` to `schema` in `cwd`; returns Prisma's script.
 pub async fn migrate_diff(
     prisma: &PrismaCli,
@@ -99,6 +118,45 @@ pub async fn migrate_diff(
     database: &ConnectionInfo,
     cwd: &Path,
 ) -> Result<String, DevloopError> {
+    with_config(schema, |config| {
+        run(
+            prisma,
+            diff_arguments(schema, config),
+            database,
+            cwd,
+            schema,
+        )
+    })
+    .await
+}
+
+/// Runs `prisma migrate diff` from the datamodel file `from` to `schema` in `cwd`. Prisma reads
+/// no database; `database` is only the config's URL (Prisma 7 wants one; it is not used).
+pub async fn migrate_diff_schemas(
+    prisma: &PrismaCli,
+    from: &Path,
+    schema: &Path,
+    database: &ConnectionInfo,
+    cwd: &Path,
+) -> Result<String, DevloopError> {
+    with_config(schema, |config| {
+        run(
+            prisma,
+            schema_diff_arguments(from, schema, config),
+            database,
+            cwd,
+            schema,
+        )
+    })
+    .await
+}
+
+/// Runs `body` with devdb's own prisma.config.ts for `schema` in a temporary folder, removed after.
+async fn with_config<F, Fut>(schema: &Path, body: F) -> Result<String, DevloopError>
+where
+    F: FnOnce(&Path) -> Fut,
+    Fut: std::future::Future<Output = Result<String, DevloopError>>,
+{
     let folder = std::env::temp_dir().join(format!(
         "devdb-prisma-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -109,18 +167,10 @@ pub async fn migrate_diff(
         move |source| DevloopError::Io { path, source }
     };
     std::fs::create_dir_all(&folder).map_err(io(&folder))?;
-    let result = async {
-        std::fs::write(&config, config_text(schema)).map_err(io(&config))?;
-        run(
-            prisma,
-            &diff_arguments(schema, &config),
-            database,
-            cwd,
-            schema,
-        )
-        .await
-    }
-    .await;
+    let result = match std::fs::write(&config, config_text(schema)).map_err(io(&config)) {
+        Ok(()) => body(&config).await,
+        Err(error) => Err(error),
+    };
     let _ = std::fs::remove_dir_all(&folder);
     result
 }
@@ -129,13 +179,13 @@ pub async fn migrate_diff(
 /// for the child only, stdout kept as the script, stderr kept masked for the error.
 async fn run(
     prisma: &PrismaCli,
-    arguments: &[String],
+    arguments: Vec<String>,
     database: &ConnectionInfo,
     cwd: &Path,
     schema: &Path,
 ) -> Result<String, DevloopError> {
     let mut all = prisma.leading.clone();
-    all.extend(arguments.iter().cloned());
+    all.extend(arguments);
     let env = [
         ("CHECKPOINT_DISABLE", "1"),
         ("PRISMA_HIDE_UPDATE_MESSAGE", "1"),

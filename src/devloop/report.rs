@@ -21,6 +21,13 @@ pub struct Diff {
     pub history_milliseconds: u64,
     /// The Prisma CLI's run, its start-up included.
     pub prisma_milliseconds: u64,
+    /// What stood for the history: `schema` (devdb's datamodel of it, Prisma reads no
+    /// database) or `database` (a copy of its snapshot).
+    pub route: String,
+    /// Why the datamodel could not stand for it (the `database` route), e.g. a view.
+    pub fallback: Option<String>,
+    /// The datamodel came from `.devdb/prisma-history/` (no database work).
+    pub datamodel_cached: bool,
     pub milliseconds: u64,
 }
 
@@ -42,6 +49,13 @@ pub struct New {
     pub history_milliseconds: u64,
     /// The Prisma CLI's run, its start-up included.
     pub prisma_milliseconds: u64,
+    /// What stood for the history: `schema` (devdb's datamodel of it, Prisma reads no
+    /// database) or `database` (a copy of its snapshot).
+    pub route: String,
+    /// Why the datamodel could not stand for it (the `database` route), e.g. a view.
+    pub fallback: Option<String>,
+    /// The datamodel came from `.devdb/prisma-history/` (no database work).
+    pub datamodel_cached: bool,
     pub milliseconds: u64,
 }
 

@@ -185,6 +185,14 @@ pub async fn run(
     Ok(outcomes)
 }
 
+/// schema.prisma as `prisma db pull` writes it for `schema` with no file before (devdb's default
+/// generator and datasource blocks), and the warnings Prisma would print: the dev loop hands
+/// Prisma the migration history as this datamodel instead of as a database.
+pub fn prisma_datamodel(schema: &introspect::Schema) -> (String, Vec<String>) {
+    let rendered = prisma::render(schema, None, &[]);
+    (rendered.text, rendered.warnings)
+}
+
 /// Reads the schema and renders it as `schema-sql` text (used to compare databases).
 pub async fn schema_sql(client: &Client) -> Result<String, GenerateError> {
     Ok(schema_sql::render(&introspect::read(client).await?))

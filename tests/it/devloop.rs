@@ -95,10 +95,25 @@ fn json(run: &common::Run) -> serde_json::Value {
 
 #[tokio::test]
 async fn migrate_new_from_prisma_gives_a_history_prisma_finds_up_to_date() {
-    let Some((project, oracle, adapter)) = setup("devloop-prisma") else {
+    new_from_prisma_is_up_to_date("devloop-prisma", "schema").await;
+}
+
+#[tokio::test]
+async fn the_database_route_gives_a_history_prisma_finds_up_to_date() {
+    new_from_prisma_is_up_to_date("devloop-prisma-db", "database").await;
+}
+
+/// The acceptance test of `--from-prisma` on one route (`schema`: devdb's datamodel of the
+/// history; `database`: the history copy, forced by DEVDB_FROM_PRISMA_ROUTE).
+async fn new_from_prisma_is_up_to_date(label: &str, route: &str) {
+    let Some((project, oracle, adapter)) = setup(label) else {
         return;
     };
-    let env = [("DEVDB_PRISMA", adapter.to_str().unwrap())];
+    let forced = if route == "database" { "database" } else { "" };
+    let env = [
+        ("DEVDB_PRISMA", adapter.to_str().unwrap()),
+        ("DEVDB_FROM_PRISMA_ROUTE", forced),
+    ];
     let schema = project.path().join("prisma/schema.prisma");
 
     // The fixture's history is what its schema describes.
@@ -131,6 +146,7 @@ async fn migrate_new_from_prisma_gives_a_history_prisma_finds_up_to_date() {
         .ok();
     let report = json(&run);
     assert_eq!(report["applied"], true, "{}", run.all());
+    assert_eq!(report["route"], route, "{}", run.all());
     let path = PathBuf::from(report["path"].as_str().unwrap());
     let written = std::fs::read_to_string(&path).unwrap();
     assert_eq!(written, report["sql"].as_str().unwrap());
@@ -308,4 +324,114 @@ fn the_schema_comes_from_prisma_config_ts_and_a_computed_one_names_its_line() {
         "{}",
         run.all()
     );
+}
+
+/// Prisma's `migrate diff --from-migrations` from the project's history to its schema: empty,
+/// and `migrate status` up to date (the oracle's judgement of a new migration).
+fn assert_prisma_finds_no_difference(project: &TestProject, oracle: &Oracle, schema: &Path) {
+    let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
+    let migrations = project.path().join("migrations");
+    let diff = oracle.run(
+        schema,
+        Some(&migrations),
+        &url,
+        &[
+            "migrate",
+            "diff",
+            "--from-migrations",
+            migrations.to_str().unwrap(),
+            "--to-schema",
+            schema.to_str().unwrap(),
+            "--script",
+            "--exit-code",
+        ],
+    );
+    assert!(
+        diff.success && diff.stdout.contains("empty migration"),
+        "Prisma still finds a difference:\n{}",
+        diff.all()
+    );
+    let status = oracle.run(schema, Some(&migrations), &url, &["migrate", "status"]);
+    assert!(
+        status.success && status.all().contains("Database schema is up to date"),
+        "{}",
+        status.all()
+    );
+}
+
+#[test]
+fn the_schema_route_prints_the_database_routes_sql_byte_for_byte() {
+    let Some((project, _oracle, adapter)) = setup("devloop-routes") else {
+        return;
+    };
+    let schema = project.path().join("prisma/schema.prisma");
+    edit_schema(&schema);
+    let diff = |route: &str| {
+        let env = [
+            ("DEVDB_PRISMA", adapter.to_str().unwrap()),
+            ("DEVDB_FROM_PRISMA_ROUTE", route),
+        ];
+        let run = project.devdb_with_env(&["migrate", "diff", "--from-prisma", "--json"], &env);
+        assert_eq!(run.status.code(), Some(1), "{}", run.all());
+        json(&run)
+    };
+    let uncached = diff("");
+    let cached = diff("");
+    let database = diff("database");
+    for (report, route, from_cache) in [
+        (&uncached, "schema", false),
+        (&cached, "schema", true),
+        (&database, "database", false),
+    ] {
+        assert_eq!(report["route"], route, "{report}");
+        assert_eq!(report["datamodel_cached"], from_cache, "{report}");
+    }
+    assert_eq!(uncached["fallback"], serde_json::Value::Null, "{uncached}");
+    assert_eq!(database["fallback"], "DEVDB_FROM_PRISMA_ROUTE=database");
+    let sql = database["sql"].as_str().unwrap();
+    assert!(sql.contains("CREATE TABLE \"comments\""), "{sql}");
+    assert_eq!(uncached["sql"].as_str().unwrap(), sql);
+    assert_eq!(cached["sql"].as_str().unwrap(), sql);
+    // The cache holds the rendered datamodel, named by the history, server and devdb.
+    let cache: Vec<String> = std::fs::read_dir(project.path().join(".devdb/prisma-history"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        cache.len() == 1 && cache[0].ends_with(".prisma") && cache[0].contains("-pg"),
+        "{cache:?}"
+    );
+}
+
+#[test]
+fn a_history_no_datamodel_can_say_falls_back_to_the_database() {
+    let Some((project, oracle, adapter)) = setup("devloop-fallback") else {
+        return;
+    };
+    project.write_migration(
+        "20240103000000_published",
+        "CREATE VIEW \"published_posts\" AS SELECT \"id\", \"title\" FROM \"posts\" WHERE \"published\";\n",
+    );
+    project.devdb(&["migrate", "deploy"]).ok();
+    let env = [("DEVDB_PRISMA", adapter.to_str().unwrap())];
+    let schema = project.path().join("prisma/schema.prisma");
+    edit_schema(&schema);
+    for round in 0..2 {
+        let run = project.devdb_with_env(&["migrate", "diff", "--from-prisma", "--json"], &env);
+        assert_eq!(run.status.code(), Some(1), "round {round}: {}", run.all());
+        let report = json(&run);
+        assert_eq!(report["route"], "database", "{report}");
+        assert_eq!(
+            report["fallback"], "public.published_posts is a view",
+            "{report}"
+        );
+    }
+    let run = project
+        .devdb_with_env(
+            &["migrate", "new", "comments", "--from-prisma", "--json"],
+            &env,
+        )
+        .ok();
+    assert_eq!(json(&run)["route"], "database", "{}", run.all());
+    assert_prisma_finds_no_difference(&project, &oracle, &schema);
 }
