@@ -277,8 +277,13 @@ async fn remove_project(project: &str, images: &[String]) {
     for network in &owned.networks {
         let _ = docker.remove_network(network).await;
     }
+    // Only the tag goes: the untagged layers under it are the build cache that another test's
+    // build of the same Dockerfile may be standing on right now ("unknown parent image ID").
     for image in images {
-        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        let options = RemoveImageOptionsBuilder::default()
+            .force(true)
+            .noprune(true)
+            .build();
         let _ = docker.remove_image(image, Some(options), None).await;
     }
 }
