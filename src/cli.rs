@@ -176,8 +176,12 @@ pub enum BranchCommand {
     On(JsonArg),
     /// Keep one database whatever is checked out (parked databases stay).
     Off(JsonArg),
-    /// The checked-out branch, whose database is in place, and the parked ones (switches first).
+    /// The checked-out branch, whose database is in place, and the parked ones with their sizes
+    /// (switches first).
+    #[command(visible_alias = "list")]
     Status(JsonArg),
+    /// Drop the parked databases of branches git no longer has.
+    Prune(JsonArg),
     /// Drop a branch's parked database (never the one in place).
     Drop {
         branch: String,

@@ -65,12 +65,29 @@ impl Repo {
         Ok(parse_head(&text))
     }
 
+    /// The main repository's git dir (a worktree's own git dir names it in `commondir`).
+    fn common_dir(&self) -> PathBuf {
+        std::fs::read_to_string(self.git_dir.join("commondir"))
+            .map(|c| self.git_dir.join(c.trim()))
+            .unwrap_or_else(|_| self.git_dir.clone())
+    }
+
     /// The hooks folder (a worktree's hooks are its main repository's).
     pub fn hooks_dir(&self) -> PathBuf {
-        let common = std::fs::read_to_string(self.git_dir.join("commondir"))
-            .map(|c| self.git_dir.join(c.trim()))
-            .unwrap_or_else(|_| self.git_dir.clone());
-        common.join("hooks")
+        self.common_dir().join("hooks")
+    }
+
+    /// Whether the local branch `name` exists: a loose ref, or a line of `packed-refs`.
+    pub fn has_branch(&self, name: &str) -> bool {
+        let common = self.common_dir();
+        if common.join("refs/heads").join(name).is_file() {
+            return true;
+        }
+        let wanted = format!("refs/heads/{name}");
+        std::fs::read_to_string(common.join("packed-refs")).is_ok_and(|text| {
+            text.lines()
+                .any(|line| line.split_once(' ').is_some_and(|(_, r)| r == wanted))
+        })
     }
 
     /// Where `devdb branch on|off` records the developer's choice: inside the git dir, so it
@@ -108,6 +125,24 @@ pub fn parse_head(text: &str) -> Head {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_branch_exists_as_a_loose_or_a_packed_ref() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        std::fs::create_dir_all(git.join("refs/heads/feature")).unwrap();
+        std::fs::write(git.join("refs/heads/feature/login"), "0123\n").unwrap();
+        std::fs::write(
+            git.join("packed-refs"),
+            "# pack-refs with: peeled fully-peeled sorted\n0123 refs/heads/main\n0123 refs/tags/v1\n",
+        )
+        .unwrap();
+        let repo = Repo::find(dir.path()).unwrap();
+        assert!(repo.has_branch("feature/login"));
+        assert!(repo.has_branch("main"));
+        assert!(!repo.has_branch("v1"));
+        assert!(!repo.has_branch("gone"));
+    }
 
     #[test]
     fn head_forms() {

@@ -1,4 +1,4 @@
-//! `devdb branch on|off|status|drop|hook`.
+//! `devdb branch on|off|status (list)|drop|prune|hook`.
 
 use anyhow::Result;
 
@@ -11,6 +11,7 @@ pub async fn run(ctx: &Ctx, command: BranchCommand) -> Result<()> {
         BranchCommand::On(args) => (ops::branch::set(ctx, true).await?, args.json),
         BranchCommand::Off(args) => (ops::branch::set(ctx, false).await?, args.json),
         BranchCommand::Status(args) => (ops::branch::status(ctx).await?, args.json),
+        BranchCommand::Prune(args) => (ops::branch::prune(ctx).await?, args.json),
         BranchCommand::Drop { branch, json } => {
             (ops::branch::drop_parked(ctx, &branch).await?, json.json)
         }

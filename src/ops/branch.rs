@@ -624,6 +624,29 @@ pub async fn drop_parked(ctx: &Ctx, branch: &str) -> Result<BranchStatus> {
     describe(&ctx.config, &repo, &admin, &local.database).await
 }
 
+/// `devdb branch prune`: drops the parked databases of branches git no longer has (deleted or
+/// merged and removed), under the reset lock. A database mid-switch and the one in place stay.
+pub async fn prune(ctx: &Ctx) -> Result<BranchStatus> {
+    let repo = repo_of(&ctx.config)?;
+    let local = ctx.local().await?;
+    let admin = local.maintenance().connect().await?;
+    workflow::serialize_resets(&ctx.shell, &admin, &local.database).await?;
+    let state = read_state(&admin, &local.database, false).await?;
+    let gone = state.parked.iter().filter(|parked| {
+        parked.switching_to.is_none()
+            && state.owner() != Some(parked.branch.as_str())
+            && !repo.has_branch(&parked.branch)
+    });
+    for parked in gone {
+        snapshot::drop_database(&admin, &parked.database, "dropping a parked database").await?;
+        ctx.shell.note(format!(
+            "dropped {} (branch {} is gone)",
+            parked.database, parked.branch
+        ));
+    }
+    describe(&ctx.config, &repo, &admin, &local.database).await
+}
+
 /// `devdb branch on|off`: recorded for this clone (in its git dir); `on` then claims the
 /// database in place for the checked-out branch.
 pub async fn set(ctx: &Ctx, on: bool) -> Result<BranchStatus> {

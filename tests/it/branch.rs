@@ -387,7 +387,7 @@ async fn the_post_checkout_hook_switches_and_never_clobbers_a_hook() {
 }
 
 #[tokio::test]
-async fn drop_removes_a_parked_database_never_the_one_in_place() {
+async fn drop_and_prune_remove_parked_databases_never_the_one_in_place() {
     let project = repository("branch-drop");
     a_then_b(&project).await;
     status(&project);
@@ -397,6 +397,10 @@ async fn drop_removes_a_parked_database_never_the_one_in_place() {
         "{}",
         refused.stderr
     );
+    // c starts as a copy of b's database: a and b are parked.
+    git(project.path(), &["checkout", "-q", "-b", "c"]);
+    assert_eq!(status(&project)["owner"], "c");
+    assert_eq!(databases(&project).await.len(), 3);
     let report: serde_json::Value = serde_json::from_str(
         &project
             .devdb(&["branch", "drop", "a", "--json"])
@@ -404,6 +408,20 @@ async fn drop_removes_a_parked_database_never_the_one_in_place() {
             .stdout,
     )
     .unwrap();
-    assert_eq!(report["parked"], serde_json::json!([]));
+    assert_eq!(report["parked"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(report["parked"][0]["branch"], "b", "{report}");
+    // Prune keeps what git still has, then drops b's database once git's branch b is gone.
+    project.devdb(&["branch", "prune"]).ok();
+    assert_eq!(databases(&project).await.len(), 2);
+    git(project.path(), &["branch", "-q", "-D", "b"]);
+    let pruned = project.devdb(&["branch", "prune", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&pruned.stdout).unwrap();
+    assert_eq!(report["parked"], serde_json::json!([]), "{report}");
+    assert!(
+        pruned.stderr.contains("branch b is gone"),
+        "{}",
+        pruned.stderr
+    );
     assert_eq!(databases(&project).await, ["app"]);
+    assert_eq!(status(&project)["owner"], "c");
 }

@@ -177,8 +177,9 @@ fn commands_stay_thin() {
     // A ratchet: the text and JSON went to render/, the work of `init` to ops/init.rs.
     // +33 for `devdb branch` (commands/branch.rs and its dispatch, the branch part of status).
     // +16 for `migrate new|diff --from-db` (its dispatch and two thin functions).
+    // +1 for `devdb branch prune` (its dispatch line).
     assert!(
-        lines <= 469,
+        lines <= 470,
         "src/commands/ has {lines} lines; move the work into ops/"
     );
 }
