@@ -92,7 +92,7 @@ fn prune(dir: &Path) {
     }
 }
 
-/// Written beside its final name and renamed into place, so a concurrent run never reads half.
+/// Renamed into place whole (`crate::atomic`), so a concurrent run never reads half.
 fn write_atomically(path: &Path, text: &str) -> Result<(), DevloopError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -100,19 +100,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), DevloopError> {
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let temporary = dir.join(format!(
-        ".{}.{}",
-        path.file_name().unwrap_or_default().to_string_lossy(),
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    ));
-    std::fs::write(&temporary, text).map_err(io(&temporary))?;
-    std::fs::rename(&temporary, path).map_err(|source| {
-        let _ = std::fs::remove_file(&temporary);
-        DevloopError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    crate::atomic::write(path, text.as_bytes(), crate::atomic::Mode::KeepOr0644).map_err(io(path))
 }
 
 /// Why a datamodel would not say everything `schema` holds (None: it says all of it).
