@@ -362,8 +362,9 @@ fn write_context(
     tls
 }
 
-/// `docker save` of `image` from the machine's engine, read from its kept copy when there is one
-/// (written whole, then renamed, so a test beside this one never reads half of it).
+/// `docker save` of `image` from the machine's engine, read from its kept copy when there is one.
+/// The remote tests start together: the first one saves it while the others wait on a lock file,
+/// instead of three saves at once.
 async fn saved_image(image: &str) -> Vec<u8> {
     use futures_util::StreamExt;
     let local = common::docker().await;
@@ -373,7 +374,11 @@ async fn saved_image(image: &str) -> Vec<u8> {
         .expect("inspect image")
         .id
         .expect("image id");
-    let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.tar", id.replace(':', "-")));
+    let key = id.replace(':', "-");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let kept = dir.join(format!("{key}.tar"));
+    let lock = std::fs::File::create(dir.join(format!("{key}.lock"))).unwrap();
+    lock.lock().unwrap();
     if let Ok(tar) = std::fs::read(&kept) {
         return tar;
     }
@@ -382,16 +387,14 @@ async fn saved_image(image: &str) -> Vec<u8> {
     while let Some(chunk) = export.next().await {
         tar.extend_from_slice(&chunk.expect("export image"));
     }
-    let mut file = tempfile::NamedTempFile::new_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let mut file = tempfile::NamedTempFile::new_in(dir).unwrap();
     std::io::Write::write_all(&mut file, &tar).unwrap();
     file.persist(&kept).unwrap();
     // Copies of images rebuilt since are of no use any more.
-    for entry in std::fs::read_dir(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
-        .flatten()
-    {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with("sha256-") && name.ends_with(".tar") && entry.path() != kept {
+        let stale = name.starts_with("sha256-") && !name.starts_with(&key);
+        if stale && (name.ends_with(".tar") || name.ends_with(".lock")) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
