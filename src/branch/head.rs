@@ -72,6 +72,19 @@ impl Repo {
             .unwrap_or_else(|_| self.git_dir.clone())
     }
 
+    /// Whether git is in the middle of writing: a lock on the index or HEAD, or an index written
+    /// less than `settle` ago. A checkout writes the working tree, then the index, then HEAD, so
+    /// a change under migrations/ is seen before HEAD names the new branch.
+    pub fn busy(&self, settle: std::time::Duration) -> bool {
+        let locked = ["index.lock", "HEAD.lock"]
+            .iter()
+            .any(|lock| self.git_dir.join(lock).exists());
+        let fresh = std::fs::metadata(self.git_dir.join("index"))
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < settle));
+        locked || fresh
+    }
+
     /// The hooks folder (a worktree's hooks are its main repository's).
     pub fn hooks_dir(&self) -> PathBuf {
         self.common_dir().join("hooks")
@@ -125,6 +138,25 @@ pub fn parse_head(text: &str) -> Head {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_is_busy_while_locked_or_just_after_writing_the_index() {
+        use std::time::{Duration, SystemTime};
+        let dir = tempfile::tempdir().unwrap();
+        let git = dir.path().join(".git");
+        std::fs::create_dir_all(&git).unwrap();
+        let repo = Repo::find(dir.path()).unwrap();
+        let settle = Duration::from_millis(500);
+        assert!(!repo.busy(settle), "no index, no lock");
+        let index = std::fs::File::create(git.join("index")).unwrap();
+        assert!(repo.busy(settle), "an index written just now");
+        index
+            .set_modified(SystemTime::now() - Duration::from_secs(2))
+            .unwrap();
+        assert!(!repo.busy(settle), "an index left alone");
+        std::fs::write(git.join("HEAD.lock"), "").unwrap();
+        assert!(repo.busy(settle), "HEAD being written");
+    }
 
     #[test]
     fn a_branch_exists_as_a_loose_or_a_packed_ref() {

@@ -521,9 +521,10 @@ pub async fn before_reset(ctx: &Ctx) -> Result<()> {
 /// the new branch's migrations). What happened is said either way.
 pub async fn before_watch_run(engine: &Engine, config: &Config) -> bool {
     let shell = &engine.shell;
-    if followed_repo(config).is_none() {
+    let Some(repo) = followed_repo(config) else {
         return false;
-    }
+    };
+    git_settled(&repo).await;
     let followed = match crate::local::database(engine, config).await {
         Ok(local) => follow(shell, engine, config, &local).await,
         Err(error) => Err(error.into()),
@@ -534,6 +535,18 @@ pub async fn before_watch_run(engine: &Engine, config: &Config) -> bool {
             shell.note(format!("failed: {error:#}"));
             true
         }
+    }
+}
+
+/// Waits (at most 5 s) until git has finished writing, so a checkout's HEAD is read, not the
+/// branch it leaves: a reset run in that gap replaced the old branch's database with an empty
+/// one holding the new branch's migrations. 500 ms after the index's last write is what a
+/// checkout needs between index and HEAD with room for a loaded machine.
+async fn git_settled(repo: &Repo) {
+    let settle = std::time::Duration::from_millis(500);
+    let started = Instant::now();
+    while repo.busy(settle) && started.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
 
