@@ -68,19 +68,21 @@ pub fn find(
 
 /// The arguments of `prisma migrate diff` from the config's datasource to `schema`, as SQL.
 pub fn diff_arguments(schema: &Path, config: &Path) -> Vec<String> {
-    [
-        "migrate",
-        "diff",
-        "--from-config-datasource",
-        "--to-schema",
-        &schema.display().to_string(),
-        "--script",
-        "--config",
-        &config.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    diff_from(&["--from-config-datasource".to_string()], schema, config)
+}
+
+/// `prisma migrate diff FROM... --to-schema schema --script --config config`.
+fn diff_from(from: &[String], schema: &Path, config: &Path) -> Vec<String> {
+    let mut args = vec!["migrate".to_string(), "diff".to_string()];
+    args.extend_from_slice(from);
+    args.extend([
+        "--to-schema".to_string(),
+        schema.display().to_string(),
+        "--script".to_string(),
+        "--config".to_string(),
+        config.display().to_string(),
+    ]);
+    args
 }
 
 /// The temporary prisma.config.ts: the datasource URL from DATABASE_URL, set for the child only.
@@ -95,20 +97,8 @@ pub fn config_text(schema: &Path) -> String {
 /// The arguments of `prisma migrate diff` from the datamodel `from` to `schema`, as SQL: two
 /// files, no database.
 pub fn schema_diff_arguments(from: &Path, schema: &Path, config: &Path) -> Vec<String> {
-    [
-        "migrate",
-        "diff",
-        "--from-schema",
-        &from.display().to_string(),
-        "--to-schema",
-        &schema.display().to_string(),
-        "--script",
-        "--config",
-        &config.display().to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    let from = ["--from-schema".to_string(), from.display().to_string()];
+    diff_from(&from, schema, config)
 }
 
 /// Runs `prisma migrate diff` from `database` to `schema` in `cwd`; returns Prisma's script.
