@@ -302,6 +302,16 @@ async fn a_switch_killed_between_park_and_swap_is_finished_by_the_next_command()
     assert_eq!(names(&project).await, ["a-only", "on-a"]);
 }
 
+/// A child process killed and reaped when dropped (a panicking test included).
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Waits (up to 60 s) until the file holds `needle`; returns its text.
 async fn wait_for(path: &Path, needle: &str) -> String {
     let started = Instant::now();
@@ -330,19 +340,21 @@ async fn watch_switches_on_a_checkout_and_keeps_the_rows() {
     .await;
     git(project.path(), &["checkout", "-q", "a"]);
     let log = project.path().join("watch.log");
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_devdb"))
+    let watch = Command::new(env!("CARGO_BIN_EXE_devdb"))
         .args(["watch", "--no-generate"])
         .current_dir(project.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    // Stopped even when an assertion below fails: a watch left running recreated the project's
+    // database after its cleanup.
+    let watch = StopOnDrop(watch);
     wait_for(&log, "branch a:").await;
     // The checkout changes migrations/: the loop follows the branch instead of resetting it.
     git(project.path(), &["checkout", "-q", "b"]);
     let text = wait_for(&log, "branch b:").await;
-    watch.kill().unwrap();
-    watch.wait().unwrap();
+    drop(watch);
     assert!(!text.contains("ok:"), "a reset ran:\n{text}");
     assert_eq!(names(&project).await, ["on-a", "on-b"]);
 }
