@@ -620,11 +620,7 @@ async fn describe(
 
 /// `devdb branch drop BRANCH`: drops that branch's parked database, under the reset lock.
 pub async fn drop_parked(ctx: &Ctx, branch: &str) -> Result<BranchStatus> {
-    let repo = repo_of(&ctx.config)?;
-    let local = ctx.local().await?;
-    let admin = local.maintenance().connect().await?;
-    workflow::serialize_resets(&ctx.shell, &admin, &local.database).await?;
-    let state = read_state(&admin, &local.database, false).await?;
+    let (repo, database, admin, state) = locked_state(ctx).await?;
     if state.owner() == Some(branch) {
         return Err(BranchError::InPlace(branch.to_string()).into());
     }
@@ -634,17 +630,24 @@ pub async fn drop_parked(ctx: &Ctx, branch: &str) -> Result<BranchStatus> {
     snapshot::drop_database(&admin, &parked.database, "dropping a parked database").await?;
     ctx.shell
         .note(format!("dropped {} ({branch})", parked.database));
-    describe(&ctx.config, &repo, &admin, &local.database).await
+    describe(&ctx.config, &repo, &admin, &database).await
 }
 
-/// `devdb branch prune`: drops the parked databases of branches git no longer has (deleted or
-/// merged and removed), under the reset lock. A database mid-switch and the one in place stay.
-pub async fn prune(ctx: &Ctx) -> Result<BranchStatus> {
+/// Where `drop` and `prune` start: the repository, the project database's name, a maintenance
+/// session holding the reset lock (no switch or reset runs beside them), and the state it reads.
+async fn locked_state(ctx: &Ctx) -> Result<(Repo, String, Client, State)> {
     let repo = repo_of(&ctx.config)?;
     let local = ctx.local().await?;
     let admin = local.maintenance().connect().await?;
     workflow::serialize_resets(&ctx.shell, &admin, &local.database).await?;
     let state = read_state(&admin, &local.database, false).await?;
+    Ok((repo, local.database.clone(), admin, state))
+}
+
+/// `devdb branch prune`: drops the parked databases of branches git no longer has (deleted or
+/// merged and removed), under the reset lock. A database mid-switch and the one in place stay.
+pub async fn prune(ctx: &Ctx) -> Result<BranchStatus> {
+    let (repo, database, admin, state) = locked_state(ctx).await?;
     let gone = state.parked.iter().filter(|parked| {
         parked.switching_to.is_none()
             && state.owner() != Some(parked.branch.as_str())
@@ -657,7 +660,7 @@ pub async fn prune(ctx: &Ctx) -> Result<BranchStatus> {
             parked.database, parked.branch
         ));
     }
-    describe(&ctx.config, &repo, &admin, &local.database).await
+    describe(&ctx.config, &repo, &admin, &database).await
 }
 
 /// `devdb branch on|off`: recorded for this clone (in its git dir); `on` then claims the
