@@ -144,15 +144,64 @@ pub fn maintenance_database(target: &str) -> &'static str {
     }
 }
 
-/// Creates `database` when it does not exist.
+/// The advisory lock (of the maintenance database) a reset of `database` holds from start to
+/// end, while the database is renamed aside and its replacement put in place. A literal, not a
+/// parameter: one round trip (a parameter prepares first), which counts over a remote link.
+pub fn reset_lock(database: &str) -> String {
+    format!(
+        "hashtext({})",
+        quote_literal(&format!("devdb reset {database}"))
+    )
+}
+
+/// Creates `database` when it does not exist. `client` is on the maintenance database.
 pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, DbError> {
+    if database_exists(client, database).await? {
+        return Ok(false);
+    }
+    // Missing may mean a reset has it renamed aside: an empty database made now would take
+    // the name the reset is about to put its copy under. Wait for any reset to end, then look
+    // again (the lock is free and instant when no reset runs).
+    let lock = reset_lock(database);
+    simple(
+        client,
+        &format!("SELECT pg_advisory_lock({lock})"),
+        database,
+    )
+    .await?;
+    let created = match database_exists(client, database).await {
+        Ok(true) => Ok(false),
+        Ok(false) => create_database(client, database).await,
+        Err(error) => Err(error),
+    };
+    simple(
+        client,
+        &format!("SELECT pg_advisory_unlock({lock})"),
+        database,
+    )
+    .await?;
+    created
+}
+
+async fn simple(client: &Client, sql: &str, database: &str) -> Result<(), DbError> {
+    client
+        .simple_query(sql)
+        .await
+        .map(|_| ())
+        .map_err(|error| DbError::Query {
+            action: format!("waiting for a reset of database {database} to finish"),
+            error,
+        })
+}
+
+async fn database_exists(client: &Client, database: &str) -> Result<bool, DbError> {
     // One round trip (a parameter would prepare first: two), which a remote engine's link
     // or tunnel makes worth saving on every `up`.
     let lookup = format!(
         "SELECT 1 FROM pg_database WHERE datname = {}",
         quote_literal(database)
     );
-    let exists = client
+    Ok(client
         .simple_query(&lookup)
         .await
         .map_err(|error| DbError::Query {
@@ -160,10 +209,10 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
             error,
         })?
         .iter()
-        .any(|message| matches!(message, tokio_postgres::SimpleQueryMessage::Row(_)));
-    if exists {
-        return Ok(false);
-    }
+        .any(|message| matches!(message, tokio_postgres::SimpleQueryMessage::Row(_))))
+}
+
+async fn create_database(client: &Client, database: &str) -> Result<bool, DbError> {
     match client
         .batch_execute(&format!("CREATE DATABASE {}", quote_ident(database)))
         .await

@@ -94,18 +94,20 @@ impl UpReport {
 
 /// Creates or starts what is missing, waits for Postgres and creates the database.
 pub async fn up(engine: &Engine, config: &Config, rebuild: bool) -> Result<UpReport, LocalError> {
-    Ok(up_with_session(engine, config, rebuild).await?.0)
+    Ok(up_with_session(engine, config, rebuild, true).await?.0)
 }
 
 /// Brings the local database up (a no-op in milliseconds when it runs), keeping the session
 /// on the maintenance database that readiness was checked with: a command that needs one
 /// (`reset`) logs in once, not twice (over a remote engine, each login is a SCRAM exchange
-/// and a TLS or tunnel connection).
+/// and a TLS or tunnel connection). It does not create the project's database: a reset puts
+/// one in place itself, under the reset lock that a concurrent `up` waits for.
 pub async fn database_with_session(
     engine: &Engine,
     config: &Config,
 ) -> Result<(ConnectionInfo, tokio_postgres::Client), LocalError> {
-    let (report, session) = up_with_session(engine, config, false).await?;
+    // The reset makes the database itself, under its lock.
+    let (report, session) = up_with_session(engine, config, false, false).await?;
     Ok((report.connection, session))
 }
 
@@ -113,6 +115,7 @@ async fn up_with_session(
     engine: &Engine,
     config: &Config,
     rebuild: bool,
+    create_database: bool,
 ) -> Result<(UpReport, tokio_postgres::Client), LocalError> {
     config.check_local_port()?;
     let services = engine.start_services(config, rebuild).await?;
@@ -133,7 +136,8 @@ async fn up_with_session(
         other => other?,
     };
     let client = wait_until_ready(engine, config, &connection).await?;
-    let database_created = db::ensure_database(&client, &connection.database).await?;
+    let database_created =
+        create_database && db::ensure_database(&client, &connection.database).await?;
     let report = UpReport {
         services,
         connection,

@@ -135,12 +135,7 @@ pub async fn serialize_resets(
     admin: &tokio_postgres::Client,
     database: &str,
 ) -> Result<(), WorkflowError> {
-    // A literal, not a parameter: one round trip (a parameter prepares first), which counts
-    // over a remote engine's link or tunnel.
-    let lock = format!(
-        "hashtext({})",
-        crate::db::quote_literal(&format!("devdb reset {database}"))
-    );
+    let lock = crate::db::reset_lock(database);
     let acquired = admin
         .simple_query(&format!("SELECT pg_try_advisory_lock({lock})"))
         .await

@@ -686,3 +686,52 @@ async fn concurrent_resets_are_serialized() {
         ["0"]
     );
 }
+
+/// An `up` that finds the database missing while a reset has it renamed aside waits for that
+/// reset: an empty database created in the gap took the name the reset was about to put its
+/// copy under (seen as a reset failing with 23505 while another command ran `up`).
+#[test]
+fn up_waits_for_a_reset_that_has_the_database_aside() {
+    let project = TestProject::with_database("trust-up-aside", "");
+    project.devdb(&["up"]).ok();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(connect(&project));
+    runtime
+        .block_on(client.batch_execute("CREATE TABLE marker (id int)"))
+        .unwrap();
+    drop(client);
+    let url = project.devdb(&["url"]).ok().stdout.trim().to_string();
+    let admin_url = format!("{}/postgres", url.rsplit_once('/').unwrap().0);
+    let (admin, connection) = runtime
+        .block_on(tokio_postgres::connect(&admin_url, tokio_postgres::NoTls))
+        .unwrap();
+    runtime.spawn(connection);
+    let sql = |statement: &str| runtime.block_on(admin.batch_execute(statement)).unwrap();
+    let column = |query: &str| runtime.block_on(common::column(&admin, query));
+    // What a reset does first: take its lock, then move the database aside.
+    sql("SELECT pg_advisory_lock(hashtext('devdb reset app'))");
+    sql("ALTER DATABASE app RENAME TO app_aside");
+    let up = std::thread::scope(|scope| {
+        let up = scope.spawn(|| project.devdb(&["up"]));
+        let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while column(waiting) != ["1"] {
+            let names = column("SELECT string_agg(datname, ',') FROM pg_database");
+            assert!(
+                Instant::now() < deadline && !up.is_finished(),
+                "up never waited for the reset lock; databases now: {names:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let app = "SELECT count(*) FROM pg_database WHERE datname = 'app'";
+        assert_eq!(column(app), ["0"], "up created a database while waiting");
+        // The reset puts its database in place and ends.
+        sql("ALTER DATABASE app_aside RENAME TO app");
+        sql("SELECT pg_advisory_unlock(hashtext('devdb reset app'))");
+        up.join().unwrap()
+    });
+    up.ok();
+    let client = runtime.block_on(connect(&project));
+    let marker = runtime.block_on(common::column(&client, "SELECT count(*) FROM marker"));
+    assert_eq!(marker, ["0"], "up's database is the one the reset put back");
+}
