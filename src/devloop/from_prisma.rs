@@ -122,11 +122,7 @@ async fn compute(
     let inputs = inputs(config, schema)?;
     let admin = local.maintenance().connect().await?;
     let at = Instant::now();
-    let hashes = crate::workflow::snapshot::prefix_hashes(&inputs.files);
-    let key = datamodel::key(
-        hashes.last().map(String::as_str),
-        &server_version(&admin).await?,
-    );
+    let key = history_key(&admin, &inputs.files).await?;
     let root = config.root();
     let cached = match std::env::var(ROUTE_VARIABLE).as_deref() {
         Ok("database") => Some(Plan::Fallback(format!("{ROUTE_VARIABLE}=database"))),
@@ -179,6 +175,18 @@ async fn compute(
             + report::millis(history_time.as_millis()),
         ..computed
     })
+}
+
+/// The datamodel cache's key of the history `files` on `admin`'s server.
+async fn history_key(
+    admin: &tokio_postgres::Client,
+    files: &[files::MigrationFile],
+) -> Result<String, DevloopError> {
+    let hashes = crate::workflow::snapshot::prefix_hashes(files);
+    Ok(datamodel::key(
+        hashes.last().map(String::as_str),
+        &server_version(admin).await?,
+    ))
 }
 
 async fn server_version(admin: &tokio_postgres::Client) -> Result<String, DevloopError> {
@@ -251,6 +259,57 @@ async fn diff_from_copy(
         fallback,
         datamodel_cached: false,
     })
+}
+
+/// What the background job did about the history's datamodel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prerendered {
+    /// Read from a copy of the history's snapshot and cached (a datamodel, or why none).
+    Rendered(Plan),
+    /// Nothing to do, or nothing it may do: why.
+    Skipped(&'static str),
+}
+
+/// Why the background job leaves the datamodel alone (None: it renders it).
+fn skip_reason(keeps_template1: bool, has_schema: bool, migrations: usize) -> Option<&'static str> {
+    match () {
+        // Its session would sit on template1, which every plain CREATE DATABASE copies.
+        _ if keeps_template1 => Some("the maintenance database is template1"),
+        _ if !has_schema => Some("no schema.prisma"),
+        _ if migrations == 0 => Some("no migrations"),
+        _ => None,
+    }
+}
+
+/// The background job's part of `--from-prisma` (after the snapshots are made): renders the
+/// datamodel of the history on disk into the cache, from a throwaway copy of the history's own
+/// snapshot (never a replay), so the next run (after `migrate new`, after a reset) is a cached
+/// one. The copy is a database of its own, dropped after: resets and snapshots never wait for it.
+pub async fn prerender(
+    config: &Config,
+    local: &ConnectionInfo,
+    admin: &tokio_postgres::Client,
+) -> Result<Prerendered, DevloopError> {
+    let template1 = crate::db::maintenance_database(&local.database) == "template1";
+    let has_schema = locate_schema(config, None).is_ok();
+    let dir = config.migrations_dir();
+    let files = files::discover(&dir)?;
+    if let Some(reason) = skip_reason(template1, has_schema, files.len()) {
+        return Ok(Prerendered::Skipped(reason));
+    }
+    let key = history_key(admin, &files).await?;
+    if datamodel::cached(config.root(), &key).is_some() {
+        return Ok(Prerendered::Skipped("already cached"));
+    }
+    if !history::has_snapshot(admin, &files).await? {
+        return Ok(Prerendered::Skipped("the history has no snapshot"));
+    }
+    let copy = history::open(admin, local, &dir, &files).await?;
+    let plan = plan_from_copy(&copy, config.root(), &key).await;
+    let closed = history::close(admin, &copy.connection).await;
+    let plan = plan?;
+    closed?;
+    Ok(Prerendered::Rendered(plan))
 }
 
 /// `devdb migrate diff --from-prisma`.
@@ -332,4 +391,20 @@ pub async fn new_from_prisma(
         datamodel_cached: computed.datamodel_cached,
         milliseconds: report::millis(started.elapsed().as_millis()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_renders_only_for_a_prisma_project_with_a_history_and_template1_free() {
+        assert_eq!(skip_reason(false, true, 3), None);
+        assert_eq!(
+            skip_reason(true, true, 3),
+            Some("the maintenance database is template1")
+        );
+        assert_eq!(skip_reason(false, false, 3), Some("no schema.prisma"));
+        assert_eq!(skip_reason(false, true, 0), Some("no migrations"));
+    }
 }

@@ -72,6 +72,16 @@ pub async fn open(
     })
 }
 
+/// True when the whole history `files` has a snapshot of its own: a copy of it replays nothing.
+pub async fn has_snapshot(admin: &Client, files: &[MigrationFile]) -> Result<bool, DevloopError> {
+    let Some(head) = snapshot::prefix_hashes(files).pop() else {
+        return Ok(false);
+    };
+    let name = snapshot::database_name(&head);
+    let snapshots = snapshot::list(admin, false).await?;
+    Ok(snapshots.iter().any(|s| s.database == name))
+}
+
 /// The longest prefix of `files` with a snapshot, and the statement creating `name` from it.
 async fn nearest_snapshot(
     admin: &Client,

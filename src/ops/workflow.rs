@@ -77,8 +77,10 @@ pub async fn watch(ctx: &Ctx, steps: Steps) -> Result<()> {
     workflow::watch::watch(engine, &ctx.config, &options(steps)).await
 }
 
-/// The detached job `reset` starts; quiet by design (its output goes nowhere). It never starts
-/// containers: if the database is gone (`devdb destroy`), there is nothing to prepare.
+/// The detached job `reset` (and `migrate new`) starts; quiet by design (its output goes
+/// nowhere). It never starts containers: if the database is gone (`devdb destroy`), there is
+/// nothing to prepare. After the snapshots, it renders the history's Prisma datamodel for
+/// `--from-prisma` (best effort: that run renders it itself otherwise).
 /// `wait` (tests, benchmarks): queue behind a running job and return when all is made.
 pub async fn prepare_spares(ctx: &Ctx, wait: bool) -> Result<()> {
     let local = crate::local::connection_info(ctx.engine().await?, &ctx.config).await?;
@@ -86,6 +88,8 @@ pub async fn prepare_spares(ctx: &Ctx, wait: bool) -> Result<()> {
         .maintenance()
         .connect_as(spare::APPLICATION_NAME)
         .await?;
-    spare::maintain(&ctx.shell, &admin, &local, &ctx.config, wait).await?;
+    let maintained = spare::maintain(&ctx.shell, &admin, &local, &ctx.config, wait).await;
+    let _ = crate::devloop::from_prisma::prerender(&ctx.config, &local, &admin).await;
+    maintained?;
     Ok(())
 }

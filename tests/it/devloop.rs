@@ -403,8 +403,8 @@ fn the_schema_route_prints_the_database_routes_sql_byte_for_byte() {
     );
 }
 
-#[test]
-fn a_history_no_datamodel_can_say_falls_back_to_the_database() {
+#[tokio::test]
+async fn a_history_no_datamodel_can_say_falls_back_to_the_database() {
     let Some((project, oracle, adapter)) = setup("devloop-fallback") else {
         return;
     };
@@ -434,4 +434,86 @@ fn a_history_no_datamodel_can_say_falls_back_to_the_database() {
         .ok();
     assert_eq!(json(&run)["route"], "database", "{}", run.all());
     assert_prisma_finds_no_difference(&project, &oracle, &schema);
+
+    // The background job finds the new history's reason too (cached beside the old one's), and
+    // the next run falls back without rendering.
+    project.devdb(&["internal-prepare-spares", "--wait"]).ok();
+    assert_eq!(cache_entries(&project, ".fallback"), 2);
+    edit(
+        &schema,
+        "  name      String?\n",
+        "  name      String?\n  nickname  String?\n",
+    );
+    let run = project.devdb_with_env(&["migrate", "diff", "--from-prisma", "--json"], &env);
+    let report = json(&run);
+    assert_eq!(report["route"], "database", "{report}");
+    assert_eq!(report["datamodel_cached"], false, "{report}");
+    assert_eq!(report["replayed"], 0, "{report}");
+    assert_no_history_copy_left(&project).await;
+}
+
+/// Files in the datamodel cache ending in `suffix`.
+fn cache_entries(project: &TestProject, suffix: &str) -> usize {
+    std::fs::read_dir(project.path().join(".devdb/prisma-history"))
+        .map(|entries| {
+            entries
+                .filter(|e| {
+                    let name = e.as_ref().unwrap().file_name();
+                    name.to_string_lossy().ends_with(suffix)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// No `devdb_diff_` database is left, once a background job started earlier is done (10 s).
+async fn assert_no_history_copy_left(project: &TestProject) {
+    let client = common::connect(project).await;
+    let sql = "SELECT count(*)::text FROM pg_database WHERE datname LIKE 'devdb\\_diff\\_%'";
+    for _ in 0..100 {
+        if common::column(&client, sql).await == ["0"] {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("a history copy was left behind");
+}
+
+#[tokio::test]
+async fn after_migrate_new_and_the_background_job_the_next_run_is_cached() {
+    let Some((project, _oracle, adapter)) = setup("devloop-warm") else {
+        return;
+    };
+    let env = [("DEVDB_PRISMA", adapter.to_str().unwrap())];
+    let schema = project.path().join("prisma/schema.prisma");
+    edit_schema(&schema);
+    project
+        .devdb_with_env(&["migrate", "new", "comments", "--from-prisma"], &env)
+        .ok();
+    // What `migrate new` started, done: the new history's snapshot, then its datamodel.
+    project.devdb(&["internal-prepare-spares", "--wait"]).ok();
+    edit(
+        &schema,
+        "  name      String?\n",
+        "  name      String?\n  nickname  String?\n",
+    );
+    let diff = |route: &str| {
+        let env = [env[0], ("DEVDB_FROM_PRISMA_ROUTE", route)];
+        let run = project.devdb_with_env(&["migrate", "diff", "--from-prisma", "--json"], &env);
+        assert_eq!(run.status.code(), Some(1), "{}", run.all());
+        json(&run)
+    };
+    let cached = diff("");
+    assert_eq!(cached["route"], "schema", "{cached}");
+    assert_eq!(cached["datamodel_cached"], true, "{cached}");
+    let database = diff("database");
+    assert_eq!(
+        database["replayed"], 0,
+        "the job made the snapshot: {database}"
+    );
+    let sql = database["sql"].as_str().unwrap();
+    assert!(sql.contains("\"nickname\""), "{sql}");
+    assert!(!sql.contains("comments"), "{sql}");
+    assert_eq!(cached["sql"].as_str().unwrap(), sql);
+    assert_no_history_copy_left(&project).await;
 }
