@@ -53,15 +53,23 @@ pub async fn dump(
             "{relation} already exists in the local database; nothing to copy"
         )));
     }
-    let dumped = run_pg_dump(
-        engine,
-        config,
-        stage,
-        &reach,
-        (remote, local),
-        &needs.relations,
-    )
-    .await?;
+    let dump = || {
+        run_pg_dump(
+            engine,
+            config,
+            stage,
+            &reach,
+            (remote, local),
+            &needs.relations,
+        )
+    };
+    // The job's output comes through the engine's attach stream, which once delivered a dump
+    // twice (a 42P07 on its first table when applied). A dump that is not whole is never
+    // applied: it is taken once more, then refused.
+    let dumped = match whole_dump(&dump().await?) {
+        Ok(dumped) => dumped,
+        Err(_) => whole_dump(&dump().await?)?,
+    };
     let dumped = without_unknown_settings(local, &dumped).await?;
     let mut sql = String::new();
     for statement in &needs.enums {
@@ -350,14 +358,36 @@ async fn run_pg_dump(
         }
         other => other,
     };
-    // Recent pg_dump releases wrap their output in psql's `\restrict` / `\unrestrict`
-    // meta-commands; they are for psql, not SQL, and there is no data in a schema-only dump.
-    Ok(result?
-        .stdout
-        .lines()
-        .filter(|line| !line.starts_with('\\'))
-        .collect::<Vec<_>>()
-        .join("\n"))
+    Ok(result?.stdout)
+}
+
+/// pg_dump's output, checked whole: its header and its "complete" trailer exactly once each, in
+/// that order, so a dump cut short or delivered twice is refused instead of applied. Recent
+/// pg_dump releases wrap their output in psql's `\restrict` / `\unrestrict` meta-commands;
+/// they are for psql, not SQL, and are dropped (a schema-only dump holds no data).
+fn whole_dump(output: &str) -> Result<String, CopyError> {
+    let lines: Vec<&str> = output.lines().collect();
+    let at = |marker: &str| -> Vec<usize> {
+        let found = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.trim_end() == marker);
+        found.map(|(i, _)| i).collect()
+    };
+    let (headers, trailers) = (
+        at("-- PostgreSQL database dump"),
+        at("-- PostgreSQL database dump complete"),
+    );
+    if !matches!((headers.as_slice(), trailers.as_slice()), ([h], [t]) if h < t) {
+        return Err(CopyError::Structure(format!(
+            "the db-copy job's pg_dump output arrived incomplete or more than once ({} \
+             header(s), {} trailer(s)); nothing was created locally: run the command again",
+            headers.len(),
+            trailers.len()
+        )));
+    }
+    let sql = lines.into_iter().filter(|line| !line.starts_with('\\'));
+    Ok(sql.collect::<Vec<_>>().join("\n"))
 }
 
 /// pg_dump of a newer major sets session parameters an older local server does not know
@@ -482,6 +512,27 @@ pub fn idempotent_migration(sql: &str) -> Result<String, CopyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DUMP: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict abc\nSET x = 1;\n\
+        CREATE TABLE public.a (id integer);\n\n\\unrestrict abc\n\n--\n\
+        -- PostgreSQL database dump complete\n--\n\n";
+
+    #[test]
+    fn a_dump_is_applied_only_when_whole() {
+        let sql = whole_dump(DUMP).unwrap();
+        assert!(sql.contains("CREATE TABLE public.a") && !sql.contains("restrict"));
+        let twice = format!("{DUMP}{DUMP}");
+        let cut = &DUMP[..DUMP.find("\\unrestrict").unwrap()];
+        for garbled in [
+            twice.as_str(),
+            cut,
+            "",
+            "-- PostgreSQL database dump complete\n",
+        ] {
+            let error = whole_dump(garbled).unwrap_err().to_string();
+            assert!(error.contains("run the command again"), "{error}");
+        }
+    }
 
     #[test]
     fn dumped_ddl_becomes_idempotent() {
