@@ -154,8 +154,13 @@ pub fn reset_lock(database: &str) -> String {
     )
 }
 
-/// Creates `database` when it does not exist. `client` is on the maintenance database.
-pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, DbError> {
+/// Creates `database` when it does not exist. `client` is on the maintenance database;
+/// `waiting` is told when a running reset must end first.
+pub async fn ensure_database(
+    client: &Client,
+    database: &str,
+    waiting: impl FnOnce(),
+) -> Result<bool, DbError> {
     if database_exists(client, database).await? {
         return Ok(false);
     }
@@ -163,18 +168,22 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
     // the name the reset is about to put its copy under. Wait for any reset to end, then look
     // again (the lock is free and instant when no reset runs).
     let lock = reset_lock(database);
-    simple(
-        client,
-        &format!("SELECT pg_advisory_lock({lock})"),
-        database,
-    )
-    .await?;
+    let try_lock = format!("SELECT pg_try_advisory_lock({lock})");
+    if !lock_query(client, &try_lock, database).await? {
+        waiting();
+        lock_query(
+            client,
+            &format!("SELECT pg_advisory_lock({lock})"),
+            database,
+        )
+        .await?;
+    }
     let created = match database_exists(client, database).await {
         Ok(true) => Ok(false),
         Ok(false) => create_database(client, database).await,
         Err(error) => Err(error),
     };
-    simple(
+    lock_query(
         client,
         &format!("SELECT pg_advisory_unlock({lock})"),
         database,
@@ -183,15 +192,19 @@ pub async fn ensure_database(client: &Client, database: &str) -> Result<bool, Db
     created
 }
 
-async fn simple(client: &Client, sql: &str, database: &str) -> Result<(), DbError> {
-    client
+/// Runs a one-value lock query; true when it answered `t`.
+async fn lock_query(client: &Client, sql: &str, database: &str) -> Result<bool, DbError> {
+    let messages = client
         .simple_query(sql)
         .await
-        .map(|_| ())
         .map_err(|error| DbError::Query {
             action: format!("waiting for a reset of database {database} to finish"),
             error,
-        })
+        })?;
+    Ok(messages.iter().any(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
+        _ => false,
+    }))
 }
 
 async fn database_exists(client: &Client, database: &str) -> Result<bool, DbError> {

@@ -136,8 +136,14 @@ async fn up_with_session(
         other => other?,
     };
     let client = wait_until_ready(engine, config, &connection).await?;
+    let waiting = || {
+        engine.shell.note(format!(
+            "a reset of database {} is running; waiting for it to finish",
+            connection.database
+        ))
+    };
     let database_created =
-        create_database && db::ensure_database(&client, &connection.database).await?;
+        create_database && db::ensure_database(&client, &connection.database, waiting).await?;
     let report = UpReport {
         services,
         connection,

@@ -318,7 +318,12 @@ pub async fn reset(
     let database = &local.database;
     crate::workflow::snapshot::drop_database(&admin, database, "dropping the local database")
         .await?;
-    crate::db::ensure_database(&admin, database).await?;
+    let waiting = || {
+        ctx.shell.note(format!(
+            "a reset of database {database} is running; waiting for it to finish"
+        ))
+    };
+    crate::db::ensure_database(&admin, database, waiting).await?;
     ctx.shell
         .note(format!("recreated database {}", local.database));
     let files = load_files(ctx)?;

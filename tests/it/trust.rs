@@ -730,7 +730,13 @@ fn up_waits_for_a_reset_that_has_the_database_aside() {
         sql("SELECT pg_advisory_unlock(hashtext('devdb reset app'))");
         up.join().unwrap()
     });
-    up.ok();
+    let up = up.ok();
+    assert!(
+        up.stderr
+            .contains("a reset of database app is running; waiting for it to finish"),
+        "{}",
+        up.stderr
+    );
     let client = runtime.block_on(connect(&project));
     let marker = runtime.block_on(common::column(&client, "SELECT count(*) FROM marker"));
     assert_eq!(marker, ["0"], "up's database is the one the reset put back");
