@@ -147,19 +147,36 @@ pub fn maintenance_database(target: &str) -> &'static str {
 /// The advisory lock (of the maintenance database) a reset of `database` holds from start to
 /// end, while the database is renamed aside and its replacement put in place. A literal, not a
 /// parameter: one round trip (a parameter prepares first), which counts over a remote link.
-pub fn reset_lock(database: &str) -> String {
+fn reset_lock(database: &str) -> String {
     format!(
         "hashtext({})",
         quote_literal(&format!("devdb reset {database}"))
     )
 }
 
-/// Creates `database` when it does not exist. `client` is on the maintenance database;
-/// `waiting` is told when a running reset must end first.
-pub async fn ensure_database(
+/// Takes the reset lock of `database` in `client`'s session (held until released or the
+/// session ends); `waiting` is told first when another session holds it.
+pub async fn take_reset_lock(
     client: &Client,
     database: &str,
     waiting: impl FnOnce(),
+) -> Result<(), DbError> {
+    let lock = reset_lock(database);
+    let try_lock = format!("SELECT pg_try_advisory_lock({lock})");
+    if !lock_query(client, &try_lock, "taking the reset lock").await? {
+        waiting();
+        let wait = format!("SELECT pg_advisory_lock({lock})");
+        lock_query(client, &wait, "waiting for the other reset").await?;
+    }
+    Ok(())
+}
+
+/// Creates `database` when it does not exist. `client` is on the maintenance database;
+/// `note` is handed what to tell the user when a running reset must end first.
+pub async fn ensure_database(
+    client: &Client,
+    database: &str,
+    note: impl FnOnce(String),
 ) -> Result<bool, DbError> {
     if database_exists(client, database).await? {
         return Ok(false);
@@ -167,38 +184,29 @@ pub async fn ensure_database(
     // Missing may mean a reset has it renamed aside: an empty database made now would take
     // the name the reset is about to put its copy under. Wait for any reset to end, then look
     // again (the lock is free and instant when no reset runs).
-    let lock = reset_lock(database);
-    let try_lock = format!("SELECT pg_try_advisory_lock({lock})");
-    if !lock_query(client, &try_lock, database).await? {
-        waiting();
-        lock_query(
-            client,
-            &format!("SELECT pg_advisory_lock({lock})"),
-            database,
-        )
-        .await?;
-    }
+    take_reset_lock(client, database, || {
+        note(format!(
+            "a reset of database {database} is running; waiting for it to finish"
+        ))
+    })
+    .await?;
     let created = match database_exists(client, database).await {
         Ok(true) => Ok(false),
         Ok(false) => create_database(client, database).await,
         Err(error) => Err(error),
     };
-    lock_query(
-        client,
-        &format!("SELECT pg_advisory_unlock({lock})"),
-        database,
-    )
-    .await?;
+    let unlock = format!("SELECT pg_advisory_unlock({})", reset_lock(database));
+    lock_query(client, &unlock, "releasing the reset lock").await?;
     created
 }
 
 /// Runs a one-value lock query; true when it answered `t`.
-async fn lock_query(client: &Client, sql: &str, database: &str) -> Result<bool, DbError> {
+async fn lock_query(client: &Client, sql: &str, action: &str) -> Result<bool, DbError> {
     let messages = client
         .simple_query(sql)
         .await
         .map_err(|error| DbError::Query {
-            action: format!("waiting for a reset of database {database} to finish"),
+            action: action.to_string(),
             error,
         })?;
     Ok(messages.iter().any(|message| match message {

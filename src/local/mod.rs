@@ -136,14 +136,9 @@ async fn up_with_session(
         other => other?,
     };
     let client = wait_until_ready(engine, config, &connection).await?;
-    let waiting = || {
-        engine.shell.note(format!(
-            "a reset of database {} is running; waiting for it to finish",
-            connection.database
-        ))
-    };
+    let note = |text: String| engine.shell.note(text);
     let database_created =
-        create_database && db::ensure_database(&client, &connection.database, waiting).await?;
+        create_database && db::ensure_database(&client, &connection.database, note).await?;
     let report = UpReport {
         services,
         connection,

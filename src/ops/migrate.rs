@@ -318,12 +318,7 @@ pub async fn reset(
     let database = &local.database;
     crate::workflow::snapshot::drop_database(&admin, database, "dropping the local database")
         .await?;
-    let waiting = || {
-        ctx.shell.note(format!(
-            "a reset of database {database} is running; waiting for it to finish"
-        ))
-    };
-    crate::db::ensure_database(&admin, database, waiting).await?;
+    crate::db::ensure_database(&admin, database, |text| ctx.shell.note(text)).await?;
     ctx.shell
         .note(format!("recreated database {}", local.database));
     let files = load_files(ctx)?;

@@ -135,25 +135,12 @@ pub async fn serialize_resets(
     admin: &tokio_postgres::Client,
     database: &str,
 ) -> Result<(), WorkflowError> {
-    let lock = crate::db::reset_lock(database);
-    let acquired = admin
-        .simple_query(&format!("SELECT pg_try_advisory_lock({lock})"))
-        .await
-        .map_err(db_error("taking the reset lock"))?
-        .iter()
-        .any(|message| match message {
-            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0) == Some("t"),
-            _ => false,
-        });
-    if !acquired {
+    crate::db::take_reset_lock(admin, database, || {
         shell.note(format!(
             "another reset of database {database} is running; waiting for it to finish"
-        ));
-        admin
-            .batch_execute(&format!("SELECT pg_advisory_lock({lock})"))
-            .await
-            .map_err(db_error("waiting for the other reset"))?;
-    }
+        ))
+    })
+    .await?;
     Ok(())
 }
 
